@@ -1,0 +1,295 @@
+//! [`Client`]: one configured notifier. It turns errors into [`Event`]s on the caller's
+//! thread (cheaply: the stack is captured unresolved), decides whether to send them, and
+//! hands them to its delivery thread without blocking.
+
+use std::error::Error;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::config::{is_valid_api_key, Configuration};
+use crate::delivery::{Delivery, Stats};
+use crate::error_chain::{class_of, exceptions, FALLBACK_CLASS};
+use crate::event::{merge_tab, App, Device, Event, Exception, Severity, SeverityReason};
+use crate::options::Options;
+use crate::panic::{self as panics, PanicCapture};
+use crate::scope::Scope;
+use crate::stacktrace::Stacktrace;
+
+/// What a `before_notify` callback decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the event (with the callback's changes).
+    Send,
+    /// Do not send the event.
+    Drop,
+}
+
+/// What became of a `notify` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "an Outcome says whether the event was queued; ignore it with `let _ =`"]
+pub enum Outcome {
+    /// The event is on its way to Bugsnag.
+    Queued,
+    /// The event will not be sent.
+    Dropped(DropReason),
+}
+
+impl Outcome {
+    /// Whether the event was handed to the delivery thread.
+    pub fn is_queued(self) -> bool {
+        self == Outcome::Queued
+    }
+}
+
+/// Why an event was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// No global client: `configure` was not called.
+    NotConfigured,
+    /// No valid API key or endpoint: the notifier is disabled (a warning said why).
+    Disabled,
+    /// The release stage is not in `notify_release_stages`.
+    ReleaseStage,
+    /// An errorClass of the chain is in `ignore_classes`.
+    IgnoredClass,
+    /// A `before_notify` callback returned [`Decision::Drop`].
+    Callback,
+    /// The delivery queue was full (the endpoint is slow or down).
+    QueueFull,
+}
+
+type Callback = Arc<dyn Fn(&mut Event) -> Decision + Send + Sync>;
+
+/// A configured notifier. Cheap to clone; clones share the delivery thread.
+///
+/// Most programs install one globally with [`configure`](crate::configure) and use the
+/// free functions; tests and libraries can build their own:
+///
+/// ```no_run
+/// use bugsnag_core::{Client, Configuration};
+///
+/// let client = Client::new(Configuration::from_env());
+/// let err = "x".parse::<u8>().unwrap_err();
+/// let _ = client.notify(&err);
+/// client.flush(std::time::Duration::from_secs(2));
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Configuration,
+    api_key: Option<String>,
+    callbacks: RwLock<Vec<Callback>>,
+    delivery: Option<Delivery>,
+    app: App,
+    device: Mutex<Device>,
+}
+
+impl Client {
+    /// A client for `config`. A missing or malformed API key or endpoint logs one warning
+    /// and gives a client that sends nothing (unless a call supplies its own key).
+    pub fn new(config: Configuration) -> Self {
+        let api_key = match config.api_key.as_deref() {
+            Some(key) if is_valid_api_key(key) => Some(key.to_owned()),
+            Some(_) => {
+                tracing::warn!(target: "bugsnag_core", "Bugsnag API key is malformed (expected 32 hex characters); no events will be sent");
+                None
+            }
+            None => {
+                tracing::warn!(target: "bugsnag_core", "no Bugsnag API key configured (set BUGSNAG_API_KEY); no events will be sent");
+                None
+            }
+        };
+        let delivery = Delivery::start(&config)
+            .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag delivery disabled: {e}"))
+            .ok();
+        let app = App {
+            version: config.app_version.clone(),
+            release_stage: Some(config.release_stage.clone()),
+            kind: config.app_type.clone(),
+        };
+        let hostname = config.hostname.clone().or_else(|| gethostname::gethostname().into_string().ok());
+        let device = Device {
+            hostname,
+            os_name: Some(std::env::consts::OS.to_owned()),
+            time: None,
+            runtime_versions: Map::from_iter([("rustc".to_owned(), Value::from(env!("BUGSNAG_RUSTC_VERSION")))]),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                api_key,
+                callbacks: RwLock::default(),
+                delivery,
+                app,
+                device: Mutex::new(device),
+            }),
+        }
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &Configuration {
+        &self.inner.config
+    }
+
+    /// Reports a handled error with severity `warning`; its `source()` chain becomes the
+    /// event's exceptions.
+    pub fn notify<E: Error + ?Sized + 'static>(&self, error: &E) -> Outcome {
+        self.notify_with(error, Options::new())
+    }
+
+    /// Reports an error with per-call options.
+    pub fn notify_with<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
+        let class = options.error_class.clone().or_else(|| class_of::<E>().map(str::to_owned));
+        self.report(|trace| exceptions(error, class.as_deref(), trace), options, &Scope::current())
+    }
+
+    /// Reports a message with no error value (errorClass `Error` unless the options set one).
+    pub fn notify_message(&self, message: impl Into<String>, options: Options) -> Outcome {
+        let message = message.into();
+        let class = options.error_class.clone().unwrap_or_else(|| FALLBACK_CLASS.to_owned());
+        self.report(
+            |stacktrace| vec![Exception { error_class: class, message, stacktrace }],
+            options,
+            &Scope::current(),
+        )
+    }
+
+    /// Reports an `anyhow::Error`, using the backtrace it captured when there is one.
+    #[cfg(feature = "anyhow")]
+    pub fn notify_anyhow(&self, error: &anyhow::Error, options: Options) -> Outcome {
+        use std::backtrace::BacktraceStatus;
+        let captured = (error.backtrace().status() == BacktraceStatus::Captured)
+            .then(|| crate::stacktrace::parse_std_backtrace(&error.backtrace().to_string()));
+        let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
+        let class = options.error_class.clone().unwrap_or_else(|| crate::error_chain::class_of_dyn(root));
+        self.report(
+            |trace| {
+                let trace = captured.map_or(trace, Stacktrace::from_raw);
+                exceptions(root, Some(&class), trace)
+            },
+            options,
+            &Scope::current(),
+        )
+    }
+
+    /// Reports a panic that an adapter caught with `catch_unwind` inside `scope`: one
+    /// unhandled event, severity `error`, reason `unhandledExceptionMiddleware` naming
+    /// `framework`, with the backtrace the panic hook stashed at the panic point.
+    pub fn notify_panic(&self, scope: &Scope, payload: &(dyn std::any::Any + Send), framework: &str) -> Outcome {
+        let capture = scope.lock().stashed_panic.take().unwrap_or_else(|| PanicCapture::from_payload(payload));
+        self.report_panic(capture, SeverityReason::unhandled_exception_middleware(framework), scope)
+    }
+
+    pub(crate) fn report_panic(&self, capture: PanicCapture, reason: SeverityReason, scope: &Scope) -> Outcome {
+        let tab = capture.metadata();
+        self.report(move |_| capture.into_exceptions(), Options::new().unhandled(reason).metadata("panic", tab), scope)
+    }
+
+    /// Registers a callback run on every event before it is queued; it may change the
+    /// event or drop it. A severity change sets severityReason `userCallbackSetSeverity`.
+    pub fn before_notify(&self, callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) {
+        self.inner.callbacks.write().unwrap_or_else(|p| p.into_inner()).push(Arc::new(callback));
+    }
+
+    /// Records a framework or runtime version for `device.runtimeVersions` (adapters do).
+    pub fn add_runtime_version(&self, name: &str, version: &str) {
+        let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner());
+        device.runtime_versions.insert(name.to_owned(), Value::from(version));
+    }
+
+    /// Waits until every event queued before this call has been sent or given up on, or
+    /// until `timeout` passes; returns whether everything was done. Blocks the thread.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.inner.delivery.as_ref().is_none_or(|d| d.flush(timeout))
+    }
+
+    /// Counters of what this client queued, delivered and dropped.
+    pub fn stats(&self) -> Stats {
+        self.inner.delivery.as_ref().map(Delivery::stats).unwrap_or_default()
+    }
+
+    /// Makes the panic hook report panics to this client (`configure` does this for the
+    /// global client when `auto_notify` is on).
+    pub fn install_panic_hook(&self) {
+        panics::install(self.clone());
+    }
+
+    fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, options: Options, scope: &Scope) -> Outcome {
+        let inner = &*self.inner;
+        let key_ok = inner.api_key.is_some() || options.api_key.as_deref().is_some_and(is_valid_api_key);
+        let Some(delivery) = inner.delivery.as_ref().filter(|_| key_ok) else {
+            return Outcome::Dropped(DropReason::Disabled);
+        };
+        if !inner.config.stage_notifies() {
+            return Outcome::Dropped(DropReason::ReleaseStage);
+        }
+        let exceptions = build(Stacktrace::capture());
+        if exceptions.iter().any(|e| inner.config.ignore_classes.contains(&e.error_class)) {
+            return Outcome::Dropped(DropReason::IgnoredClass);
+        }
+        let mut event = self.event(exceptions, options, scope);
+        if self.run_callbacks(&mut event) == Decision::Drop {
+            return Outcome::Dropped(DropReason::Callback);
+        }
+        if !delivery.enqueue(Box::new(event)) {
+            return Outcome::Dropped(DropReason::QueueFull);
+        }
+        if !inner.config.asynchronous {
+            delivery.flush(inner.config.delivery_timeout);
+        }
+        Outcome::Queued
+    }
+
+    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> Event {
+        let scope = scope.snapshot();
+        let mut metadata = scope.metadata;
+        for (tab, value) in options.metadata {
+            merge_tab(&mut metadata, tab, value);
+        }
+        let severity_reason = options.severity_reason.unwrap_or_else(|| match options.severity {
+            Some(_) => SeverityReason::user_specified_severity(),
+            None => SeverityReason::handled_error(),
+        });
+        let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        device.time = Some(crate::delivery::now_rfc3339());
+        Event {
+            exceptions,
+            request: scope.request,
+            context: options.context.or(scope.context),
+            grouping_hash: options.grouping_hash,
+            unhandled: options.unhandled.unwrap_or(false),
+            severity: options.severity.unwrap_or(Severity::Warning),
+            severity_reason,
+            user: options.user.or(scope.user),
+            app: self.inner.app.clone(),
+            device,
+            metadata,
+            api_key: options.api_key,
+        }
+    }
+
+    fn run_callbacks(&self, event: &mut Event) -> Decision {
+        let callbacks = self.inner.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let before = event.severity;
+        for callback in callbacks {
+            // A panicking callback must not take the host down, nor be reported itself.
+            let decision = panics::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event))));
+            match decision {
+                Ok(Decision::Send) => {}
+                Ok(Decision::Drop) => return Decision::Drop,
+                Err(_) => tracing::error!(target: "bugsnag_core", "a before_notify callback panicked; it was skipped"),
+            }
+        }
+        if event.severity != before {
+            event.severity_reason = SeverityReason::user_callback_set_severity();
+        }
+        Decision::Send
+    }
+}

@@ -1,0 +1,283 @@
+//! [`Configuration`]: every option of the Python notifier, plus the ones a Rust service
+//! needs (endpoints, timeouts, queue size), readable from `BUGSNAG_*` environment
+//! variables and deserializable from a framework's own configuration file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The default Error Reporting API endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://notify.bugsnag.com";
+/// The default Session Tracking API endpoint.
+pub const DEFAULT_SESSION_ENDPOINT: &str = "https://sessions.bugsnag.com";
+/// Keys filtered out of metadata, headers and query strings unless configured otherwise.
+pub const DEFAULT_PARAMS_FILTERS: &[&str] =
+    &["password", "password_confirmation", "cookie", "authorization", "secret", "token"];
+
+/// How the notifier behaves. Build it with [`Configuration::from_env`] or
+/// [`Configuration::default`] and the builder methods, or deserialize it.
+///
+/// ```
+/// use bugsnag_core::Configuration;
+///
+/// let config = Configuration::default()
+///     .api_key("0123456789abcdef0123456789abcdef")
+///     .app_version("2.5.1")
+///     .release_stage("staging")
+///     .notify_release_stages(["production", "staging"])
+///     .params_filters(["credit_card_number"]);
+/// assert_eq!(config.release_stage_name(), "staging");
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Configuration {
+    pub(crate) api_key: Option<String>,
+    pub(crate) release_stage: String,
+    pub(crate) notify_release_stages: Option<Vec<String>>,
+    pub(crate) auto_notify: bool,
+    pub(crate) send_code: bool,
+    pub(crate) use_ssl: bool,
+    pub(crate) project_root: PathBuf,
+    pub(crate) project_packages: Vec<String>,
+    pub(crate) app_version: Option<String>,
+    pub(crate) app_type: Option<String>,
+    pub(crate) params_filters: Vec<String>,
+    pub(crate) ignore_classes: Vec<String>,
+    #[serde(alias = "traceback_exclude_modules")]
+    pub(crate) exclude_modules: Vec<String>,
+    pub(crate) proxy_host: Option<String>,
+    pub(crate) asynchronous: bool,
+    pub(crate) endpoint: String,
+    pub(crate) session_endpoint: String,
+    pub(crate) hostname: Option<String>,
+    pub(crate) auto_capture_sessions: bool,
+    #[serde(rename = "delivery_timeout_ms", with = "millis")]
+    pub(crate) delivery_timeout: Duration,
+    #[serde(rename = "shutdown_timeout_ms", with = "millis")]
+    pub(crate) shutdown_timeout: Duration,
+    #[serde(rename = "panic_timeout_ms", with = "millis")]
+    pub(crate) panic_timeout: Duration,
+    pub(crate) queue_capacity: usize,
+}
+
+impl Default for Configuration {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            release_stage: "production".into(),
+            notify_release_stages: None,
+            auto_notify: true,
+            send_code: true,
+            use_ssl: true,
+            project_root: std::env::current_dir().unwrap_or_default(),
+            project_packages: Vec::new(),
+            app_version: None,
+            app_type: None,
+            params_filters: DEFAULT_PARAMS_FILTERS.iter().map(|s| (*s).to_owned()).collect(),
+            ignore_classes: Vec::new(),
+            exclude_modules: Vec::new(),
+            proxy_host: None,
+            asynchronous: true,
+            endpoint: DEFAULT_ENDPOINT.into(),
+            session_endpoint: DEFAULT_SESSION_ENDPOINT.into(),
+            hostname: None,
+            auto_capture_sessions: true,
+            delivery_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(2),
+            panic_timeout: Duration::from_secs(2),
+            queue_capacity: 1024,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident $(($conv:ident))?;)*) => {
+        $($(#[$doc])* pub fn $name(mut self, value: $ty) -> Self {
+            self.$field = setters!(@conv value $(, $conv)?);
+            self
+        })*
+    };
+    (@conv $v:ident) => { $v };
+    (@conv $v:ident, into) => { $v.into() };
+    (@conv $v:ident, some) => { Some($v.into()) };
+    (@conv $v:ident, list) => { $v.into_iter().map(Into::into).collect() };
+    (@conv $v:ident, list_some) => { Some($v.into_iter().map(Into::into).collect()) };
+}
+
+impl Configuration {
+    /// Defaults overlaid with the `BUGSNAG_*` environment variables that are set:
+    /// `BUGSNAG_API_KEY`, `BUGSNAG_RELEASE_STAGE`, `BUGSNAG_NOTIFY_RELEASE_STAGES`
+    /// (comma-separated), `BUGSNAG_APP_VERSION`, `BUGSNAG_APP_TYPE`, `BUGSNAG_ENDPOINT`,
+    /// `BUGSNAG_SESSION_ENDPOINT`, `BUGSNAG_HOSTNAME`, `BUGSNAG_PROJECT_ROOT`,
+    /// `BUGSNAG_PROXY_HOST`, `BUGSNAG_PARAMS_FILTERS` (comma-separated, added to the
+    /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), and the switches
+    /// `BUGSNAG_AUTO_NOTIFY`, `BUGSNAG_SEND_CODE`, `BUGSNAG_AUTO_CAPTURE_SESSIONS`,
+    /// `BUGSNAG_ASYNCHRONOUS` (`true`/`false`/`1`/`0`).
+    pub fn from_env() -> Self {
+        Self::default().with_env_from(|name| std::env::var(name).ok())
+    }
+
+    /// Overlays values read by `lookup` (an environment) onto this configuration; the
+    /// testable core of [`Configuration::from_env`].
+    pub fn with_env_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(&format!("BUGSNAG_{name}")).filter(|v| !v.trim().is_empty());
+        let list = |v: String| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
+        let flag = |name: &str, current: bool| match get(name).as_deref().map(str::trim) {
+            Some("1" | "true" | "TRUE" | "yes") => true,
+            Some("0" | "false" | "FALSE" | "no") => false,
+            Some(other) => {
+                tracing::warn!(target: "bugsnag_core", "BUGSNAG_{name}={other:?} is not a boolean; keeping {current}");
+                current
+            }
+            None => current,
+        };
+        self.api_key = get("API_KEY").or(self.api_key);
+        self.release_stage = get("RELEASE_STAGE").unwrap_or(self.release_stage);
+        self.notify_release_stages = get("NOTIFY_RELEASE_STAGES").map(list).or(self.notify_release_stages);
+        self.app_version = get("APP_VERSION").or(self.app_version);
+        self.app_type = get("APP_TYPE").or(self.app_type);
+        self.endpoint = get("ENDPOINT").unwrap_or(self.endpoint);
+        self.session_endpoint = get("SESSION_ENDPOINT").unwrap_or(self.session_endpoint);
+        self.hostname = get("HOSTNAME").or(self.hostname);
+        self.project_root = get("PROJECT_ROOT").map(PathBuf::from).unwrap_or(self.project_root);
+        self.proxy_host = get("PROXY_HOST").or(self.proxy_host);
+        if let Some(extra) = get("PARAMS_FILTERS") {
+            self.params_filters.extend(list(extra));
+        }
+        if let Some(classes) = get("IGNORE_CLASSES") {
+            self.ignore_classes.extend(list(classes));
+        }
+        self.auto_notify = flag("AUTO_NOTIFY", self.auto_notify);
+        self.send_code = flag("SEND_CODE", self.send_code);
+        self.auto_capture_sessions = flag("AUTO_CAPTURE_SESSIONS", self.auto_capture_sessions);
+        self.asynchronous = flag("ASYNCHRONOUS", self.asynchronous);
+        self
+    }
+
+    setters! {
+        /// Your project's 32-character hex API key (required to send anything).
+        api_key: impl Into<String> => api_key(some);
+        /// The stage this process runs in (`production` by default).
+        release_stage: impl Into<String> => release_stage(into);
+        /// Only these release stages send events and sessions (all do by default).
+        notify_release_stages: impl IntoIterator<Item = impl Into<String>> => notify_release_stages(list_some);
+        /// Report panics automatically through the panic hook (on by default).
+        auto_notify: bool => auto_notify;
+        /// Send a few lines of source code around in-project frames (on by default).
+        send_code: bool => send_code;
+        /// Use `https://` for endpoints given without a scheme (on by default).
+        use_ssl: bool => use_ssl;
+        /// Frames from files under this directory are in-project; their paths are sent
+        /// relative to it. Defaults to the current directory.
+        project_root: impl Into<PathBuf> => project_root(into);
+        /// Crate names whose frames are in-project wherever their files are.
+        project_packages: impl IntoIterator<Item = impl Into<String>> => project_packages(list);
+        /// The version of your application.
+        app_version: impl Into<String> => app_version(some);
+        /// The kind of process, such as `web` or `worker`.
+        app_type: impl Into<String> => app_type(some);
+        /// Keys containing any of these (case-insensitive) are sent as `[FILTERED]`;
+        /// replaces the default list.
+        params_filters: impl IntoIterator<Item = impl Into<String>> => params_filters(list);
+        /// errorClasses that are never sent, such as `my_app::NotFound`.
+        ignore_classes: impl IntoIterator<Item = impl Into<String>> => ignore_classes(list);
+        /// Module path prefixes whose frames are dropped from stack traces (the seed's
+        /// `traceback_exclude_modules`), for wrappers around `notify`.
+        exclude_modules: impl IntoIterator<Item = impl Into<String>> => exclude_modules(list);
+        /// An HTTP proxy for all requests, such as `http://proxy:3128`.
+        proxy_host: impl Into<String> => proxy_host(some);
+        /// `false` makes `notify` wait (up to the delivery timeout) until the event is sent.
+        asynchronous: bool => asynchronous;
+        /// The Error Reporting API endpoint.
+        endpoint: impl Into<String> => endpoint(into);
+        /// The Session Tracking API endpoint.
+        session_endpoint: impl Into<String> => session_endpoint(into);
+        /// The host name sent in `device.hostname` (the machine's by default).
+        hostname: impl Into<String> => hostname(some);
+        /// Start a session for each request served by an adapter (on by default).
+        auto_capture_sessions: bool => auto_capture_sessions;
+        /// Total time allowed for one HTTP request to Bugsnag (10 s by default).
+        delivery_timeout: Duration => delivery_timeout;
+        /// How long the guard returned by `configure` waits for queued events on drop.
+        shutdown_timeout: Duration => shutdown_timeout;
+        /// How long the panic hook waits for its report before letting the thread unwind.
+        panic_timeout: Duration => panic_timeout;
+        /// Events waiting for delivery; when full, new events are dropped and counted.
+        queue_capacity: usize => queue_capacity;
+    }
+
+    /// The configured release stage.
+    pub fn release_stage_name(&self) -> &str {
+        &self.release_stage
+    }
+
+    /// Whether this release stage sends events.
+    pub(crate) fn stage_notifies(&self) -> bool {
+        self.notify_release_stages.as_ref().is_none_or(|stages| stages.contains(&self.release_stage))
+    }
+
+    /// An endpoint with the scheme `use_ssl` asks for when it was given without one.
+    pub(crate) fn with_scheme(&self, endpoint: &str) -> String {
+        if endpoint.contains("://") {
+            endpoint.to_owned()
+        } else {
+            format!("{}://{endpoint}", if self.use_ssl { "https" } else { "http" })
+        }
+    }
+}
+
+/// Whether `key` looks like a Bugsnag API key: 32 hexadecimal characters.
+pub(crate) fn is_valid_api_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overlays_defaults() {
+        let env = |name: &str| match name {
+            "BUGSNAG_API_KEY" => Some("0123456789abcdef0123456789abcdef".to_owned()),
+            "BUGSNAG_NOTIFY_RELEASE_STAGES" => Some("production, staging".to_owned()),
+            "BUGSNAG_PARAMS_FILTERS" => Some("ssn".to_owned()),
+            "BUGSNAG_SEND_CODE" => Some("0".to_owned()),
+            _ => None,
+        };
+        let config = Configuration::default().with_env_from(env);
+        assert_eq!(config.api_key.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(config.notify_release_stages, Some(vec!["production".into(), "staging".into()]));
+        assert!(config.params_filters.iter().any(|f| f == "password") && config.params_filters.contains(&"ssn".into()));
+        assert!(!config.send_code);
+    }
+
+    #[test]
+    fn deserializes_from_a_config_file() {
+        let config: Configuration = serde_json::from_value(serde_json::json!({
+            "api_key": "0123456789abcdef0123456789abcdef",
+            "traceback_exclude_modules": ["my_app::logging"],
+            "delivery_timeout_ms": 500
+        }))
+        .unwrap();
+        assert_eq!(config.exclude_modules, ["my_app::logging"]);
+        assert_eq!(config.delivery_timeout, Duration::from_millis(500));
+        assert_eq!(config.release_stage, "production");
+    }
+
+    #[test]
+    fn api_keys_are_32_hex_characters() {
+        assert!(is_valid_api_key("0123456789abcdef0123456789ABCDEF"));
+        assert!(!is_valid_api_key("YOUR_API_KEY_HERE"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Turning Rust errors into the API's `exceptions` array.
+//!
+//! `exceptions[0]` is the outermost error, then each `source()` in turn. Its errorClass is
+//! the Rust type path where the type is known (`std::any::type_name`); for causes reached
+//! through `dyn Error`, common standard-library types are recognised by downcasting and
+//! the rest are named from the first word of their `Debug` output.
+
+use std::error::Error;
+
+use crate::event::Exception;
+use crate::stacktrace::Stacktrace;
+
+/// Causes past this depth are not sent (guards against cyclic `source()` chains).
+const MAX_CHAIN: usize = 32;
+/// The errorClass when nothing better can be read.
+pub(crate) const FALLBACK_CLASS: &str = "Error";
+
+/// The error chain of `error`, outermost first; `class` names the outermost error when
+/// its type is known statically.
+pub(crate) fn exceptions<E: Error + ?Sized>(error: &E, class: Option<&str>, stacktrace: Stacktrace) -> Vec<Exception> {
+    let mut out = vec![Exception {
+        error_class: class.map_or_else(|| class_from_debug(&format!("{error:?}")), str::to_owned),
+        message: error.to_string(),
+        stacktrace,
+    }];
+    let mut cause = error.source();
+    while let Some(err) = cause {
+        if out.len() >= MAX_CHAIN {
+            break;
+        }
+        out.push(Exception {
+            error_class: class_of_dyn(err),
+            message: err.to_string(),
+            stacktrace: Stacktrace::empty(),
+        });
+        cause = err.source();
+    }
+    out
+}
+
+/// The errorClass of a statically known error type, `None` for `dyn Error`.
+pub(crate) fn class_of<E: ?Sized>() -> Option<&'static str> {
+    let name = std::any::type_name::<E>();
+    (!name.starts_with("dyn ")).then_some(name)
+}
+
+macro_rules! known_types {
+    ($err:expr, $($ty:ty),* $(,)?) => {
+        $(if $err.is::<$ty>() { return std::any::type_name::<$ty>().to_owned(); })*
+    };
+}
+
+/// Names an error known only as `dyn Error`.
+pub(crate) fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
+    known_types!(
+        err,
+        std::io::Error,
+        std::num::ParseIntError,
+        std::num::ParseFloatError,
+        std::num::TryFromIntError,
+        std::str::Utf8Error,
+        std::string::FromUtf8Error,
+        std::str::ParseBoolError,
+        std::fmt::Error,
+        std::env::VarError,
+        std::time::SystemTimeError,
+        serde_json::Error,
+        reqwest::Error,
+    );
+    class_from_debug(&format!("{err:?}"))
+}
+
+/// The leading type-like word of a `Debug` rendering: `ParseError` of
+/// `ParseError { line: 3 }`, `Timeout` of `Timeout(5s)`.
+fn class_from_debug(debug: &str) -> String {
+    let word: String = debug.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+    let word = word.trim_end_matches(':');
+    match word.chars().next() {
+        Some(c) if c.is_alphabetic() || c == '_' => word.to_owned(),
+        _ => FALLBACK_CLASS.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::num::ParseIntError);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("outer")
+        }
+    }
+    impl Error for Outer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_is_outermost_first_with_classes() {
+        let err = Outer("x".parse::<i32>().unwrap_err());
+        let chain = exceptions(&err, class_of::<Outer>(), Stacktrace::empty());
+        assert_eq!(chain.len(), 2);
+        assert!(chain[0].error_class.ends_with("::Outer"), "{}", chain[0].error_class);
+        assert_eq!(chain[0].message, "outer");
+        assert_eq!(chain[1].error_class, "core::num::error::ParseIntError");
+    }
+
+    #[test]
+    fn debug_names_unknown_causes() {
+        assert_eq!(class_from_debug("Timeout { after: 5 }"), "Timeout");
+        assert_eq!(class_from_debug("Custom(\"x\")"), "Custom");
+        assert_eq!(class_from_debug("\"a string error\""), FALLBACK_CLASS);
+        assert_eq!(class_of::<dyn Error>(), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! The process-wide client and the free functions that use it, mirroring the Python
+//! notifier's module-level `bugsnag.configure`, `bugsnag.notify`, `configure_request`...
+
+use std::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::client::{Client, Decision, DropReason, Outcome};
+use crate::config::Configuration;
+use crate::event::Event;
+use crate::options::Options;
+use crate::scope::Scope;
+
+static GLOBAL: RwLock<Option<Client>> = RwLock::new(None);
+static WARNED_UNCONFIGURED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the process-wide client (and the panic hook when `auto_notify` is on).
+///
+/// Keep the returned guard alive for the life of the program: dropping it waits up to
+/// `shutdown_timeout` for queued events to be sent.
+///
+/// ```no_run
+/// use bugsnag_core::Configuration;
+///
+/// let _bugsnag = bugsnag_core::configure(
+///     Configuration::from_env().app_version("2.5.1").project_root("/srv/app"),
+/// );
+/// ```
+pub fn configure(config: Configuration) -> Guard {
+    let client = Client::new(config);
+    if client.config().auto_notify {
+        client.install_panic_hook();
+    }
+    *GLOBAL.write().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
+    Guard { client }
+}
+
+/// The process-wide client, once [`configure`] has run.
+pub fn client() -> Option<Client> {
+    GLOBAL.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Flushes the process-wide client when dropped. Returned by [`configure`].
+#[must_use = "dropping the guard at once flushes now and loses nothing, but later events are not flushed at exit"]
+pub struct Guard {
+    client: Client,
+}
+
+impl Guard {
+    /// The client this guard flushes.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let timeout = self.client.config().shutdown_timeout;
+        if !self.client.flush(timeout) {
+            tracing::warn!(target: "bugsnag_core", "Bugsnag events still queued after {timeout:?} at shutdown");
+        }
+        let stats = self.client.stats();
+        if stats.failed + stats.dropped_queue_full > 0 {
+            tracing::warn!(target: "bugsnag_core", "Bugsnag: {} events failed and {} were dropped on a full queue", stats.failed, stats.dropped_queue_full);
+        }
+    }
+}
+
+fn with_client(f: impl FnOnce(&Client) -> Outcome) -> Outcome {
+    match client() {
+        Some(client) => f(&client),
+        None => {
+            if !WARNED_UNCONFIGURED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(target: "bugsnag_core", "bugsnag_core::notify called before bugsnag_core::configure; event dropped");
+            }
+            Outcome::Dropped(DropReason::NotConfigured)
+        }
+    }
+}
+
+/// Reports a handled error (severity `warning`) to the process-wide client.
+///
+/// ```no_run
+/// let err = "x".parse::<u8>().unwrap_err();
+/// let _ = bugsnag_core::notify(&err);
+/// ```
+pub fn notify<E: Error + ?Sized + 'static>(error: &E) -> Outcome {
+    with_client(|c| c.notify(error))
+}
+
+/// Reports an error with per-call [`Options`].
+pub fn notify_with<E: Error + ?Sized + 'static>(error: &E, options: Options) -> Outcome {
+    with_client(|c| c.notify_with(error, options))
+}
+
+/// Reports a message with no error value.
+pub fn notify_message(message: impl Into<String>, options: Options) -> Outcome {
+    with_client(|c| c.notify_message(message, options))
+}
+
+/// Reports an `anyhow::Error`, with the backtrace it captured when there is one.
+#[cfg(feature = "anyhow")]
+pub fn notify_anyhow(error: &anyhow::Error, options: Options) -> Outcome {
+    with_client(|c| c.notify_anyhow(error, options))
+}
+
+/// Changes the current request's (or task's, or thread's) context, the seed's
+/// `bugsnag.configure_request`.
+///
+/// ```
+/// use bugsnag_core::User;
+///
+/// bugsnag_core::configure_request(|scope| {
+///     scope.set_context("/users");
+///     scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins"));
+/// });
+/// ```
+pub fn configure_request<R>(f: impl FnOnce(&Scope) -> R) -> R {
+    f(&Scope::current())
+}
+
+/// Adds or updates a dashboard tab on the current request's events.
+pub fn add_metadata_tab(name: impl Into<String>, value: Value) {
+    Scope::current().add_metadata_tab(name, value);
+}
+
+/// Registers a callback on the process-wide client (see [`Client::before_notify`]).
+pub fn before_notify(callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) {
+    match client() {
+        Some(client) => client.before_notify(callback),
+        None => tracing::warn!(target: "bugsnag_core", "before_notify called before configure; callback ignored"),
+    }
+}
+
+/// Waits up to `timeout` for the process-wide client's queued events to be sent.
+pub fn flush(timeout: Duration) -> bool {
+    client().is_none_or(|c| c.flush(timeout))
+}

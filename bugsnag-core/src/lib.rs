@@ -1,0 +1,64 @@
+//! Bugsnag error reporting for Rust.
+//!
+//! `bugsnag-core` owns configuration, the event model, capture, per-request scopes, the
+//! panic hook and asynchronous delivery. Framework adapters (`bugsnag-tower`,
+//! `bugsnag-actix`, `bugsnag-rocket`, `bugsnag-worker`) build on it.
+//!
+//! ```no_run
+//! use bugsnag_core::{Configuration, Options, Severity, User};
+//! use serde_json::json;
+//!
+//! let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("2.5.1"));
+//!
+//! let err = "forty-two".parse::<u32>().unwrap_err();
+//! let _ = bugsnag_core::notify(&err);
+//! let _ = bugsnag_core::notify_with(
+//!     &err,
+//!     Options::new()
+//!         .severity(Severity::Info)
+//!         .context("sign_up")
+//!         .user(User::id("bob"))
+//!         .metadata("account", json!({"premium": true})),
+//! );
+//! ```
+//!
+//! # Where things live
+//! - [`config`]: [`Configuration`] and its environment variables.
+//! - [`global`]: [`configure`] and the free functions ([`notify`], [`configure_request`]...).
+//! - [`client`]: [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
+//! - [`options`]: per-call [`Options`].
+//! - [`scope`]: per-request [`Scope`] and [`InCurrentScope`].
+//! - [`event`]: the [`Event`] model sent to the API.
+//! - [`stacktrace`]: capture and resolution of stack traces.
+//! - [`redact`]: redaction by `params_filters`.
+//! - [`panic`]: the panic hook.
+//! - `delivery`: the delivery thread ([`Stats`]).
+//! - `testing` (feature `testing`): a loopback collector for tests.
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod config;
+mod delivery;
+mod error_chain;
+pub mod event;
+pub mod global;
+pub mod options;
+pub mod panic;
+pub mod redact;
+pub mod scope;
+pub mod stacktrace;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use client::{Client, Decision, DropReason, Outcome};
+pub use config::Configuration;
+pub use delivery::Stats;
+pub use event::{Event, Exception, Request, Severity, SeverityReason, User};
+#[cfg(feature = "anyhow")]
+pub use global::notify_anyhow;
+pub use global::{
+    add_metadata_tab, before_notify, client, configure, configure_request, flush, notify, notify_message, notify_with,
+    Guard,
+};
+pub use options::Options;
+pub use scope::{InCurrentScope, Scope};

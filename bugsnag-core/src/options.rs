@@ -1,0 +1,97 @@
+//! [`Options`]: what one `notify` call adds to or overrides in the configuration and the
+//! current scope (the seed's keyword arguments to `bugsnag.notify`).
+
+use serde_json::{Map, Value};
+
+use crate::event::{merge_tab, Severity, SeverityReason, User};
+
+/// Per-call options for [`notify_with`](crate::notify_with).
+///
+/// ```
+/// use bugsnag_core::{Options, Severity, User};
+/// use serde_json::json;
+///
+/// let options = Options::new()
+///     .severity(Severity::Info)
+///     .context("sign_up")
+///     .user(User::id("bob"))
+///     .metadata("account", json!({"premium": true}))
+///     .grouping_hash("sign_up|Timeout");
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Options {
+    pub(crate) severity: Option<Severity>,
+    pub(crate) severity_reason: Option<SeverityReason>,
+    pub(crate) unhandled: Option<bool>,
+    pub(crate) context: Option<String>,
+    pub(crate) user: Option<User>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) grouping_hash: Option<String>,
+    pub(crate) api_key: Option<String>,
+    pub(crate) error_class: Option<String>,
+}
+
+impl Options {
+    /// No options: the configuration and the current scope decide everything.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the severity (severityReason becomes `userSpecifiedSeverity`).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+
+    /// Sets what was happening, overriding the scope's context.
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// Sets the user, overriding the scope's user.
+    pub fn user(mut self, user: User) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// Adds a dashboard tab, merged over the scope's tab of the same name.
+    pub fn metadata(mut self, tab: impl Into<String>, value: Value) -> Self {
+        merge_tab(&mut self.metadata, tab.into(), value);
+        self
+    }
+
+    /// Groups this event with others of the same hash instead of by stack trace.
+    pub fn grouping_hash(mut self, hash: impl Into<String>) -> Self {
+        self.grouping_hash = Some(hash.into());
+        self
+    }
+
+    /// Sends this event with another project's API key.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Overrides the errorClass of the outermost error.
+    pub fn error_class(mut self, class: impl Into<String>) -> Self {
+        self.error_class = Some(class.into());
+        self
+    }
+
+    /// Marks the event as unhandled with the given reason and severity `error`; for
+    /// adapters and bridges that report on the application's behalf.
+    pub fn unhandled(mut self, reason: SeverityReason) -> Self {
+        self.unhandled = Some(true);
+        self.severity.get_or_insert(Severity::Error);
+        self.severity_reason = Some(reason);
+        self
+    }
+
+    /// Sets the severityReason without changing `unhandled` (such as `log`).
+    pub fn reason(mut self, reason: SeverityReason) -> Self {
+        self.severity_reason = Some(reason);
+        self
+    }
+}

@@ -1,0 +1,256 @@
+//! A real Bugsnag endpoint for tests, demos and benchmarks: an HTTP server on
+//! `127.0.0.1:0` that records every request (headers and JSON), answers with scripted
+//! statuses, delays, `Retry-After` or dropped connections, and validates every body
+//! against the API schemas kept in the repository's `spec/`.
+//!
+//! ```
+//! use bugsnag_core::testing::Collector;
+//! use bugsnag_core::Client;
+//! use std::time::Duration;
+//!
+//! let collector = Collector::start();
+//! let client = Client::new(collector.configuration());
+//! let _ = client.notify_message("hello", Default::default());
+//! client.flush(Duration::from_secs(5));
+//! let events = collector.events(); // panics if any payload broke the schema
+//! assert_eq!(events[0]["exceptions"][0]["message"], "hello");
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value;
+
+use crate::config::Configuration;
+
+/// The API key [`Collector::configuration`] uses.
+pub const API_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+static NOTIFY_SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+static SESSION_SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+
+fn validator(cell: &'static OnceLock<jsonschema::Validator>, text: &str) -> &'static jsonschema::Validator {
+    cell.get_or_init(|| {
+        let schema: Value = serde_json::from_str(text).expect("spec/ holds valid JSON");
+        jsonschema::options().should_validate_formats(true).build(&schema).expect("spec/ holds valid schemas")
+    })
+}
+
+/// Schema errors of a body sent to `path` (`/sessions` bodies use the session schema).
+pub fn schema_errors(path: &str, body: &Value) -> Vec<String> {
+    let validator = if path.ends_with("/sessions") {
+        validator(&SESSION_SCHEMA, include_str!("../../spec/session-payload.schema.json"))
+    } else {
+        validator(&NOTIFY_SCHEMA, include_str!("../../spec/error-reporting-payload.schema.json"))
+    };
+    validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+}
+
+/// How the collector answers one request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    status: u16,
+    delay: Duration,
+    retry_after: Option<String>,
+    drop_connection: bool,
+}
+
+impl Reply {
+    /// Answers with `status`.
+    pub fn status(status: u16) -> Self {
+        Self { status, delay: Duration::ZERO, retry_after: None, drop_connection: false }
+    }
+    /// Closes the connection without answering.
+    pub fn drop_connection() -> Self {
+        Self { drop_connection: true, ..Self::status(200) }
+    }
+    /// Never answers within any sane timeout.
+    pub fn hang() -> Self {
+        Self::status(200).delay(Duration::from_secs(3600))
+    }
+    /// Waits before answering.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+    /// Adds a `Retry-After` header.
+    pub fn retry_after(mut self, value: impl Into<String>) -> Self {
+        self.retry_after = Some(value.into());
+        self
+    }
+}
+
+/// One request the collector received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The request path, such as `/notify` or `/sessions`.
+    pub path: String,
+    /// Headers, names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    /// The parsed body (`Value::Null` if it was not JSON).
+    pub body: Value,
+    /// The body's size in bytes.
+    pub size: usize,
+    /// The status the collector answered with (0 for a dropped connection).
+    pub status: u16,
+    /// Where the body breaks the API schema; empty when valid.
+    pub schema_errors: Vec<String>,
+}
+
+#[derive(Default)]
+struct State {
+    received: Mutex<Vec<Received>>,
+    arrived: Condvar,
+    script: Mutex<VecDeque<Reply>>,
+}
+
+/// A loopback Bugsnag endpoint. Stops when dropped.
+pub struct Collector {
+    url: String,
+    state: Arc<State>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Collector {
+    /// Starts a collector on its own thread; it answers 200 unless scripted otherwise.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let state = Arc::new(State::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let served = state.clone();
+        std::thread::Builder::new()
+            .name("bugsnag-collector".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("collector runtime");
+                runtime.block_on(serve(listener, served, stopped));
+                runtime.shutdown_background();
+            })
+            .expect("collector thread");
+        Self { url, state, _stop: stop }
+    }
+
+    /// The base URL, such as `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A configuration that sends events to `/notify` and sessions to `/sessions` here.
+    pub fn configuration(&self) -> Configuration {
+        Configuration::default()
+            .api_key(API_KEY)
+            .endpoint(format!("{}/notify", self.url))
+            .session_endpoint(format!("{}/sessions", self.url))
+            .delivery_timeout(Duration::from_secs(5))
+    }
+
+    /// Answers the next requests with these replies, in order, then with 200 again.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.script.lock().unwrap().extend(replies);
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` requests have arrived or `timeout` passes; returns them all.
+    pub fn wait_for_requests(&self, count: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        let mut received = self.state.received.lock().unwrap();
+        while received.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            received = self.state.arrived.wait_timeout(received, left).unwrap().0;
+        }
+        received.clone()
+    }
+
+    /// The events of every `/notify` payload received, after asserting that every
+    /// payload received (events and sessions) validates against the API schemas.
+    pub fn events(&self) -> Vec<Value> {
+        let requests = self.requests();
+        assert_valid(&requests);
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/notify"))
+            .flat_map(|r| r.body["events"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+/// Panics with the schema errors of any request that has some.
+pub fn assert_valid(requests: &[Received]) {
+    for request in requests {
+        assert!(
+            request.schema_errors.is_empty(),
+            "payload to {} breaks the API schema: {:#?}\n{}",
+            request.path,
+            request.schema_errors,
+            serde_json::to_string_pretty(&request.body).unwrap_or_default()
+        );
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, state: Arc<State>, mut stopped: tokio::sync::oneshot::Receiver<()>) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted { Ok((stream, _)) => stream, Err(_) => continue },
+            _ = &mut stopped => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
+    }
+}
+
+#[derive(Debug)]
+struct Dropped;
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by script")
+    }
+}
+impl std::error::Error for Dropped {}
+
+async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Dropped> {
+    let path = request.uri().path().to_owned();
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let schema_errors = if body.is_null() { vec!["body is not JSON".to_owned()] } else { schema_errors(&path, &body) };
+    let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| Reply::status(200));
+    let status = if reply.drop_connection { 0 } else { reply.status };
+    state.received.lock().unwrap().push(Received { path, headers, body, size: bytes.len(), status, schema_errors });
+    state.arrived.notify_all();
+    tokio::time::sleep(reply.delay).await;
+    if reply.drop_connection {
+        return Err(Dropped);
+    }
+    let mut response = Response::new(Full::new(Bytes::from_static(b"OK")));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    if let Some(retry_after) = reply.retry_after.and_then(|v| v.parse().ok()) {
+        response.headers_mut().insert("retry-after", retry_after);
+    }
+    Ok(response)
+}

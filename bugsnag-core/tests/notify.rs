@@ -1,0 +1,276 @@
+//! Handled errors, end to end: each test sends real HTTP to a loopback Collector and
+//! asserts on the JSON that arrived (every payload is schema-checked by `events()`).
+
+use std::error::Error;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bugsnag_core::testing::{Collector, Reply, API_KEY};
+use bugsnag_core::{Client, Decision, DropReason, Options, Outcome, Severity, User};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct Layer {
+    name: &'static str,
+    source: Option<Box<Layer>>,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed", self.name)
+    }
+}
+
+impl Error for Layer {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
+#[derive(Debug)]
+struct CheckoutError(Layer);
+
+impl fmt::Display for CheckoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("checkout failed")
+    }
+}
+
+impl Error for CheckoutError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn chained() -> CheckoutError {
+    CheckoutError(Layer { name: "payment", source: Some(Box::new(Layer { name: "socket", source: None })) })
+}
+
+fn send_one(collector: &Collector, client: &Client, f: impl FnOnce(&Client) -> Outcome) -> Value {
+    assert_eq!(f(client), Outcome::Queued);
+    assert!(client.flush(WAIT), "delivery did not finish");
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    events.into_iter().next().unwrap()
+}
+
+#[inline(never)]
+fn report_checkout_failure(client: &Client) -> Outcome {
+    client.notify(&chained())
+}
+
+#[test]
+fn chained_error_arrives_outermost_first_with_caller_frame_and_code() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().app_version("2.5.1"));
+    let event = send_one(&collector, &client, report_checkout_failure);
+
+    let exceptions = event["exceptions"].as_array().unwrap();
+    let summary: Vec<(&str, &str)> =
+        exceptions.iter().map(|e| (e["errorClass"].as_str().unwrap(), e["message"].as_str().unwrap())).collect();
+    assert_eq!(
+        summary,
+        [("notify::CheckoutError", "checkout failed"), ("Layer", "payment failed"), ("Layer", "socket failed")]
+    );
+    let top = &exceptions[0]["stacktrace"][0];
+    assert_eq!(top["method"], "notify::report_checkout_failure", "first frame: {top:#}");
+    assert_eq!(top["file"], "tests/notify.rs");
+    assert_eq!(top["inProject"], true);
+    let line = top["lineNumber"].as_u64().unwrap();
+    let code = top["code"].as_object().expect("in-project frames carry code");
+    assert!(code[&line.to_string()].as_str().unwrap().contains("client.notify(&chained())"), "{code:#?}");
+    assert!(code.len() <= 7 && code.contains_key(&(line - 3).to_string()));
+    assert_eq!(exceptions[1]["stacktrace"], json!([]));
+
+    assert_eq!(event["severity"], "warning");
+    assert_eq!(event["unhandled"], false);
+    assert_eq!(event["severityReason"], json!({"type": "handledError"}));
+    assert_eq!(event["app"]["version"], "2.5.1");
+    assert_eq!(event["app"]["releaseStage"], "production");
+    assert!(event["device"]["runtimeVersions"]["rustc"].is_string());
+
+    let request = &collector.requests()[0];
+    assert_eq!(request.path, "/notify");
+    assert_eq!(request.headers["bugsnag-api-key"], API_KEY);
+    assert_eq!(request.headers["bugsnag-payload-version"], "4.0");
+    assert_eq!(request.headers["content-type"], "application/json");
+    assert!(request.headers["bugsnag-sent-at"].ends_with('Z'));
+    assert_eq!(request.body["payloadVersion"], "4.0");
+    assert_eq!(request.body["apiKey"], API_KEY);
+}
+
+#[test]
+fn per_call_options_override_and_set_user_specified_severity() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let options = Options::new()
+        .severity(Severity::Info)
+        .context("sign_up")
+        .user(User::id("bob").with_email("bob@example.com"))
+        .metadata("account", json!({"premium": true}))
+        .grouping_hash("sign_up|Timeout");
+    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), options));
+    assert_eq!(event["severity"], "info");
+    assert_eq!(event["severityReason"]["type"], "userSpecifiedSeverity");
+    assert_eq!(event["context"], "sign_up");
+    assert_eq!(event["user"], json!({"id": "bob", "email": "bob@example.com"}));
+    assert_eq!(event["metaData"]["account"], json!({"premium": true}));
+    assert_eq!(event["groupingHash"], "sign_up|Timeout");
+}
+
+#[test]
+fn params_filters_redact_nested_objects_and_arrays() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let meta = json!({
+        "Password": "hunter2",
+        "profile": {"password_confirmation": "x", "Cookie": "c", "authorization": "Bearer t", "name": "Ann"},
+        "grants": [{"refresh_TOKEN": "r", "kind": "oauth"}],
+        "client_secret": "s"
+    });
+    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("account", meta)));
+    assert_eq!(
+        event["metaData"]["account"],
+        json!({
+            "Password": "[FILTERED]",
+            "profile": {"password_confirmation": "[FILTERED]", "Cookie": "[FILTERED]", "authorization": "[FILTERED]", "name": "Ann"},
+            "grants": [{"refresh_TOKEN": "[FILTERED]", "kind": "oauth"}],
+            "client_secret": "[FILTERED]"
+        })
+    );
+}
+
+#[test]
+fn custom_params_filters_replace_the_defaults() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().params_filters(["card"]));
+    let meta = json!({"credit_card_number": "4111", "password": "visible"});
+    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta)));
+    assert_eq!(event["metaData"]["m"], json!({"credit_card_number": "[FILTERED]", "password": "visible"}));
+}
+
+#[test]
+fn ignore_classes_match_any_error_of_the_chain() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().ignore_classes(["Layer"]));
+    assert_eq!(client.notify(&chained()), Outcome::Dropped(DropReason::IgnoredClass));
+    let parse_error = "x".parse::<u8>().unwrap_err();
+    assert_eq!(client.notify(&parse_error), Outcome::Queued);
+    client.flush(WAIT);
+    let events = collector.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["exceptions"][0]["errorClass"], "core::num::error::ParseIntError");
+}
+
+#[test]
+fn notify_release_stages_gate_sending() {
+    let collector = Collector::start();
+    let staging = Client::new(collector.configuration().release_stage("staging").notify_release_stages(["production"]));
+    assert_eq!(staging.notify(&chained()), Outcome::Dropped(DropReason::ReleaseStage));
+    let production = Client::new(collector.configuration().notify_release_stages(["production"]));
+    assert_eq!(production.notify(&chained()), Outcome::Queued);
+    production.flush(WAIT);
+    staging.flush(WAIT);
+    assert_eq!(collector.events().len(), 1);
+}
+
+#[test]
+fn callbacks_can_drop_events_or_change_them() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    client.before_notify(|event| if event.message() == "noise" { Decision::Drop } else { Decision::Send });
+    client.before_notify(|event| {
+        event.severity = Severity::Error;
+        event.user = Some(User::id("from-callback"));
+        event.add_tab("account", json!({"paying": true}));
+        Decision::Send
+    });
+    assert_eq!(client.notify_message("noise", Options::new()), Outcome::Dropped(DropReason::Callback));
+    let event = send_one(&collector, &client, |c| c.notify_message("signal", Options::new().error_class("Signal")));
+    assert_eq!(event["exceptions"][0]["errorClass"], "Signal");
+    assert_eq!(event["severity"], "error");
+    assert_eq!(event["severityReason"]["type"], "userCallbackSetSeverity");
+    assert_eq!(event["user"]["id"], "from-callback");
+    assert_eq!(event["metaData"]["account"]["paying"], true);
+}
+
+#[test]
+fn a_panicking_callback_is_skipped_and_the_event_still_sent() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    client.before_notify(|_| panic!("callback bug"));
+    let event = send_one(&collector, &client, |c| c.notify_message("still sent", Options::new()));
+    assert_eq!(event["exceptions"][0]["message"], "still sent");
+}
+
+#[test]
+fn per_call_api_key_is_sent_in_the_header() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let other = "fedcba9876543210fedcba9876543210";
+    send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().api_key(other)));
+    let request = &collector.requests()[0];
+    assert_eq!(request.headers["bugsnag-api-key"], other);
+    assert_eq!(request.body["apiKey"], other);
+}
+
+#[test]
+fn anyhow_errors_keep_their_chain() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let err = anyhow::Error::new("x".parse::<u8>().unwrap_err()).context("loading settings");
+    let event = send_one(&collector, &client, |c| c.notify_anyhow(&err, Options::new()));
+    let messages: Vec<&str> =
+        event["exceptions"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages, ["loading settings", "invalid digit found in string"]);
+    assert_eq!(event["exceptions"][1]["errorClass"], "core::num::error::ParseIntError");
+}
+
+#[test]
+fn synchronous_mode_delivers_before_notify_returns() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().asynchronous(false));
+    assert_eq!(client.notify(&chained()), Outcome::Queued);
+    assert_eq!(collector.requests().len(), 1, "delivered before notify returned");
+}
+
+#[test]
+fn a_hanging_endpoint_never_blocks_notify_and_flush_keeps_its_timeout() {
+    let collector = Collector::start();
+    collector.script([Reply::hang()]);
+    let client = Client::new(collector.configuration().delivery_timeout(Duration::from_secs(30)));
+    let started = Instant::now();
+    assert_eq!(client.notify(&chained()), Outcome::Queued);
+    let notify_took = started.elapsed();
+    let started = Instant::now();
+    assert!(!client.flush(Duration::from_millis(200)), "nothing can be delivered");
+    let flush_took = started.elapsed();
+    assert!(notify_took < Duration::from_millis(100), "notify took {notify_took:?}");
+    assert!(
+        flush_took >= Duration::from_millis(200) && flush_took < Duration::from_secs(2),
+        "flush took {flush_took:?}"
+    );
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_without_blocking() {
+    let collector = Collector::start();
+    collector.script((0..8).map(|_| Reply::hang()));
+    let client = Client::new(collector.configuration().queue_capacity(2));
+    let outcomes: Vec<Outcome> = (0..50).map(|_| client.notify_message("storm", Options::new())).collect();
+    assert!(outcomes.contains(&Outcome::Dropped(DropReason::QueueFull)));
+    let stats = client.stats();
+    assert_eq!(stats.queued + stats.dropped_queue_full, 50);
+}
+
+#[test]
+fn refused_events_are_counted_as_failed() {
+    let collector = Collector::start();
+    collector.script([Reply::status(400)]);
+    let client = Client::new(collector.configuration());
+    let _ = client.notify(&chained());
+    assert!(client.flush(WAIT));
+    assert_eq!((client.stats().delivered, client.stats().failed), (0, 1));
+}

@@ -1,0 +1,60 @@
+//! Per-request context: `configure_request` and `add_metadata_tab` attach to the current
+//! scope only, and futures carried into spawned tasks keep it.
+
+use std::time::Duration;
+
+use bugsnag_core::testing::Collector;
+use bugsnag_core::{Client, InCurrentScope, Options, Scope, User};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scopes_stay_isolated_and_follow_spawned_tasks() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+
+    let request = |name: &'static str, client: Client| {
+        Scope::new().run(async move {
+            bugsnag_core::configure_request(|s| {
+                s.set_context(format!("/orders/{name}"));
+                s.set_user(User::id(name));
+            });
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            bugsnag_core::add_metadata_tab("order", json!({ "name": name }));
+            let handle = tokio::spawn(
+                async move { client.notify_message(format!("from {name}"), Options::new()) }.in_current_scope(),
+            );
+            handle.await.unwrap()
+        })
+    };
+    let (a, b) = tokio::join!(request("a", client.clone()), request("b", client.clone()));
+    assert!(a.is_queued() && b.is_queued());
+    assert!(tokio::task::spawn_blocking(move || client.flush(Duration::from_secs(10))).await.unwrap());
+
+    let mut events = collector.events();
+    events.sort_by_key(|e| e["context"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(events.len(), 2);
+    for (event, name) in events.iter().zip(["a", "b"]) {
+        assert_eq!(event["exceptions"][0]["message"], format!("from {name}"));
+        assert_eq!(event["context"], format!("/orders/{name}"));
+        assert_eq!(event["user"]["id"], name);
+        assert_eq!(event["metaData"]["order"], json!({ "name": name }));
+    }
+}
+
+#[test]
+fn add_metadata_tab_merges_and_call_options_win() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let scope = Scope::new();
+    scope.run_sync(|| {
+        bugsnag_core::add_metadata_tab("account", json!({"name": "ACME Inc.", "premium": false}));
+        bugsnag_core::add_metadata_tab("account", json!({"premium": true}));
+        bugsnag_core::configure_request(|s| s.set_context("/users"));
+        let _ = client.notify_message("x", Options::new().context("sign_up").metadata("account", json!({"seats": 3})));
+    });
+    client.flush(Duration::from_secs(10));
+    let event = &collector.events()[0];
+    assert_eq!(event["metaData"]["account"], json!({"name": "ACME Inc.", "premium": true, "seats": 3}));
+    assert_eq!(event["context"], "sign_up");
+    assert!(Scope::current().context().is_none(), "run_sync restores the thread's scope");
+}
