@@ -1,1 +1,87 @@
-fn main() {}
+//! Caller-side cost of `notify` for an error raised 20 frames deep, and the cost of
+//! serializing a typical event. Run with `cargo bench -p bugsnag-core --all-features`
+//! (or `cargo xtask bench`); figures are recorded in BENCHMARKS.md.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bugsnag_core::stacktrace::{Stackframe, Stacktrace};
+use bugsnag_core::testing::Collector;
+use bugsnag_core::{Client, Decision, Options};
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::json;
+
+#[inline(never)]
+fn deep(depth: u32, f: &dyn Fn()) {
+    if depth == 0 {
+        f();
+    } else {
+        deep(depth - 1, f);
+        black_box(depth);
+    }
+}
+
+fn notify(c: &mut Criterion) {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().queue_capacity(100_000));
+    let err = "x".parse::<u8>().unwrap_err();
+    let options = || Options::new().context("checkout").metadata("order", json!({"id": 42, "items": 3}));
+    c.bench_function("notify: error 20 frames deep (caller side)", |b| {
+        b.iter(|| {
+            deep(20, &|| {
+                let _ = black_box(client.notify_with(&err, options()));
+            })
+        })
+    });
+}
+
+fn serialize(c: &mut Criterion) {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let spent = Arc::new(Mutex::new(Duration::ZERO));
+    let sink = spent.clone();
+    client.before_notify(move |event| {
+        event.exceptions[0].stacktrace = Stacktrace::from_frames(sample_frames());
+        let started = Instant::now();
+        black_box(serde_json::to_vec(&*event).unwrap());
+        *sink.lock().unwrap() += started.elapsed();
+        Decision::Drop
+    });
+    let err = "x".parse::<u8>().unwrap_err();
+    c.bench_function("serialize: event with 20 frames, code and metadata", |b| {
+        b.iter_custom(|iters| {
+            *spent.lock().unwrap() = Duration::ZERO;
+            for _ in 0..iters {
+                let _ =
+                    client.notify_with(&err, Options::new().metadata("order", json!({"id": 42, "items": [1, 2, 3]})));
+            }
+            *spent.lock().unwrap()
+        })
+    });
+}
+
+fn sample_frames() -> Vec<Stackframe> {
+    (0..20)
+        .map(|i| Stackframe {
+            file: format!("src/orders/handler_{i}.rs"),
+            line_number: 40 + i,
+            column_number: Some(9),
+            method: format!("my_app::orders::handler_{i}::process"),
+            in_project: i < 10,
+            code: (i < 10).then(|| {
+                (37 + i..=43 + i)
+                    .map(|n| (n.to_string(), json!(format!("    let total = order.total({n})?;"))))
+                    .collect()
+            }),
+        })
+        .collect()
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = notify, serialize
+}
+criterion_main!(benches);

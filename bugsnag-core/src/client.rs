@@ -147,18 +147,14 @@ impl Client {
     /// Reports an error with per-call options.
     pub fn notify_with<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
         let class = options.error_class.clone().or_else(|| class_of::<E>().map(str::to_owned));
-        self.report(|trace| exceptions(error, class.as_deref(), trace), options, &Scope::current())
+        self.report(|trace| exceptions(error, class.as_deref(), trace), options)
     }
 
     /// Reports a message with no error value (errorClass `Error` unless the options set one).
     pub fn notify_message(&self, message: impl Into<String>, options: Options) -> Outcome {
         let message = message.into();
         let class = options.error_class.clone().unwrap_or_else(|| FALLBACK_CLASS.to_owned());
-        self.report(
-            |stacktrace| vec![Exception { error_class: class, message, stacktrace }],
-            options,
-            &Scope::current(),
-        )
+        self.report(|stacktrace| vec![Exception { error_class: class, message, stacktrace }], options)
     }
 
     /// Reports an `anyhow::Error`, using the backtrace it captured when there is one.
@@ -175,7 +171,6 @@ impl Client {
                 exceptions(root, Some(&class), trace)
             },
             options,
-            &Scope::current(),
         )
     }
 
@@ -189,7 +184,8 @@ impl Client {
 
     pub(crate) fn report_panic(&self, capture: PanicCapture, reason: SeverityReason, scope: &Scope) -> Outcome {
         let tab = capture.metadata();
-        self.report(move |_| capture.into_exceptions(), Options::new().unhandled(reason).metadata("panic", tab), scope)
+        let options = Options::new().unhandled(reason).metadata("panic", tab).scope(scope.clone());
+        self.report(move |_| capture.into_exceptions(), options)
     }
 
     /// Registers a callback run on every event before it is queued; it may change the
@@ -221,7 +217,7 @@ impl Client {
         panics::install(self.clone());
     }
 
-    fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, options: Options, scope: &Scope) -> Outcome {
+    fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
         let inner = &*self.inner;
         let key_ok = inner.api_key.is_some() || options.api_key.as_deref().is_some_and(is_valid_api_key);
         let Some(delivery) = inner.delivery.as_ref().filter(|_| key_ok) else {
@@ -230,11 +226,12 @@ impl Client {
         if !inner.config.stage_notifies() {
             return Outcome::Dropped(DropReason::ReleaseStage);
         }
-        let exceptions = build(Stacktrace::capture());
+        let exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
         if exceptions.iter().any(|e| inner.config.ignore_classes.contains(&e.error_class)) {
             return Outcome::Dropped(DropReason::IgnoredClass);
         }
-        let mut event = self.event(exceptions, options, scope);
+        let scope = options.scope.take().unwrap_or_else(Scope::current);
+        let mut event = self.event(exceptions, options, &scope);
         if self.run_callbacks(&mut event) == Decision::Drop {
             return Outcome::Dropped(DropReason::Callback);
         }
@@ -259,15 +256,16 @@ impl Client {
         });
         let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
         device.time = Some(crate::delivery::now_rfc3339());
+        let source = scope.request_source.as_deref();
         Event {
             exceptions,
-            request: scope.request,
-            context: options.context.or(scope.context),
+            request: scope.request.or_else(|| source.map(|s| s.request())),
+            context: options.context.or(scope.context).or_else(|| source.and_then(|s| s.context())),
             grouping_hash: options.grouping_hash,
             unhandled: options.unhandled.unwrap_or(false),
             severity: options.severity.unwrap_or(Severity::Warning),
             severity_reason,
-            user: options.user.or(scope.user),
+            user: options.user.or(scope.user).or_else(|| source.and_then(|s| s.user())),
             app: self.inner.app.clone(),
             device,
             metadata,

@@ -23,15 +23,16 @@
 //! ```
 //!
 //! # Where things live
-//! - [`config`]: [`Configuration`] and its environment variables.
-//! - [`global`]: [`configure`] and the free functions ([`notify`], [`configure_request`]...).
-//! - [`client`]: [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
-//! - [`options`]: per-call [`Options`].
-//! - [`scope`]: per-request [`Scope`] and [`InCurrentScope`].
-//! - [`event`]: the [`Event`] model sent to the API.
-//! - [`stacktrace`]: capture and resolution of stack traces.
-//! - [`redact`]: redaction by `params_filters`.
-//! - [`panic`]: the panic hook.
+//! - [`config`] — [`Configuration`] and its environment variables.
+//! - [`global`] — [`configure`] and the free functions ([`notify`], [`configure_request`]...).
+//! - [`client`] — [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
+//! - [`options`] — per-call [`Options`].
+//! - [`scope`] — per-request [`Scope`] and [`InCurrentScope`].
+//! - [`event`] — the [`Event`] model sent to the API.
+//! - [`stacktrace`] — capture and resolution of stack traces.
+//! - [`redact`] — redaction by `params_filters`.
+//! - [`panic`] — the panic hook and [`panic::CatchUnwind`] for adapters.
+//! - `http` (feature `http`): request data from `http::Request` for web adapters.
 //! - `delivery`: the delivery thread ([`Stats`]).
 //! - `testing` (feature `testing`): a loopback collector for tests.
 #![warn(missing_docs)]
@@ -42,6 +43,8 @@ mod delivery;
 mod error_chain;
 pub mod event;
 pub mod global;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod options;
 pub mod panic;
 pub mod redact;
@@ -61,4 +64,9 @@ pub use global::{
     Guard,
 };
 pub use options::Options;
-pub use scope::{InCurrentScope, Scope};
+pub use scope::{InCurrentScope, RequestSource, Scope};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

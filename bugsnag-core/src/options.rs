@@ -4,6 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::event::{merge_tab, Severity, SeverityReason, User};
+use crate::scope::Scope;
+use crate::stacktrace::Stacktrace;
 
 /// Per-call options for [`notify_with`](crate::notify_with).
 ///
@@ -19,7 +21,7 @@ use crate::event::{merge_tab, Severity, SeverityReason, User};
 ///     .grouping_hash("sign_up|Timeout");
 /// ```
 #[derive(Debug, Clone, Default)]
-#[must_use]
+#[must_use = "options do nothing until passed to notify_with"]
 pub struct Options {
     pub(crate) severity: Option<Severity>,
     pub(crate) severity_reason: Option<SeverityReason>,
@@ -30,6 +32,8 @@ pub struct Options {
     pub(crate) grouping_hash: Option<String>,
     pub(crate) api_key: Option<String>,
     pub(crate) error_class: Option<String>,
+    pub(crate) scope: Option<Scope>,
+    pub(crate) stacktrace: Option<Stacktrace>,
 }
 
 impl Options {
@@ -77,6 +81,20 @@ impl Options {
     /// Overrides the errorClass of the outermost error.
     pub fn error_class(mut self, class: impl Into<String>) -> Self {
         self.error_class = Some(class.into());
+        self
+    }
+
+    /// Reports from `scope` instead of the current one (adapters reporting after the
+    /// request's future has finished).
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Uses a stack trace captured earlier (where an error was created) instead of one
+    /// captured by this call.
+    pub fn stacktrace(mut self, stacktrace: Stacktrace) -> Self {
+        self.stacktrace = Some(stacktrace);
         self
     }
 

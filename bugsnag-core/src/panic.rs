@@ -12,8 +12,13 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::panic::PanicHookInfo;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, PanicHookInfo};
+use std::pin::Pin;
 use std::sync::{Once, RwLock};
+use std::task::{Context, Poll};
+
+use tokio::task::futures::TaskLocalFuture;
 
 use serde_json::{json, Value};
 
@@ -86,6 +91,12 @@ pub fn payload_message(payload: &(dyn Any + Send)) -> String {
 /// Routes panics to `client`, installing the hook the first time.
 pub(crate) fn install(client: Client) {
     *HOOK_CLIENT.write().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    ensure_hook();
+}
+
+/// Installs the hook (once per process) without choosing a client for panics outside
+/// adapters; adapters call it so that panics they catch carry the panic point's stack.
+pub fn ensure_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -134,4 +145,32 @@ fn hook(info: &PanicHookInfo<'_>) {
             client.flush(client.config().panic_timeout);
         }
     });
+}
+
+pin_project_lite::pin_project! {
+    /// A future run in a scope whose panics are caught: it resolves to `Err(payload)` if
+    /// polling panicked. Made by [`Scope::run_catching`]; must not be polled after that.
+    pub struct CatchUnwind<F: Future> {
+        #[pin]
+        inner: TaskLocalFuture<Scope, F>,
+    }
+}
+
+impl<F: Future> CatchUnwind<F> {
+    pub(crate) fn new(inner: TaskLocalFuture<Scope, F>) -> Self {
+        Self { inner }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut inner = self.project().inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
 }

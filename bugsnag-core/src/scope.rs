@@ -45,9 +45,21 @@ pub struct Scope {
     inner: Arc<Mutex<ScopeData>>,
 }
 
+/// Gives a scope its request data, context and default user, built only when an event
+/// needs them (adapters implement it; see `bugsnag_core::http` behind feature `http`).
+pub trait RequestSource: Send + Sync + std::fmt::Debug {
+    /// The API's `request` object (redacted later by `params_filters`).
+    fn request(&self) -> Request;
+    /// The context when nothing else set one, such as `GET /users/{id}`.
+    fn context(&self) -> Option<String>;
+    /// The user when nothing else set one (the client IP, as the seed does).
+    fn user(&self) -> Option<User>;
+}
+
 /// What a scope holds; copied into each event reported inside it.
 #[derive(Default, Debug)]
 pub(crate) struct ScopeData {
+    pub(crate) request_source: Option<Arc<dyn RequestSource>>,
     pub(crate) context: Option<String>,
     pub(crate) user: Option<User>,
     pub(crate) metadata: Map<String, Value>,
@@ -146,6 +158,19 @@ impl Scope {
         self.lock().request = Some(request);
     }
 
+    /// Sets where request data, the default context and the default user come from.
+    pub fn set_request_source(&self, source: Arc<dyn RequestSource>) {
+        self.lock().request_source = Some(source);
+    }
+
+    /// Runs `future` in this scope, catching its panics: the panic hook stashes what it
+    /// saw at the panic point in this scope, and the caller reports one event with
+    /// [`Client::notify_panic`](crate::Client::notify_panic). For framework adapters.
+    pub fn run_catching<F: Future>(&self, framework: &'static str, future: F) -> crate::panic::CatchUnwind<F> {
+        self.catch_panics(framework);
+        crate::panic::CatchUnwind::new(self.run(future))
+    }
+
     /// Marks this scope as one whose adapter catches panics: the panic hook then leaves
     /// the report to the adapter (see [`Client::notify_panic`](crate::Client::notify_panic)).
     pub fn catch_panics(&self, framework: &'static str) {
@@ -164,6 +189,7 @@ impl ScopeData {
             user: self.user.clone(),
             metadata: self.metadata.clone(),
             request: self.request.clone(),
+            request_source: self.request_source.clone(),
             catches_panics: self.catches_panics,
             stashed_panic: None,
         }

@@ -21,6 +21,10 @@ use serde_json::{Map, Value};
 const MACHINERY: &[&str] = &[
     "backtrace::",
     "bugsnag_core::",
+    "bugsnag_tower::",
+    "bugsnag_actix::",
+    "bugsnag_rocket::",
+    "bugsnag_worker::",
     "std::",
     "core::",
     "alloc::",
@@ -76,11 +80,14 @@ pub(crate) struct RawFrame {
 
 /// The stack trace of an [`Exception`](crate::Exception): unresolved until the delivery
 /// thread turns it into [`Stackframe`]s.
+#[derive(Clone)]
 pub struct Stacktrace(Repr);
 
+#[derive(Clone)]
 enum Repr {
     Empty,
     Unresolved(backtrace::Backtrace),
+    #[cfg(feature = "anyhow")]
     Raw(Vec<RawFrame>),
     Frames(Vec<Stackframe>),
 }
@@ -101,6 +108,7 @@ impl Stacktrace {
         Self(Repr::Frames(frames))
     }
 
+    #[cfg(feature = "anyhow")]
     pub(crate) fn from_raw(frames: Vec<RawFrame>) -> Self {
         Self(Repr::Raw(frames))
     }
@@ -122,6 +130,7 @@ impl Stacktrace {
                 bt.resolve();
                 raw_frames(&bt)
             }
+            #[cfg(feature = "anyhow")]
             Repr::Raw(raw) => raw,
             done => {
                 self.0 = done;
@@ -136,8 +145,8 @@ impl fmt::Debug for Stacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Empty => f.write_str("Stacktrace([])"),
-            Repr::Unresolved(_) | Repr::Raw(_) => f.write_str("Stacktrace(<unresolved>)"),
             Repr::Frames(frames) => f.debug_tuple("Stacktrace").field(frames).finish(),
+            _ => f.write_str("Stacktrace(<unresolved>)"),
         }
     }
 }

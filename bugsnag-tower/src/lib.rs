@@ -1,1 +1,54 @@
-//! placeholder
+//! Bugsnag for [axum], [tonic], [hyper] and any [tower] service of `http::Request` →
+//! `http::Response`.
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//! use bugsnag_tower::BugsnagLayer;
+//!
+//! # async fn run() {
+//! let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
+//! let app = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(BugsnagLayer::new());
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await.unwrap();
+//! // `with_connect_info` lets the layer read the client address.
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//!     .await
+//!     .unwrap();
+//! # }
+//! ```
+//!
+//! For every request the layer:
+//! - opens a [`Scope`](bugsnag_core::Scope), so `configure_request`, `add_metadata_tab`
+//!   and `notify` inside the handler (and in futures carried with `in_current_scope`)
+//!   attach to this request;
+//! - records the request (method, URL with filtered query, filtered headers, client IP,
+//!   referer) without copying any string until a report needs it;
+//! - sets the context to `METHOD /route/{template}` from axum's `MatchedPath` (else the
+//!   path) and `user.id` to the client IP unless the handler sets them;
+//! - catches handler panics, in `call` and in the future: one report (unhandled,
+//!   `unhandledExceptionMiddleware`) and a `500` answer, and the server keeps serving;
+//! - reports errors a handler returned, when their response carries an [`ErrorReport`]
+//!   and its status is one to report (5xx by default).
+//!
+//! # Modules
+//! - [`layer`] — [`BugsnagLayer`] and its options.
+//! - [`service`] — [`BugsnagService`].
+//! - [`future`] — [`ResponseFuture`].
+//! - [`error`] — [`ErrorReport`], how a handler hands its error to the layer.
+//!
+//! [axum]: https://docs.rs/axum
+//! [tonic]: https://docs.rs/tonic
+//! [hyper]: https://docs.rs/hyper
+//! [tower]: https://docs.rs/tower
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod future;
+pub mod layer;
+pub mod service;
+
+pub use error::ErrorReport;
+pub use future::ResponseFuture;
+pub use layer::BugsnagLayer;
+pub use service::BugsnagService;

@@ -1,1 +1,51 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `ci`: formatting, lints and every test of the workspace (what `.ci/run` runs).
+//! - `demo`: starts a local collector, runs the example programs against it and shows
+//!   what it received (also written to `target/demo/received.jsonl`).
+//! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+mod demo;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("demo") => demo::run(&workspace_root()),
+        Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
+        _ => Err("usage: cargo xtask ci | demo | bench".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+    // Feature-gated code must also be clean when its feature is off.
+    cargo(&["clippy", "--package", "bugsnag-core", "--no-default-features", "--", "-D", "warnings"])?;
+    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])
+}
+
+/// Runs cargo in the workspace root, failing on a non-zero exit.
+pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
