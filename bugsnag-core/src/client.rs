@@ -9,14 +9,32 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::breadcrumbs::{self, Breadcrumb, BreadcrumbType, Ring};
 use crate::config::{is_valid_api_key, Configuration};
 use crate::delivery::{Delivery, Stats};
 use crate::error_chain::{class_of, exceptions, FALLBACK_CLASS};
 use crate::event::{merge_tab, App, Device, Event, Exception, Severity, SeverityReason};
+use crate::feature_flags::{FeatureFlag, Flags};
 use crate::options::Options;
 use crate::panic::{self as panics, PanicCapture};
 use crate::scope::Scope;
+use crate::session::{Session, SessionTracker};
 use crate::stacktrace::Stacktrace;
+
+/// The breadcrumb left for each reported event (as the Python notifier leaves one).
+fn error_breadcrumb(event: &Event) -> Breadcrumb {
+    let severity = serde_json::to_value(event.severity).unwrap_or_default();
+    Breadcrumb::new(
+        event.error_class(),
+        BreadcrumbType::Error,
+        serde_json::json!({
+            "errorClass": event.error_class(),
+            "message": event.message(),
+            "unhandled": event.unhandled,
+            "severity": severity,
+        }),
+    )
+}
 
 /// What a `before_notify` callback decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +105,11 @@ struct Inner {
     api_key: Option<String>,
     callbacks: RwLock<Vec<Callback>>,
     delivery: Option<Delivery>,
+    sessions: Arc<SessionTracker>,
     app: App,
-    device: Mutex<Device>,
+    device: Arc<Mutex<Device>>,
+    breadcrumbs: Mutex<Ring>,
+    feature_flags: Mutex<Flags>,
 }
 
 impl Client {
@@ -106,9 +127,6 @@ impl Client {
                 None
             }
         };
-        let delivery = Delivery::start(&config)
-            .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag delivery disabled: {e}"))
-            .ok();
         let app = App {
             version: config.app_version.clone(),
             release_stage: Some(config.release_stage.clone()),
@@ -121,14 +139,23 @@ impl Client {
             time: None,
             runtime_versions: Map::from_iter([("rustc".to_owned(), Value::from(env!("BUGSNAG_RUSTC_VERSION")))]),
         };
+        let device = Arc::new(Mutex::new(device));
+        let sessions_on = api_key.is_some() && config.sessions_enabled();
+        let sessions = Arc::new(SessionTracker::new(sessions_on, api_key.clone(), app.clone(), device.clone()));
+        let delivery = Delivery::start(&config, sessions.clone())
+            .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag delivery disabled: {e}"))
+            .ok();
         Self {
             inner: Arc::new(Inner {
                 config,
                 api_key,
                 callbacks: RwLock::default(),
                 delivery,
+                sessions,
                 app,
-                device: Mutex::new(device),
+                device,
+                breadcrumbs: Mutex::default(),
+                feature_flags: Mutex::default(),
             }),
         }
     }
@@ -200,10 +227,78 @@ impl Client {
         device.runtime_versions.insert(name.to_owned(), Value::from(version));
     }
 
-    /// Waits until every event queued before this call has been sent or given up on, or
-    /// until `timeout` passes; returns whether everything was done. Blocks the thread.
+    /// Starts a session in the current scope (adapters do this per request when
+    /// `auto_capture_sessions` is on). Events reported in the scope then carry it.
+    pub fn start_session(&self) {
+        self.start_session_in(&Scope::current());
+    }
+
+    /// Starts a session in `scope`.
+    pub fn start_session_in(&self, scope: &Scope) {
+        if let Some(session) = self.inner.sessions.start() {
+            scope.set_session(session);
+        }
+    }
+
+    /// Starts a session in `scope` if `auto_capture_sessions` is on: what adapters call
+    /// for each request or job.
+    pub fn auto_start_session(&self, scope: &Scope) {
+        if self.inner.config.auto_capture_sessions {
+            self.start_session_in(scope);
+        }
+    }
+
+    /// Leaves a breadcrumb in the current scope (or the client's ring outside one);
+    /// `metadata` is an object of details, or `Value::Null`.
+    pub fn leave_breadcrumb(&self, name: impl Into<String>, kind: BreadcrumbType, metadata: Value) {
+        self.add_breadcrumb(&Scope::current(), Breadcrumb::new(name, kind, metadata));
+    }
+
+    /// Leaves a breadcrumb in `scope`.
+    pub fn add_breadcrumb(&self, scope: &Scope, crumb: Breadcrumb) {
+        let max = self.inner.config.breadcrumb_limit();
+        if let Some(ring) = scope.lock().breadcrumbs.as_mut() {
+            return ring.push(crumb, max);
+        }
+        self.inner.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner()).push(crumb, max);
+    }
+
+    /// Adds (or changes the variant of) a feature flag for every event of this client.
+    pub fn add_feature_flag(&self, name: impl Into<String>, variant: Option<&str>) {
+        self.flags().add(FeatureFlag::new(name, variant));
+    }
+
+    /// Adds several feature flags for every event of this client.
+    pub fn add_feature_flags(&self, flags: impl IntoIterator<Item = FeatureFlag>) {
+        let mut all = self.flags();
+        flags.into_iter().for_each(|f| all.add(f));
+    }
+
+    /// Removes one of this client's feature flags.
+    pub fn clear_feature_flag(&self, name: &str) {
+        self.flags().clear(name);
+    }
+
+    /// Removes all of this client's feature flags.
+    pub fn clear_feature_flags(&self) {
+        self.flags().clear_all();
+    }
+
+    fn flags(&self) -> std::sync::MutexGuard<'_, Flags> {
+        self.inner.feature_flags.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends the session counts gathered so far, then waits until every payload queued
+    /// before this call has been sent or given up on, or until `timeout` passes; returns
+    /// whether everything was done. Blocks the thread.
     pub fn flush(&self, timeout: Duration) -> bool {
         self.inner.delivery.as_ref().is_none_or(|d| d.flush(timeout))
+    }
+
+    /// Flushes, then writes what is still unsent to the outbox (when one is configured)
+    /// so the next start sends it. The guard returned by `configure` calls this.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.inner.delivery.as_ref().is_none_or(|d| d.shutdown(timeout))
     }
 
     /// Counters of what this client queued, delivered and dropped.
@@ -231,11 +326,15 @@ impl Client {
             return Outcome::Dropped(DropReason::IgnoredClass);
         }
         let scope = options.scope.take().unwrap_or_else(Scope::current);
-        let mut event = self.event(exceptions, options, &scope);
+        let (mut event, session) = self.event(exceptions, options, &scope);
         if self.run_callbacks(&mut event) == Decision::Drop {
             return Outcome::Dropped(DropReason::Callback);
         }
-        if !delivery.enqueue(Box::new(event)) {
+        event.session = session.map(|s| s.count(event.unhandled));
+        let crumb = error_breadcrumb(&event);
+        let queued = delivery.enqueue(Box::new(event));
+        self.add_breadcrumb(&scope, crumb);
+        if !queued {
             return Outcome::Dropped(DropReason::QueueFull);
         }
         if !inner.config.asynchronous {
@@ -244,33 +343,44 @@ impl Client {
         Outcome::Queued
     }
 
-    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> Event {
-        let scope = scope.snapshot();
-        let mut metadata = scope.metadata;
+    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> (Event, Option<Arc<Session>>) {
+        let config = &self.inner.config;
+        let scope = scope.lock();
+        let mut metadata = scope.metadata.clone();
         for (tab, value) in options.metadata {
             merge_tab(&mut metadata, tab, value);
         }
+        let source = scope.request_source.as_deref();
+        let breadcrumbs = {
+            let client_ring = self.inner.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner());
+            let start = source.and_then(|s| s.breadcrumb());
+            breadcrumbs::merge(scope.breadcrumbs.as_ref(), start, &client_ring, config.breadcrumb_limit())
+        };
+        let feature_flags = self.flags().merged(&scope.feature_flags);
         let severity_reason = options.severity_reason.unwrap_or_else(|| match options.severity {
             Some(_) => SeverityReason::user_specified_severity(),
             None => SeverityReason::handled_error(),
         });
         let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
         device.time = Some(crate::delivery::now_rfc3339());
-        let source = scope.request_source.as_deref();
-        Event {
+        let event = Event {
             exceptions,
-            request: scope.request.or_else(|| source.map(|s| s.request())),
-            context: options.context.or(scope.context).or_else(|| source.and_then(|s| s.context())),
+            breadcrumbs,
+            request: scope.request.clone().or_else(|| source.map(|s| s.request())),
+            context: options.context.or_else(|| scope.context.clone()).or_else(|| source.and_then(|s| s.context())),
             grouping_hash: options.grouping_hash,
             unhandled: options.unhandled.unwrap_or(false),
             severity: options.severity.unwrap_or(Severity::Warning),
             severity_reason,
-            user: options.user.or(scope.user).or_else(|| source.and_then(|s| s.user())),
+            user: options.user.or_else(|| scope.user.clone()).or_else(|| source.and_then(|s| s.user())),
             app: self.inner.app.clone(),
             device,
+            session: None,
+            feature_flags,
             metadata,
             api_key: options.api_key,
-        }
+        };
+        (event, scope.session.clone())
     }
 
     fn run_callbacks(&self, event: &mut Event) -> Decision {

@@ -59,6 +59,18 @@ pub struct Configuration {
     #[serde(rename = "panic_timeout_ms", with = "millis")]
     pub(crate) panic_timeout: Duration,
     pub(crate) queue_capacity: usize,
+    pub(crate) max_breadcrumbs: usize,
+    pub(crate) outbox_dir: Option<PathBuf>,
+    pub(crate) outbox_max_files: usize,
+    pub(crate) outbox_max_bytes: u64,
+    pub(crate) max_retries: u32,
+    #[serde(rename = "retry_initial_backoff_ms", with = "millis")]
+    pub(crate) retry_initial_backoff: Duration,
+    #[serde(rename = "retry_max_backoff_ms", with = "millis")]
+    pub(crate) retry_max_backoff: Duration,
+    pub(crate) max_in_flight: usize,
+    #[serde(rename = "session_publish_interval_ms", with = "millis")]
+    pub(crate) session_publish_interval: Duration,
 }
 
 impl Default for Configuration {
@@ -87,6 +99,15 @@ impl Default for Configuration {
             shutdown_timeout: Duration::from_secs(2),
             panic_timeout: Duration::from_secs(2),
             queue_capacity: 1024,
+            max_breadcrumbs: 25,
+            outbox_dir: None,
+            outbox_max_files: 100,
+            outbox_max_bytes: 10 * 1024 * 1024,
+            max_retries: 5,
+            retry_initial_backoff: Duration::from_secs(1),
+            retry_max_backoff: Duration::from_secs(60),
+            max_in_flight: 4,
+            session_publish_interval: Duration::from_secs(30),
         }
     }
 }
@@ -205,6 +226,25 @@ impl Configuration {
         panic_timeout: Duration => panic_timeout;
         /// Events waiting for delivery; when full, new events are dropped and counted.
         queue_capacity: usize => queue_capacity;
+        /// Breadcrumbs kept and sent per event (25 by default; at most 100).
+        max_breadcrumbs: usize => max_breadcrumbs;
+        /// A directory where payloads that could not be sent are kept and re-sent on the
+        /// next start (off by default).
+        outbox_dir: impl Into<PathBuf> => outbox_dir(some);
+        /// Payload files the outbox keeps at most (100); the oldest go first.
+        outbox_max_files: usize => outbox_max_files;
+        /// Bytes the outbox keeps at most (10 MiB); the oldest go first.
+        outbox_max_bytes: u64 => outbox_max_bytes;
+        /// Retries of a payload after a retryable failure (5).
+        max_retries: u32 => max_retries;
+        /// The first retry's backoff (1 s), doubled each retry, with jitter.
+        retry_initial_backoff: Duration => retry_initial_backoff;
+        /// The longest backoff between retries (60 s).
+        retry_max_backoff: Duration => retry_max_backoff;
+        /// Requests to Bugsnag in flight at once (4).
+        max_in_flight: usize => max_in_flight;
+        /// How often session counts are sent (30 s); they are also sent at flush.
+        session_publish_interval: Duration => session_publish_interval;
     }
 
     /// The configured release stage.
@@ -215,6 +255,22 @@ impl Configuration {
     /// Whether this release stage sends events.
     pub(crate) fn stage_notifies(&self) -> bool {
         self.notify_release_stages.as_ref().is_none_or(|stages| stages.contains(&self.release_stage))
+    }
+
+    /// `max_breadcrumbs` within the API's limit.
+    pub(crate) fn breadcrumb_limit(&self) -> usize {
+        self.max_breadcrumbs.min(crate::breadcrumbs::MAX_BREADCRUMBS)
+    }
+
+    /// Whether this client may send sessions: a custom notify endpoint with the default
+    /// session endpoint would send sessions to bugsnag.com, so sessions are off (as the
+    /// seed does) with a warning.
+    pub(crate) fn sessions_enabled(&self) -> bool {
+        if self.endpoint != DEFAULT_ENDPOINT && self.session_endpoint == DEFAULT_SESSION_ENDPOINT {
+            tracing::warn!(target: "bugsnag_core", "a custom endpoint is set without a session_endpoint; sessions will not be sent");
+            return false;
+        }
+        self.stage_notifies()
     }
 
     /// An endpoint with the scheme `use_ssl` asks for when it was given without one.

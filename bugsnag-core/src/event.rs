@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::stacktrace::Stacktrace;
+use crate::breadcrumbs::Breadcrumb;
+use crate::feature_flags::FeatureFlag;
+use crate::session::EventSession;
+use crate::stacktrace::{Stackframe, Stacktrace};
 
 /// How serious an event is; shown in the dashboard and used to filter the error list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -199,6 +202,9 @@ pub struct Device {
 pub struct Event {
     /// The error chain, outermost first.
     pub exceptions: Vec<Exception>,
+    /// What happened before, newest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breadcrumbs: Vec<Breadcrumb>,
     /// The HTTP request being served, set by adapters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
@@ -221,6 +227,12 @@ pub struct Event {
     pub app: App,
     /// The machine.
     pub device: Device,
+    /// The session the event happened in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<EventSession>,
+    /// Feature flags active when the event happened.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feature_flags: Vec<FeatureFlag>,
     /// Dashboard tabs: tab name to an object of values.
     #[serde(rename = "metaData", skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
@@ -238,6 +250,11 @@ impl Event {
     /// The message of the outermost error.
     pub fn message(&self) -> &str {
         self.exceptions.first().map_or("", |e| e.message.as_str())
+    }
+
+    /// Every resolved frame of every exception (none before the delivery thread resolves).
+    pub(crate) fn frames_mut(&mut self) -> impl Iterator<Item = &mut Stackframe> {
+        self.exceptions.iter_mut().flat_map(|e| e.stacktrace.frames_mut())
     }
 
     /// Adds a dashboard tab, merging its keys into a tab of the same name if there is one.

@@ -59,12 +59,20 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let timeout = self.client.config().shutdown_timeout;
-        if !self.client.flush(timeout) {
-            tracing::warn!(target: "bugsnag_core", "Bugsnag events still queued after {timeout:?} at shutdown");
+        if !self.client.shutdown(timeout) {
+            tracing::warn!(target: "bugsnag_core", "Bugsnag payloads still unsent after {timeout:?} at shutdown");
         }
         let stats = self.client.stats();
-        if stats.failed + stats.dropped_queue_full > 0 {
-            tracing::warn!(target: "bugsnag_core", "Bugsnag: {} events failed and {} were dropped on a full queue", stats.failed, stats.dropped_queue_full);
+        if stats.dropped() > 0 {
+            tracing::warn!(
+                target: "bugsnag_core",
+                "Bugsnag dropped {} payloads ({} on a full queue, {} refused, {} undeliverable); {} kept in the outbox",
+                stats.dropped(),
+                stats.dropped_queue_full,
+                stats.dropped_rejected,
+                stats.dropped_undeliverable,
+                stats.persisted,
+            );
         }
     }
 }
@@ -133,6 +141,37 @@ pub fn before_notify(callback: impl Fn(&mut Event) -> Decision + Send + Sync + '
         Some(client) => client.before_notify(callback),
         None => tracing::warn!(target: "bugsnag_core", "before_notify called before configure; callback ignored"),
     }
+}
+
+/// Leaves a breadcrumb for the current request (or the process, outside one).
+///
+/// ```
+/// use bugsnag_core::breadcrumbs::BreadcrumbType;
+///
+/// bugsnag_core::leave_breadcrumb("cache warmed", BreadcrumbType::State, serde_json::json!({"entries": 420}));
+/// ```
+pub fn leave_breadcrumb(name: impl Into<String>, kind: crate::breadcrumbs::BreadcrumbType, metadata: Value) {
+    if let Some(client) = client() {
+        client.leave_breadcrumb(name, kind, metadata);
+    }
+}
+
+/// Starts a session in the current scope (see [`Client::start_session`]).
+pub fn start_session() {
+    if let Some(client) = client() {
+        client.start_session();
+    }
+}
+
+/// Adds a feature flag to the current request's scope, or to the whole process outside a
+/// request (the scope of a thread of its own is the process's).
+pub fn add_feature_flag(name: impl Into<String>, variant: Option<&str>) {
+    Scope::current().add_feature_flag(name, variant);
+}
+
+/// Removes a feature flag from the current scope.
+pub fn clear_feature_flag(name: &str) {
+    Scope::current().clear_feature_flag(name);
 }
 
 /// Waits up to `timeout` for the process-wide client's queued events to be sent.

@@ -9,10 +9,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use http::header::{HeaderMap, HeaderName, FORWARDED, HOST, REFERER};
 use http::{Method, Uri};
 
+use crate::breadcrumbs::{Breadcrumb, BreadcrumbType};
 use crate::event::{Request, User};
 use crate::scope::RequestSource;
 
@@ -35,6 +37,7 @@ pub struct HttpRequest {
     peer: Option<SocketAddr>,
     route: Option<Arc<str>>,
     settings: Arc<RequestSettings>,
+    started: SystemTime,
 }
 
 impl HttpRequest {
@@ -47,7 +50,15 @@ impl HttpRequest {
         settings: Arc<RequestSettings>,
     ) -> Self {
         let (method, uri, headers) = parts;
-        Self { method: method.clone(), uri: uri.clone(), headers: headers.clone(), peer, route, settings }
+        Self {
+            method: method.clone(),
+            uri: uri.clone(),
+            headers: headers.clone(),
+            peer,
+            route,
+            settings,
+            started: SystemTime::now(),
+        }
     }
 
     fn client_ip(&self) -> Option<String> {
@@ -107,6 +118,12 @@ impl RequestSource for HttpRequest {
 
     fn user(&self) -> Option<User> {
         self.client_ip().map(User::id)
+    }
+
+    fn breadcrumb(&self) -> Option<Breadcrumb> {
+        let name = self.context()?;
+        let details = serde_json::json!({ "method": self.method.as_str(), "path": self.uri.path() });
+        Some(Breadcrumb::new(name, BreadcrumbType::Navigation, details).at(self.started))
     }
 }
 

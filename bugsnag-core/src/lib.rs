@@ -28,20 +28,25 @@
 //! - [`client`] — [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
 //! - [`options`] — per-call [`Options`].
 //! - [`scope`] — per-request [`Scope`] and [`InCurrentScope`].
+//! - [`session`] — sessions and their per-minute counts.
+//! - [`breadcrumbs`] — [`Breadcrumb`]s, per scope and per client.
+//! - [`feature_flags`] — [`FeatureFlag`]s, per scope and per client.
 //! - [`event`] — the [`Event`] model sent to the API.
 //! - [`stacktrace`] — capture and resolution of stack traces.
 //! - [`redact`] — redaction by `params_filters`.
 //! - [`panic`] — the panic hook and [`panic::CatchUnwind`] for adapters.
 //! - `http` (feature `http`): request data from `http::Request` for web adapters.
-//! - `delivery`: the delivery thread ([`Stats`]).
+//! - `delivery`: the delivery thread: queue, retries, outbox, trimming ([`Stats`]).
 //! - `testing` (feature `testing`): a loopback collector for tests.
 #![warn(missing_docs)]
 
+pub mod breadcrumbs;
 pub mod client;
 pub mod config;
 mod delivery;
 mod error_chain;
 pub mod event;
+pub mod feature_flags;
 pub mod global;
 #[cfg(feature = "http")]
 pub mod http;
@@ -49,22 +54,25 @@ pub mod options;
 pub mod panic;
 pub mod redact;
 pub mod scope;
+pub mod session;
 pub mod stacktrace;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use breadcrumbs::{Breadcrumb, BreadcrumbType};
 pub use client::{Client, Decision, DropReason, Outcome};
 pub use config::Configuration;
 pub use delivery::Stats;
 pub use event::{Event, Exception, Request, Severity, SeverityReason, User};
+pub use feature_flags::FeatureFlag;
 #[cfg(feature = "anyhow")]
 pub use global::notify_anyhow;
 pub use global::{
-    add_metadata_tab, before_notify, client, configure, configure_request, flush, notify, notify_message, notify_with,
-    Guard,
+    add_feature_flag, add_metadata_tab, before_notify, clear_feature_flag, client, configure, configure_request, flush,
+    leave_breadcrumb, notify, notify_message, notify_with, start_session, Guard,
 };
 pub use options::Options;
-pub use scope::{InCurrentScope, RequestSource, Scope};
+pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

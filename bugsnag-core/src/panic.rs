@@ -18,14 +18,12 @@ use std::pin::Pin;
 use std::sync::{Once, RwLock};
 use std::task::{Context, Poll};
 
-use tokio::task::futures::TaskLocalFuture;
-
 use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::delivery::THREAD_NAME;
 use crate::event::{Exception, SeverityReason};
-use crate::scope::Scope;
+use crate::scope::{Scope, Scoped};
 use crate::stacktrace::Stacktrace;
 
 /// The errorClass of every panic.
@@ -152,12 +150,12 @@ pin_project_lite::pin_project! {
     /// polling panicked. Made by [`Scope::run_catching`]; must not be polled after that.
     pub struct CatchUnwind<F: Future> {
         #[pin]
-        inner: TaskLocalFuture<Scope, F>,
+        inner: Scoped<F>,
     }
 }
 
 impl<F: Future> CatchUnwind<F> {
-    pub(crate) fn new(inner: TaskLocalFuture<Scope, F>) -> Self {
+    pub(crate) fn new(inner: Scoped<F>) -> Self {
         Self { inner }
     }
 }

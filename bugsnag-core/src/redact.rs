@@ -72,6 +72,9 @@ impl Filters {
     /// Redacts everything in an event that the filters cover.
     pub(crate) fn event(&self, event: &mut Event) {
         self.object(&mut event.metadata);
+        for crumb in &mut event.breadcrumbs {
+            self.object(&mut crumb.metadata);
+        }
         if let Some(request) = &mut event.request {
             for (name, value) in request.headers.iter_mut() {
                 if self.matches(name) {

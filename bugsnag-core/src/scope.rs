@@ -1,28 +1,30 @@
 //! [`Scope`]: the per-request (or per-task) context the Python notifier keeps with
-//! `configure_request` and `add_metadata_tab`.
+//! `configure_request` and `add_metadata_tab`: context, user, metadata tabs, request data,
+//! the session, feature flags and breadcrumbs of one unit of work.
 //!
-//! Adapters run each request inside its own scope with [`Scope::run`] (a tokio
-//! task-local, which works on any executor); synchronous code uses
-//! [`Scope::run_sync`]. Outside both, the current scope is one per thread, which is what
-//! the seed's thread-local request configuration does.
+//! The current scope is the top of a per-thread stack. [`Scope::run`] pushes its scope
+//! around every poll of the future it wraps (so it works on any executor and follows the
+//! task across threads); [`Scope::run_sync`] pushes it around a closure. The innermost
+//! one always wins. Outside both, each thread has a scope of its own, which is what the
+//! seed's thread-local request configuration does.
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use serde_json::{Map, Value};
-use tokio::task::futures::TaskLocalFuture;
 
+use crate::breadcrumbs::Ring;
 use crate::event::{merge_tab, Request, User};
+use crate::feature_flags::{FeatureFlag, Flags};
 use crate::panic::PanicCapture;
-
-tokio::task_local! {
-    static TASK_SCOPE: Scope;
-}
+use crate::session::Session;
 
 thread_local! {
-    static THREAD_SCOPES: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
-    static THREAD_DEFAULT: Scope = Scope::new();
+    static STACK: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
+    static THREAD_DEFAULT: Scope = Scope { inner: Arc::new(Mutex::new(ScopeData::default())) };
 }
 
 /// A handle to one unit of work's context. Cloning it shares the same context.
@@ -40,9 +42,15 @@ thread_local! {
 /// });
 /// assert_eq!(scope.context().as_deref(), Some("/users"));
 /// ```
-#[derive(Clone, Default, Debug)]
+#[derive(Clone, Debug)]
 pub struct Scope {
     inner: Arc<Mutex<ScopeData>>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Gives a scope its request data, context and default user, built only when an event
@@ -54,35 +62,55 @@ pub trait RequestSource: Send + Sync + std::fmt::Debug {
     fn context(&self) -> Option<String>;
     /// The user when nothing else set one (the client IP, as the seed does).
     fn user(&self) -> Option<User>;
+    /// A breadcrumb for the start of this unit of work (a navigation breadcrumb for a
+    /// request), built only when an event is.
+    fn breadcrumb(&self) -> Option<crate::breadcrumbs::Breadcrumb> {
+        None
+    }
 }
 
 /// What a scope holds; copied into each event reported inside it.
 #[derive(Default, Debug)]
 pub(crate) struct ScopeData {
-    pub(crate) request_source: Option<Arc<dyn RequestSource>>,
     pub(crate) context: Option<String>,
     pub(crate) user: Option<User>,
     pub(crate) metadata: Map<String, Value>,
     pub(crate) request: Option<Request>,
+    pub(crate) request_source: Option<Arc<dyn RequestSource>>,
+    pub(crate) session: Option<Arc<Session>>,
+    pub(crate) feature_flags: Flags,
+    /// `None` for a thread's own scope, whose breadcrumbs go to the client's ring.
+    pub(crate) breadcrumbs: Option<Ring>,
     /// Set by adapters that catch panics: the framework name for severityReason.
     pub(crate) catches_panics: Option<&'static str>,
     pub(crate) stashed_panic: Option<PanicCapture>,
 }
 
+/// Pops the stack when a `run_sync` or a poll ends, panicking or not.
+struct Pop;
+
+impl Drop for Pop {
+    fn drop(&mut self) {
+        let _ = STACK.try_with(|stack| stack.borrow_mut().pop());
+    }
+}
+
+fn push(scope: &Scope) -> Pop {
+    let _ = STACK.try_with(|stack| stack.borrow_mut().push(scope.clone()));
+    Pop
+}
+
 impl Scope {
-    /// An empty scope.
+    /// An empty scope, with breadcrumbs of its own.
     pub fn new() -> Self {
-        Self::default()
+        let data = ScopeData { breadcrumbs: Some(Ring::default()), ..ScopeData::default() };
+        Self { inner: Arc::new(Mutex::new(data)) }
     }
 
-    /// The scope of the current task, else of the innermost [`Scope::run_sync`], else
-    /// this thread's own.
+    /// The innermost scope entered on this thread, else this thread's own.
     pub fn current() -> Scope {
-        if let Ok(scope) = TASK_SCOPE.try_with(Scope::clone) {
-            return scope;
-        }
         // `try_with`: this also runs in the panic hook, possibly during thread teardown.
-        THREAD_SCOPES
+        STACK
             .try_with(|stack| stack.borrow().last().cloned())
             .ok()
             .flatten()
@@ -90,22 +118,23 @@ impl Scope {
             .unwrap_or_default()
     }
 
-    /// Runs `future` with this scope as the current one, on any executor.
-    pub fn run<F: Future>(&self, future: F) -> TaskLocalFuture<Scope, F> {
-        TASK_SCOPE.scope(self.clone(), future)
+    /// Runs `future` with this scope as the current one whenever it is polled.
+    pub fn run<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped { scope: self.clone(), inner: future }
     }
 
     /// Runs `f` on this thread with this scope as the current one.
     pub fn run_sync<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Pop;
-        impl Drop for Pop {
-            fn drop(&mut self) {
-                THREAD_SCOPES.with(|stack| stack.borrow_mut().pop());
-            }
-        }
-        THREAD_SCOPES.with(|stack| stack.borrow_mut().push(self.clone()));
-        let _pop = Pop;
+        let _pop = push(self);
         f()
+    }
+
+    /// Runs `future` in this scope, catching its panics: the panic hook stashes what it
+    /// saw at the panic point in this scope, and the caller reports one event with
+    /// [`Client::notify_panic`](crate::Client::notify_panic). For framework adapters.
+    pub fn run_catching<F: Future>(&self, framework: &'static str, future: F) -> crate::panic::CatchUnwind<F> {
+        self.catch_panics(framework);
+        crate::panic::CatchUnwind::new(self.run(future))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ScopeData> {
@@ -127,7 +156,7 @@ impl Scope {
         self.lock().context = Some(context.into());
     }
 
-    /// The current context.
+    /// The context set on this scope.
     pub fn context(&self) -> Option<String> {
         self.lock().context.clone()
     }
@@ -137,7 +166,7 @@ impl Scope {
         self.lock().user = Some(user);
     }
 
-    /// The current user.
+    /// The user set on this scope.
     pub fn user(&self) -> Option<User> {
         self.lock().user.clone()
     }
@@ -153,7 +182,7 @@ impl Scope {
         self.lock().metadata.remove(name);
     }
 
-    /// Sets the HTTP request of this scope (adapters do this).
+    /// Sets the HTTP request of this scope.
     pub fn set_request(&self, request: Request) {
         self.lock().request = Some(request);
     }
@@ -163,12 +192,25 @@ impl Scope {
         self.lock().request_source = Some(source);
     }
 
-    /// Runs `future` in this scope, catching its panics: the panic hook stashes what it
-    /// saw at the panic point in this scope, and the caller reports one event with
-    /// [`Client::notify_panic`](crate::Client::notify_panic). For framework adapters.
-    pub fn run_catching<F: Future>(&self, framework: &'static str, future: F) -> crate::panic::CatchUnwind<F> {
-        self.catch_panics(framework);
-        crate::panic::CatchUnwind::new(self.run(future))
+    /// Adds (or changes the variant of) a feature flag for this scope's events.
+    pub fn add_feature_flag(&self, name: impl Into<String>, variant: Option<&str>) {
+        self.lock().feature_flags.add(FeatureFlag::new(name, variant));
+    }
+
+    /// Adds several feature flags.
+    pub fn add_feature_flags(&self, flags: impl IntoIterator<Item = FeatureFlag>) {
+        let mut data = self.lock();
+        flags.into_iter().for_each(|f| data.feature_flags.add(f));
+    }
+
+    /// Removes one feature flag of this scope.
+    pub fn clear_feature_flag(&self, name: &str) {
+        self.lock().feature_flags.clear(name);
+    }
+
+    /// Removes every feature flag of this scope.
+    pub fn clear_feature_flags(&self) {
+        self.lock().feature_flags.clear_all();
     }
 
     /// Marks this scope as one whose adapter catches panics: the panic hook then leaves
@@ -177,27 +219,33 @@ impl Scope {
         self.lock().catches_panics = Some(framework);
     }
 
-    pub(crate) fn snapshot(&self) -> ScopeData {
-        self.lock().clone_without_panic()
+    pub(crate) fn set_session(&self, session: Arc<Session>) {
+        self.lock().session = Some(session);
     }
 }
 
-impl ScopeData {
-    fn clone_without_panic(&self) -> ScopeData {
-        ScopeData {
-            context: self.context.clone(),
-            user: self.user.clone(),
-            metadata: self.metadata.clone(),
-            request: self.request.clone(),
-            request_source: self.request_source.clone(),
-            catches_panics: self.catches_panics,
-            stashed_panic: None,
-        }
+pin_project_lite::pin_project! {
+    /// A future that runs in a [`Scope`]; made by [`Scope::run`] and
+    /// [`InCurrentScope::in_current_scope`].
+    pub struct Scoped<F> {
+        scope: Scope,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _pop = push(this.scope);
+        this.inner.poll(cx)
     }
 }
 
 /// Carries the current scope into futures that run elsewhere, such as `tokio::spawn`ed
-/// tasks, which do not inherit task-locals.
+/// tasks, which do not inherit it.
 ///
 /// ```
 /// use bugsnag_core::InCurrentScope;
@@ -207,7 +255,7 @@ impl ScopeData {
 /// ```
 pub trait InCurrentScope: Future + Sized {
     /// Wraps the future so it runs in the scope current at this call.
-    fn in_current_scope(self) -> TaskLocalFuture<Scope, Self> {
+    fn in_current_scope(self) -> Scoped<Self> {
         Scope::current().run(self)
     }
 }

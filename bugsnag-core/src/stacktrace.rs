@@ -122,6 +122,20 @@ impl Stacktrace {
         }
     }
 
+    pub(crate) fn frames_mut(&mut self) -> std::slice::IterMut<'_, Stackframe> {
+        match &mut self.0 {
+            Repr::Frames(frames) => frames.iter_mut(),
+            _ => [].iter_mut(),
+        }
+    }
+
+    /// Keeps the first `n` resolved frames.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if let Repr::Frames(frames) = &mut self.0 {
+            frames.truncate(n);
+        }
+    }
+
     /// Resolves symbols and applies the frame rules. Slow the first time (it reads debug
     /// information), so only the delivery thread calls it.
     pub(crate) fn resolve(&mut self, rules: &FrameRules, sources: &mut SourceCache) {

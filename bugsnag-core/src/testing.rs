@@ -100,6 +100,8 @@ pub struct Received {
     pub status: u16,
     /// Where the body breaks the API schema; empty when valid.
     pub schema_errors: Vec<String>,
+    /// When the request arrived.
+    pub received_at: Instant,
 }
 
 #[derive(Default)]
@@ -178,6 +180,11 @@ impl Collector {
         received.clone()
     }
 
+    /// Requests answered with a 2xx status (what a real endpoint accepted).
+    pub fn accepted(&self) -> Vec<Received> {
+        self.requests().into_iter().filter(|r| (200..300).contains(&r.status)).collect()
+    }
+
     /// The events of every `/notify` payload received, after asserting that every
     /// payload received (events and sessions) validates against the API schemas.
     pub fn events(&self) -> Vec<Value> {
@@ -230,6 +237,7 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Dropped> {
+    let received_at = Instant::now();
     let path = request.uri().path().to_owned();
     let headers = request
         .headers()
@@ -241,7 +249,15 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
     let schema_errors = if body.is_null() { vec!["body is not JSON".to_owned()] } else { schema_errors(&path, &body) };
     let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| Reply::status(200));
     let status = if reply.drop_connection { 0 } else { reply.status };
-    state.received.lock().unwrap().push(Received { path, headers, body, size: bytes.len(), status, schema_errors });
+    state.received.lock().unwrap().push(Received {
+        path,
+        headers,
+        body,
+        size: bytes.len(),
+        status,
+        schema_errors,
+        received_at,
+    });
     state.arrived.notify_all();
     tokio::time::sleep(reply.delay).await;
     if reply.drop_connection {

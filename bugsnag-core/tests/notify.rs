@@ -264,13 +264,3 @@ fn a_full_queue_drops_and_counts_without_blocking() {
     let stats = client.stats();
     assert_eq!(stats.queued + stats.dropped_queue_full, 50);
 }
-
-#[test]
-fn refused_events_are_counted_as_failed() {
-    let collector = Collector::start();
-    collector.script([Reply::status(400)]);
-    let client = Client::new(collector.configuration());
-    let _ = client.notify(&chained());
-    assert!(client.flush(WAIT));
-    assert_eq!((client.stats().delivered, client.stats().failed), (0, 1));
-}

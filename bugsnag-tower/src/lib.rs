@@ -26,6 +26,8 @@
 //!   referer) without copying any string until a report needs it;
 //! - sets the context to `METHOD /route/{template}` from axum's `MatchedPath` (else the
 //!   path) and `user.id` to the client IP unless the handler sets them;
+//! - starts a session when `auto_capture_sessions` is on, and leaves a navigation
+//!   breadcrumb for events reported during the request;
 //! - catches handler panics, in `call` and in the future: one report (unhandled,
 //!   `unhandledExceptionMiddleware`) and a `500` answer, and the server keeps serving;
 //! - reports errors a handler returned, when their response carries an [`ErrorReport`]

@@ -51,6 +51,9 @@ where
             settings.request.clone(),
         )));
         scope.catch_panics(settings.framework);
+        if let Some(client) = &client {
+            client.auto_start_session(&scope);
+        }
         let inner = &mut self.inner;
         match scope.run_sync(|| catch_unwind(AssertUnwindSafe(|| inner.call(request)))) {
             Ok(future) => ResponseFuture::running(scope, future, client, settings.clone()),

@@ -143,6 +143,19 @@ async fn a_panicking_handler_answers_500_reports_once_and_the_server_keeps_servi
     assert_eq!(request["headers"]["x-request-id"], "req-1");
     assert_eq!(request["referer"], "http://example.com/from?token=[FILTERED]");
     assert_eq!(event["device"]["runtimeVersions"]["axum"], "0.8");
+    assert_eq!(event["breadcrumbs"][0]["type"], "navigation");
+    assert_eq!(event["breadcrumbs"][0]["name"], "GET /users/{id}");
+    assert_eq!(event["session"]["events"], json!({"handled": 0, "unhandled": 1}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_reports_nothing_sends_no_event_and_counts_one_session() {
+    let server = Server::start(BugsnagLayer::with_client).await;
+    assert_eq!(server.get("/ok").await.status(), 200);
+    assert!(server.events().await.is_empty(), "no event");
+    let sessions: Vec<_> = server.collector.requests().into_iter().filter(|r| r.path == "/sessions").collect();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].body["sessionCounts"][0]["sessionsStarted"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

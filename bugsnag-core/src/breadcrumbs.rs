@@ -1,0 +1,135 @@
+//! Breadcrumbs: what happened before an error, newest first on each event.
+//!
+//! A [`Scope`](crate::Scope) made with `Scope::new()` (each request or job) keeps its own
+//! ring, so concurrent requests never see each other's breadcrumbs; breadcrumbs left
+//! outside such a scope go to the client's ring. An event carries both, merged by time,
+//! at most `max_breadcrumbs` (25 by default, 0 to 100).
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The most breadcrumbs the API accepts on one event.
+pub const MAX_BREADCRUMBS: usize = 100;
+
+/// What kind of thing a breadcrumb records (the API's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BreadcrumbType {
+    /// A change of page or route, such as a request being served.
+    Navigation,
+    /// An outgoing request.
+    Request,
+    /// A process or job event.
+    Process,
+    /// A log message.
+    Log,
+    /// A user action.
+    User,
+    /// A change of state.
+    State,
+    /// An error that was reported.
+    Error,
+    /// Anything else; the default.
+    Manual,
+}
+
+/// One breadcrumb.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breadcrumb {
+    /// When it happened, RFC 3339 in UTC.
+    pub timestamp: String,
+    /// A short summary.
+    pub name: String,
+    /// What kind of thing it records.
+    #[serde(rename = "type")]
+    pub kind: BreadcrumbType,
+    /// Details; redacted by `params_filters` like event metadata.
+    #[serde(rename = "metaData", skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+}
+
+impl Breadcrumb {
+    /// A breadcrumb that happened now; `metadata` objects become its details, other values
+    /// land under the key `value`, and `null` means none.
+    pub fn new(name: impl Into<String>, kind: BreadcrumbType, metadata: Value) -> Self {
+        let metadata = match metadata {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => Map::from_iter([("value".to_owned(), other)]),
+        };
+        Self { timestamp: crate::delivery::now_rfc3339(), name: name.into(), kind, metadata }
+    }
+
+    /// Sets when it happened.
+    pub fn at(mut self, time: std::time::SystemTime) -> Self {
+        self.timestamp = crate::delivery::format_time(time.into());
+        self
+    }
+}
+
+/// A ring of the most recent breadcrumbs.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Ring(VecDeque<Breadcrumb>);
+
+impl Ring {
+    pub(crate) fn push(&mut self, crumb: Breadcrumb, max: usize) {
+        if max == 0 {
+            return;
+        }
+        while self.0.len() >= max {
+            self.0.pop_front();
+        }
+        self.0.push_back(crumb);
+    }
+
+    /// Newest first.
+    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &Breadcrumb> {
+        self.0.iter().rev()
+    }
+}
+
+/// Merges a scope's breadcrumbs (preceded by the one that started its unit of work) and
+/// the client's into one list, newest first, at most `max` long.
+pub(crate) fn merge(scope: Option<&Ring>, start: Option<Breadcrumb>, client: &Ring, max: usize) -> Vec<Breadcrumb> {
+    let mut a = scope.into_iter().flat_map(Ring::newest_first).chain(start.as_ref()).peekable();
+    let mut b = client.newest_first().peekable();
+    let mut out = Vec::with_capacity(max.min(a.size_hint().0 + b.size_hint().0));
+    while out.len() < max {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.timestamp >= y.timestamp => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(crumb) => out.push(crumb.clone()),
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crumb(name: &str, at: &str) -> Breadcrumb {
+        Breadcrumb { timestamp: at.into(), name: name.into(), kind: BreadcrumbType::Manual, metadata: Map::new() }
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_and_merging_orders_by_time() {
+        let mut client = Ring::default();
+        let mut scope = Ring::default();
+        for (i, at) in ["01", "03", "05"].iter().enumerate() {
+            client.push(crumb(&format!("c{i}"), at), 2);
+        }
+        scope.push(crumb("s0", "04"), 2);
+        let start = crumb("start", "02");
+        let names: Vec<String> = merge(Some(&scope), Some(start), &client, 25).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["c2", "s0", "c1", "start"], "c0 left the ring of 2");
+        assert_eq!(merge(Some(&scope), None, &client, 1).len(), 1);
+    }
+}

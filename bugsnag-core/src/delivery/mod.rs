@@ -1,0 +1,255 @@
+//! Delivery: one named OS thread owning a current-thread tokio runtime and one HTTP
+//! client. Callers hand events over with a non-blocking `try_send` into a bounded queue;
+//! the thread resolves stack traces, redacts, trims, serializes and POSTs them, retries
+//! what is worth retrying, and keeps what it cannot send in the optional outbox.
+//!
+//! `flush` waits on a watermark of finished sequence numbers, so it waits for exactly the
+//! payloads queued before it, and never past its timeout, whatever the endpoint does.
+
+mod outbox;
+mod retry;
+mod trim;
+mod worker;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Configuration;
+use crate::event::Event;
+use crate::session::SessionTracker;
+
+/// The delivery thread's name; the panic hook never reports from it.
+pub(crate) const THREAD_NAME: &str = "bugsnag-delivery";
+
+/// The notifier block of every payload.
+#[derive(Serialize)]
+pub(crate) struct Notifier {
+    name: &'static str,
+    version: &'static str,
+    url: &'static str,
+}
+
+pub(crate) const NOTIFIER: Notifier = Notifier {
+    name: "Rust Bugsnag Notifier",
+    version: env!("CARGO_PKG_VERSION"),
+    url: "https://github.com/bugsnag-rust/bugsnag-rust",
+};
+
+/// Which API a payload is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    Event,
+    Sessions,
+}
+
+impl Kind {
+    fn payload_version(self) -> &'static str {
+        match self {
+            Kind::Event => "4.0",
+            Kind::Sessions => "1.0",
+        }
+    }
+}
+
+/// A serialized payload ready to POST.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) kind: Kind,
+    pub(crate) api_key: String,
+    pub(crate) body: Vec<u8>,
+}
+
+/// What a client has done with the events given to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events handed to the delivery thread.
+    pub queued: u64,
+    /// Payloads (events and session counts) Bugsnag accepted.
+    pub delivered: u64,
+    /// Retry attempts made.
+    pub retried: u64,
+    /// Payloads written to the outbox to be sent on a later start.
+    pub persisted: u64,
+    /// Events dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Payloads Bugsnag refused for good (4xx other than 408 and 429).
+    pub dropped_rejected: u64,
+    /// Payloads given up on after their retries, with no outbox to keep them.
+    pub dropped_undeliverable: u64,
+}
+
+impl Stats {
+    /// Everything dropped, for whatever reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full + self.dropped_rejected + self.dropped_undeliverable
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    persisted: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_rejected: AtomicU64,
+    dropped_undeliverable: AtomicU64,
+    /// Set while delivery fails, so an outage is logged once rather than per event.
+    failing: AtomicBool,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Sequence numbers finished: all below `low`, plus those in `ahead`.
+#[derive(Default)]
+struct Watermark {
+    low: u64,
+    ahead: BTreeSet<u64>,
+}
+
+#[derive(Default)]
+struct Progress {
+    issued: AtomicU64,
+    done: Mutex<Watermark>,
+    changed: Condvar,
+}
+
+impl Progress {
+    fn issue(&self) -> u64 {
+        self.issued.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn finish(&self, seq: u64) {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        done.ahead.insert(seq);
+        while done.ahead.first() == Some(&done.low) {
+            done.ahead.pop_first();
+            done.low += 1;
+        }
+        self.changed.notify_all();
+    }
+
+    fn wait(&self, timeout: Duration) -> bool {
+        let target = self.issued.load(Ordering::SeqCst);
+        let deadline = Instant::now() + timeout;
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        while done.low < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            done = self.changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        true
+    }
+}
+
+enum Job {
+    Event { seq: u64, event: Box<Event> },
+    Ready { seq: u64, outgoing: Outgoing },
+}
+
+/// The caller's side of the delivery thread.
+pub(crate) struct Delivery {
+    queue: mpsc::Sender<Job>,
+    progress: Arc<Progress>,
+    counters: Arc<Counters>,
+    sessions: Arc<SessionTracker>,
+    stop: watch::Sender<bool>,
+    has_outbox: bool,
+}
+
+impl Delivery {
+    /// Validates the endpoints and starts the delivery thread.
+    pub(crate) fn start(config: &Configuration, sessions: Arc<SessionTracker>) -> Result<Self, String> {
+        let (queue, jobs) = mpsc::channel(config.queue_capacity.max(1));
+        let progress = Arc::new(Progress::default());
+        let counters = Arc::new(Counters::default());
+        let (stop, stopped) = watch::channel(false);
+        let worker = worker::Worker::new(config, progress.clone(), counters.clone(), sessions.clone(), stopped)?;
+        let has_outbox = worker.has_outbox();
+        worker::spawn(worker, jobs)?;
+        Ok(Self { queue, progress, counters, sessions, stop, has_outbox })
+    }
+
+    /// Hands an event over without blocking; `false` when the queue is full.
+    pub(crate) fn enqueue(&self, event: Box<Event>) -> bool {
+        let seq = self.progress.issue();
+        match self.queue.try_send(Job::Event { seq, event }) {
+            Ok(()) => {
+                bump(&self.counters.queued);
+                true
+            }
+            Err(_) => {
+                bump(&self.counters.dropped_queue_full);
+                self.progress.finish(seq);
+                false
+            }
+        }
+    }
+
+    /// Sends the session counts gathered so far, then waits for everything queued.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        if let Some(outgoing) = self.sessions.take_payload() {
+            let seq = self.progress.issue();
+            if self.queue.try_send(Job::Ready { seq, outgoing }).is_err() {
+                self.progress.finish(seq);
+            }
+        }
+        self.progress.wait(timeout)
+    }
+
+    /// Flushes; what is still unsent when `timeout` runs out goes to the outbox.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        if self.flush(timeout) {
+            return true;
+        }
+        if self.has_outbox {
+            let _ = self.stop.send(true);
+            // Writing files is quick; give it a moment, bounded like everything else.
+            return self.progress.wait(Duration::from_secs(1));
+        }
+        false
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            queued: load(&c.queued),
+            delivered: load(&c.delivered),
+            retried: load(&c.retried),
+            persisted: load(&c.persisted),
+            dropped_queue_full: load(&c.dropped_queue_full),
+            dropped_rejected: load(&c.dropped_rejected),
+            dropped_undeliverable: load(&c.dropped_undeliverable),
+        }
+    }
+}
+
+/// A time as RFC 3339 with milliseconds, in UTC.
+pub(crate) fn format_time(t: time::OffsetDateTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&format).unwrap_or_default()
+}
+
+/// A time truncated to its minute, as session counts are keyed.
+pub(crate) fn format_minute(t: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:00Z");
+    t.format(&format).unwrap_or_default()
+}
+
+/// The current time as RFC 3339 with milliseconds, in UTC.
+pub(crate) fn now_rfc3339() -> String {
+    format_time(time::OffsetDateTime::now_utc())
+}

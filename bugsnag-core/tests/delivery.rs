@@ -1,0 +1,235 @@
+//! Fault injection: each row of the retry matrix, Retry-After, dropped connections, a
+//! hanging endpoint, the outbox across restarts, payload trimming and an error storm,
+//! all against a real loopback Collector.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bugsnag_core::testing::{Collector, Reply};
+use bugsnag_core::{Client, Configuration, DropReason, Options, Outcome};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Fast retries so the matrix runs in milliseconds.
+fn fast(config: Configuration) -> Configuration {
+    config.retry_initial_backoff(Duration::from_millis(10)).retry_max_backoff(Duration::from_millis(50))
+}
+
+fn message(client: &Client, text: &str) -> Outcome {
+    client.notify_message(text, Options::new())
+}
+
+/// What the delivery thread logs (it is not the test's thread, so a global subscriber).
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || Writer(sink.clone())).finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+    .clone()
+}
+
+struct Writer(Arc<Mutex<Vec<u8>>>);
+impl std::io::Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged() -> String {
+    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bugsnag-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// An address where nothing listens: connections are refused.
+fn closed_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/notify")
+}
+
+#[test]
+fn server_errors_are_retried_until_accepted_and_arrive_once() {
+    let collector = Collector::start();
+    collector.script([Reply::status(500), Reply::status(500)]);
+    let client = Client::new(fast(collector.configuration()));
+    assert!(message(&client, "retry me").is_queued());
+    assert!(client.flush(WAIT));
+    assert_eq!(collector.requests().len(), 3);
+    let accepted = collector.accepted();
+    assert_eq!(accepted.len(), 1, "delivered exactly once");
+    assert_eq!(accepted[0].body["events"][0]["exceptions"][0]["message"], "retry me");
+    let stats = client.stats();
+    assert_eq!((stats.delivered, stats.retried, stats.dropped()), (1, 2, 0));
+    collector.events(); // all three attempts were schema-valid
+}
+
+#[test]
+fn client_errors_are_never_retried() {
+    logs();
+    for status in [400, 401, 413] {
+        let collector = Collector::start();
+        collector.script([Reply::status(status)]);
+        let client = Client::new(fast(collector.configuration()));
+        let _ = message(&client, "refused");
+        assert!(client.flush(WAIT));
+        assert_eq!(collector.requests().len(), 1, "status {status}");
+        assert_eq!(client.stats().dropped_rejected, 1);
+    }
+    assert!(logged().contains("refused a Event payload with 401"), "{}", logged());
+}
+
+#[test]
+fn timeouts_and_too_many_requests_are_retried() {
+    let collector = Collector::start();
+    collector.script([Reply::status(408), Reply::status(429), Reply::status(503)]);
+    let client = Client::new(fast(collector.configuration()));
+    let _ = message(&client, "eventually");
+    assert!(client.flush(WAIT));
+    assert_eq!(collector.requests().len(), 4);
+    assert_eq!(collector.accepted().len(), 1);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let collector = Collector::start();
+    collector.script([Reply::status(429).retry_after("1")]);
+    let client = Client::new(fast(collector.configuration()));
+    let _ = message(&client, "later");
+    assert!(client.flush(WAIT));
+    let requests = collector.requests();
+    assert_eq!(requests.len(), 2);
+    let gap = requests[1].received_at - requests[0].received_at;
+    assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
+}
+
+#[test]
+fn a_connection_dropped_mid_request_is_retried() {
+    let collector = Collector::start();
+    collector.script([Reply::drop_connection()]);
+    let client = Client::new(fast(collector.configuration()));
+    let _ = message(&client, "dropped once");
+    assert!(client.flush(WAIT));
+    assert_eq!(collector.requests().len(), 2);
+    assert_eq!(collector.accepted().len(), 1);
+}
+
+#[test]
+fn without_an_outbox_exhausted_retries_are_dropped_and_counted() {
+    let client = Client::new(fast(
+        Configuration::default().api_key(bugsnag_core::testing::API_KEY).endpoint(closed_endpoint()).max_retries(2),
+    ));
+    let _ = message(&client, "lost");
+    assert!(client.flush(WAIT));
+    let stats = client.stats();
+    assert_eq!((stats.retried, stats.dropped_undeliverable), (2, 1));
+}
+
+#[test]
+fn an_outage_loses_nothing_with_an_outbox_and_a_restart() {
+    logs();
+    let dir = temp_dir("outage");
+    let config = |endpoint: String| {
+        fast(Configuration::default().api_key(bugsnag_core::testing::API_KEY).endpoint(endpoint))
+            .session_endpoint("http://127.0.0.1:9/sessions")
+            .max_retries(1)
+            .outbox_dir(&dir)
+    };
+    // First run: the endpoint is down for the whole run.
+    let down = Client::new(config(closed_endpoint()));
+    for n in 0..5 {
+        assert!(message(&down, &format!("event {n}")).is_queued());
+    }
+    assert!(down.shutdown(WAIT));
+    assert_eq!(down.stats().persisted, 5);
+    drop(down);
+
+    // A file another process left half-written by hand must not stop the start.
+    std::fs::write(dir.join("000000000000000000000000-corrupt.json"), b"{not json").unwrap();
+
+    // Second run: the endpoint is up; every event arrives exactly once.
+    let collector = Collector::start();
+    let up = Client::new(config(format!("{}/notify", collector.url())));
+    assert!(up.flush(WAIT));
+    let mut messages: Vec<String> =
+        collector.events().iter().map(|e| e["exceptions"][0]["message"].as_str().unwrap().to_owned()).collect();
+    messages.sort();
+    assert_eq!(messages, (0..5).map(|n| format!("event {n}")).collect::<Vec<_>>());
+    assert!(dir.join("000000000000000000000000-corrupt.corrupt").exists());
+    assert!(logged().contains("skipping corrupt Bugsnag outbox file"));
+
+    // A third start finds nothing left to send.
+    let again = Client::new(config(format!("{}/notify", collector.url())));
+    assert!(again.flush(WAIT));
+    assert_eq!(collector.events().len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn events_still_queued_when_shutdown_times_out_go_to_the_outbox() {
+    let dir = temp_dir("shutdown");
+    let hanging = Collector::start();
+    hanging.script((0..10).map(|_| Reply::hang()));
+    let client = Client::new(hanging.configuration().max_in_flight(1).outbox_dir(&dir));
+    for n in 0..3 {
+        let _ = message(&client, &format!("pending {n}"));
+    }
+    let started = Instant::now();
+    assert!(client.shutdown(Duration::from_millis(200)), "everything was persisted");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(client.stats().persisted, 3);
+
+    let collector = Collector::start();
+    let restarted = Client::new(collector.configuration().outbox_dir(&dir));
+    assert!(restarted.flush(WAIT));
+    assert_eq!(collector.events().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn oversized_payloads_are_trimmed_below_the_limit_and_say_so() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let _ = client.notify_with(
+        &std::io::Error::other("big"),
+        Options::new().metadata("upload", json!({ "body": huge, "name": "report.csv" })),
+    );
+    assert!(client.flush(WAIT));
+    let request = &collector.requests()[0];
+    assert!(request.size < 1_000_000, "{} bytes", request.size);
+    let event = &collector.events()[0];
+    assert_eq!(event["metaData"]["upload"]["name"], "report.csv");
+    assert!(event["metaData"]["upload"]["body"].as_str().unwrap().len() < 2048);
+    assert_eq!(event["metaData"]["notifier"]["trimmed"], json!(["long metaData strings truncated"]));
+}
+
+#[test]
+fn an_error_storm_with_the_endpoint_down_never_blocks() {
+    let client = Client::new(fast(
+        Configuration::default().api_key(bugsnag_core::testing::API_KEY).endpoint(closed_endpoint()).queue_capacity(64),
+    ));
+    let outcomes: Vec<Outcome> = (0..10_000).map(|n| message(&client, &format!("storm {n}"))).collect();
+    let full = outcomes.iter().filter(|o| **o == Outcome::Dropped(DropReason::QueueFull)).count();
+    assert!(full > 9_000, "the bounded queue sheds load: {full} dropped");
+    let stats = client.stats();
+    assert_eq!(stats.queued + stats.dropped_queue_full, 10_000);
+    let started = Instant::now();
+    assert!(!client.flush(Duration::from_millis(100)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
