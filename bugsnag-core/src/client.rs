@@ -18,7 +18,8 @@ use crate::feature_flags::{FeatureFlag, Flags};
 use crate::options::Options;
 use crate::panic::{self as panics, PanicCapture};
 use crate::scope::Scope;
-use crate::session::{Session, SessionTracker};
+use crate::scope::{RequestSource, ScopeData};
+use crate::session::SessionTracker;
 use crate::stacktrace::Stacktrace;
 
 /// The breadcrumb left for each reported event (as the Python notifier leaves one).
@@ -248,6 +249,19 @@ impl Client {
         }
     }
 
+    /// [`Scope::for_request`] with a session when `auto_capture_sessions` is on: the
+    /// scope a web adapter opens for each request.
+    pub fn request_scope(&self, source: Arc<dyn RequestSource>, framework: &'static str) -> Scope {
+        let session = if self.inner.config.auto_capture_sessions { self.inner.sessions.start() } else { None };
+        Scope::with_data(ScopeData {
+            request_source: Some(source),
+            catches_panics: Some(framework),
+            breadcrumbs: Some(Ring::default()),
+            session,
+            ..ScopeData::default()
+        })
+    }
+
     /// Leaves a breadcrumb in the current scope (or the client's ring outside one);
     /// `metadata` is an object of details, or `Value::Null`.
     pub fn leave_breadcrumb(&self, name: impl Into<String>, kind: BreadcrumbType, metadata: Value) {
@@ -326,11 +340,11 @@ impl Client {
             return Outcome::Dropped(DropReason::IgnoredClass);
         }
         let scope = options.scope.take().unwrap_or_else(Scope::current);
-        let (mut event, session) = self.event(exceptions, options, &scope);
+        let mut event = self.event(exceptions, options, &scope);
         if self.run_callbacks(&mut event) == Decision::Drop {
             return Outcome::Dropped(DropReason::Callback);
         }
-        event.session = session.map(|s| s.count(event.unhandled));
+        event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
         let crumb = error_breadcrumb(&event);
         let queued = delivery.enqueue(Box::new(event));
         self.add_breadcrumb(&scope, crumb);
@@ -343,7 +357,7 @@ impl Client {
         Outcome::Queued
     }
 
-    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> (Event, Option<Arc<Session>>) {
+    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> Event {
         let config = &self.inner.config;
         let scope = scope.lock();
         let mut metadata = scope.metadata.clone();
@@ -363,7 +377,7 @@ impl Client {
         });
         let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
         device.time = Some(crate::delivery::now_rfc3339());
-        let event = Event {
+        Event {
             exceptions,
             breadcrumbs,
             request: scope.request.clone().or_else(|| source.map(|s| s.request())),
@@ -379,8 +393,7 @@ impl Client {
             feature_flags,
             metadata,
             api_key: options.api_key,
-        };
-        (event, scope.session.clone())
+        }
     }
 
     fn run_callbacks(&self, event: &mut Event) -> Decision {

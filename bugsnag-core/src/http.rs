@@ -28,25 +28,27 @@ pub struct RequestSettings {
     pub drop_headers: Vec<HeaderName>,
 }
 
-/// One HTTP request as an adapter saw it.
+/// One HTTP request as an adapter saw it. `R` holds the framework's route template
+/// (`/users/{id}`) in whatever shared form the framework keeps it, so recording it
+/// copies nothing.
 #[derive(Debug)]
-pub struct HttpRequest {
+pub struct HttpRequest<R = Arc<str>> {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     peer: Option<SocketAddr>,
-    route: Option<Arc<str>>,
+    route: Option<R>,
     settings: Arc<RequestSettings>,
     started: SystemTime,
 }
 
-impl HttpRequest {
+impl<R: AsRef<str>> HttpRequest<R> {
     /// Records a request: `peer` is the socket's remote address when the server exposes
     /// it, `route` the framework's route template (`/users/{id}`) when it knows one.
     pub fn new(
         parts: (&Method, &Uri, &HeaderMap),
         peer: Option<SocketAddr>,
-        route: Option<Arc<str>>,
+        route: Option<R>,
         settings: Arc<RequestSettings>,
     ) -> Self {
         let (method, uri, headers) = parts;
@@ -90,7 +92,7 @@ impl HttpRequest {
     }
 }
 
-impl RequestSource for HttpRequest {
+impl<R: AsRef<str> + Send + Sync + std::fmt::Debug> RequestSource for HttpRequest<R> {
     fn request(&self) -> Request {
         let mut headers = std::collections::BTreeMap::new();
         for name in self.headers.keys() {
@@ -112,7 +114,7 @@ impl RequestSource for HttpRequest {
     }
 
     fn context(&self) -> Option<String> {
-        let path = self.route.as_deref().unwrap_or_else(|| self.uri.path());
+        let path = self.route.as_ref().map_or_else(|| self.uri.path(), AsRef::as_ref);
         Some(format!("{} {path}", self.method))
     }
 

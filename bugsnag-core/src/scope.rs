@@ -77,7 +77,7 @@ pub(crate) struct ScopeData {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) request: Option<Request>,
     pub(crate) request_source: Option<Arc<dyn RequestSource>>,
-    pub(crate) session: Option<Arc<Session>>,
+    pub(crate) session: Option<Session>,
     pub(crate) feature_flags: Flags,
     /// `None` for a thread's own scope, whose breadcrumbs go to the client's ring.
     pub(crate) breadcrumbs: Option<Ring>,
@@ -219,8 +219,24 @@ impl Scope {
         self.lock().catches_panics = Some(framework);
     }
 
-    pub(crate) fn set_session(&self, session: Arc<Session>) {
+    pub(crate) fn set_session(&self, session: Session) {
         self.lock().session = Some(session);
+    }
+
+    /// A scope for one request of a web adapter: its request data comes from `source`,
+    /// and its panics are caught by the adapter for `framework`. Built in one allocation,
+    /// because adapters make one per request. See also [`Client::request_scope`](crate::Client::request_scope).
+    pub fn for_request(source: Arc<dyn RequestSource>, framework: &'static str) -> Scope {
+        Self::with_data(ScopeData {
+            request_source: Some(source),
+            catches_panics: Some(framework),
+            breadcrumbs: Some(Ring::default()),
+            ..ScopeData::default()
+        })
+    }
+
+    pub(crate) fn with_data(data: ScopeData) -> Scope {
+        Self { inner: Arc::new(Mutex::new(data)) }
     }
 }
 

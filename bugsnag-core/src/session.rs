@@ -89,7 +89,7 @@ impl SessionTracker {
     }
 
     /// Starts a session, or `None` when sessions are off for this client.
-    pub(crate) fn start(&self) -> Option<Arc<Session>> {
+    pub(crate) fn start(&self) -> Option<Session> {
         if !self.enabled {
             return None;
         }
@@ -101,12 +101,7 @@ impl SessionTracker {
         } else {
             self.count.fetch_add(1, Ordering::AcqRel);
         }
-        Some(Arc::new(Session {
-            id: OnceLock::new(),
-            started,
-            handled: AtomicU64::new(0),
-            unhandled: AtomicU64::new(0),
-        }))
+        Some(Session { id: OnceLock::new(), started, handled: AtomicU64::new(0), unhandled: AtomicU64::new(0) })
     }
 
     fn close(&self, minute: u64, count: u64) {

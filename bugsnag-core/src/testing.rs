@@ -259,7 +259,10 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         received_at,
     });
     state.arrived.notify_all();
-    tokio::time::sleep(reply.delay).await;
+    // Even a zero sleep waits for the timer's next 1 ms tick; only sleep when scripted.
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
     if reply.drop_connection {
         return Err(Dropped);
     }

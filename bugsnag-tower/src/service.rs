@@ -43,17 +43,16 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let settings = &self.layer.settings;
         let client = self.layer.client.clone().or_else(bugsnag_core::client);
-        let scope = Scope::new();
-        scope.set_request_source(Arc::new(HttpRequest::new(
+        let source = Arc::new(HttpRequest::new(
             (request.method(), request.uri(), request.headers()),
             peer(&request),
             route(&request),
             settings.request.clone(),
-        )));
-        scope.catch_panics(settings.framework);
-        if let Some(client) = &client {
-            client.auto_start_session(&scope);
-        }
+        ));
+        let scope = match &client {
+            Some(client) => client.request_scope(source, settings.framework),
+            None => Scope::for_request(source, settings.framework),
+        };
         let inner = &mut self.inner;
         match scope.run_sync(|| catch_unwind(AssertUnwindSafe(|| inner.call(request)))) {
             Ok(future) => ResponseFuture::running(scope, future, client, settings.clone()),
@@ -72,11 +71,27 @@ fn peer<B>(request: &Request<B>) -> Option<SocketAddr> {
     request.extensions().get::<SocketAddr>().copied()
 }
 
+/// The route template as the framework keeps it (cloning it copies no string).
+#[derive(Debug, Clone)]
+enum Route {
+    #[cfg(feature = "axum")]
+    Axum(axum::extract::MatchedPath),
+}
+
+impl AsRef<str> for Route {
+    fn as_ref(&self) -> &str {
+        match *self {
+            #[cfg(feature = "axum")]
+            Route::Axum(ref path) => path.as_str(),
+        }
+    }
+}
+
 /// The route template, from axum's `MatchedPath`.
-fn route<B>(request: &Request<B>) -> Option<Arc<str>> {
+fn route<B>(request: &Request<B>) -> Option<Route> {
     #[cfg(feature = "axum")]
     if let Some(path) = request.extensions().get::<axum::extract::MatchedPath>() {
-        return Some(Arc::from(path.as_str()));
+        return Some(Route::Axum(path.clone()));
     }
     let _ = request;
     None

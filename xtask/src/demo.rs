@@ -1,74 +1,148 @@
 //! `cargo xtask demo`: a local collector, the example programs pointed at it, and a
 //! readable summary of every event it received.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bugsnag_core::testing::{assert_valid, Collector, Received, API_KEY};
 use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(15);
 
 pub(crate) fn run(root: &Path) -> Result<(), String> {
     crate::cargo(&["build", "--package", "bugsnag-examples", "--bins"])?;
     let collector = Collector::start();
     println!("collector listening on {}", collector.url());
 
-    let plain = root.join("target/debug/plain");
     println!("\n== examples/plain.rs: a handled chained error, a report with metadata and user, a panic in a thread");
-    let status = Command::new(&plain)
-        .current_dir(root)
-        .env("BUGSNAG_API_KEY", API_KEY)
-        .env("BUGSNAG_ENDPOINT", format!("{}/notify", collector.url()))
-        .env("BUGSNAG_SESSION_ENDPOINT", format!("{}/sessions", collector.url()))
-        .status()
-        .map_err(|e| format!("could not run {}: {e}", plain.display()))?;
-    println!("(example exited with {status}; the panic above was printed by the default hook, after the report)");
+    let status =
+        example(root, "plain", &collector).status().map_err(|e| format!("could not run the plain example: {e}"))?;
+    println!("(exited with {status}; the panic message above was printed by the default hook, after the report)");
+    let plain = collector.wait_for_requests(3, WAIT);
+    summarize(&plain);
 
-    let received = collector.wait_for_requests(3, Duration::from_secs(10));
-    summarize(&received);
-    write_jsonl(root, &received)?;
-    assert_valid(&received);
-    if received.len() < 3 {
-        return Err(format!("expected 3 events, the collector received {}", received.len()));
+    println!("\n== examples/axum_app.rs: an axum service behind BugsnagLayer");
+    run_axum(root, &collector)?;
+    let all = collector.requests();
+    summarize(&all[plain.len()..]);
+
+    write_jsonl(root, &all)?;
+    assert_valid(&all);
+    let events = collector.events().len();
+    if events < 7 {
+        return Err(format!("expected 7 events (3 from plain, 4 from axum), the collector received {events}"));
     }
-    println!("\nall {} payloads validate against spec/*.schema.json", received.len());
+    println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())
 }
 
+fn example(root: &Path, name: &str, collector: &Collector) -> Command {
+    let mut command = Command::new(root.join("target/debug").join(name));
+    command
+        .current_dir(root)
+        .env("BUGSNAG_API_KEY", API_KEY)
+        .env("BUGSNAG_ENDPOINT", format!("{}/notify", collector.url()))
+        .env("BUGSNAG_SESSION_ENDPOINT", format!("{}/sessions", collector.url()));
+    command
+}
+
+fn run_axum(root: &Path, collector: &Collector) -> Result<(), String> {
+    let before = collector.requests().len();
+    let mut server = example(root, "axum-app", collector)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start the axum example: {e}"))?;
+    let mut line = String::new();
+    let stdout = server.stdout.take().ok_or("no stdout")?;
+    BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+    let address = line.trim().strip_prefix("listening on http://").ok_or(format!("unexpected output: {line}"))?;
+    for (path, what) in [
+        ("/handled", "a handler reports a handled error"),
+        ("/orders/7", "a handler returns an error (500)"),
+        ("/panic", "a handler panics"),
+        ("/spawned", "a spawned task reports with the request's context"),
+    ] {
+        let status = get(address, path)?;
+        println!("  GET {path:<10} -> {status}   ({what})");
+    }
+    collector.wait_for_requests(before + 4, WAIT);
+    drop(server.stdin.take()); // closing stdin shuts the server down gracefully
+    let status = server.wait().map_err(|e| e.to_string())?;
+    println!("(server exited with {status} after flushing its session counts)");
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET, enough for the demo; returns the status line's code and text.
+fn get(address: &str, path: &str) -> Result<String, String> {
+    let mut stream = TcpStream::connect(address).map_err(|e| format!("connect {address}: {e}"))?;
+    stream.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
+    let request = format!(
+        "GET {path}?session_token=s3cr3t HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer demo\r\nCookie: id=42\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response.lines().next().unwrap_or_default();
+    Ok(status.split_once(' ').map_or(status, |(_, rest)| rest).to_owned())
+}
+
 fn summarize(received: &[Received]) {
-    println!("\n== the collector received {} requests", received.len());
     for request in received {
-        for event in request.body["events"].as_array().into_iter().flatten() {
-            let exception = &event["exceptions"][0];
-            let frame = exception["stacktrace"]
-                .as_array()
-                .and_then(|frames| frames.iter().find(|f| f["inProject"] == true))
-                .map(|f| format!("{} ({}:{})", text(&f["method"]), text(&f["file"]), f["lineNumber"]))
-                .unwrap_or_else(|| "-".into());
-            let causes: Vec<String> = event["exceptions"]
+        if request.path.ends_with("/sessions") {
+            let counts: Vec<String> = request.body["sessionCounts"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .skip(1)
-                .map(|e| format!("{}: {}", text(&e["errorClass"]), text(&e["message"])))
+                .map(|c| format!("{} sessions at {}", c["sessionsStarted"], text(&c["startedAt"])))
                 .collect();
-            println!("\n  {}: {}", text(&exception["errorClass"]), text(&exception["message"]));
-            if !causes.is_empty() {
-                println!("    caused by   {}", causes.join(" <- "));
-            }
-            println!("    frame       {frame}");
-            println!(
-                "    severity    {} ({}), unhandled: {}",
-                text(&event["severity"]),
-                text(&event["severityReason"]["type"]),
-                event["unhandled"]
-            );
-            println!("    context     {}", text(&event["context"]));
-            if let Some(tabs) = event["metaData"].as_object() {
-                println!("    metaData    {}", Value::Object(tabs.clone()));
-            }
+            println!("\n  session counts: {}", counts.join(", "));
         }
+        for event in request.body["events"].as_array().into_iter().flatten() {
+            print_event(event);
+        }
+    }
+}
+
+fn print_event(event: &Value) {
+    let exception = &event["exceptions"][0];
+    let frame = exception["stacktrace"]
+        .as_array()
+        .and_then(|frames| frames.iter().find(|f| f["inProject"] == true))
+        .map(|f| format!("{} ({}:{})", text(&f["method"]), text(&f["file"]), f["lineNumber"]))
+        .unwrap_or_else(|| "-".into());
+    let causes: Vec<String> = event["exceptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .skip(1)
+        .map(|e| format!("{}: {}", text(&e["errorClass"]), text(&e["message"])))
+        .collect();
+    println!("\n  {}: {}", text(&exception["errorClass"]), text(&exception["message"]));
+    if !causes.is_empty() {
+        println!("    caused by   {}", causes.join(" <- "));
+    }
+    println!("    frame       {frame}");
+    println!(
+        "    severity    {} ({}), unhandled: {}",
+        text(&event["severity"]),
+        text(&event["severityReason"]["type"]),
+        event["unhandled"]
+    );
+    println!("    context     {}", text(&event["context"]));
+    if let Some(request) = event.get("request") {
+        println!(
+            "    request     {} {}  headers {}",
+            text(&request["httpMethod"]),
+            text(&request["url"]),
+            request["headers"]
+        );
+    }
+    if let Some(tabs) = event["metaData"].as_object() {
+        println!("    metaData    {}", Value::Object(tabs.clone()));
     }
 }
 

@@ -16,7 +16,7 @@ use crate::config::Configuration;
 use crate::event::Event;
 use crate::redact::Filters;
 use crate::session::SessionTracker;
-use crate::stacktrace::{FrameRules, SourceCache, Stacktrace};
+use crate::stacktrace::{FrameRules, Resolver, Stacktrace};
 
 /// Set once debug information has been loaded in this process.
 static SYMBOLS_LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -148,8 +148,8 @@ fn run(
     replay: Vec<(u64, Claimed)>,
     warmed: std::sync::mpsc::Sender<()>,
 ) {
-    let mut sources = SourceCache::default();
-    Stacktrace::capture().resolve(&worker.rules, &mut sources);
+    let mut resolver = Resolver::default();
+    Stacktrace::capture().resolve(&worker.rules, &mut resolver);
     SYMBOLS_LOADED.store(true, Ordering::Release);
     let _ = warmed.send(());
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -164,7 +164,7 @@ fn run(
             return;
         }
     };
-    runtime.block_on(Arc::new(worker).serve(jobs, replay, sources));
+    runtime.block_on(Arc::new(worker).serve(jobs, replay, resolver));
 }
 
 impl Worker {
@@ -172,7 +172,7 @@ impl Worker {
         self: Arc<Self>,
         mut jobs: mpsc::Receiver<Job>,
         replay: Vec<(u64, Claimed)>,
-        mut sources: SourceCache,
+        mut resolver: Resolver,
     ) {
         let slots = Arc::new(Semaphore::new(self.max_in_flight));
         let mut tasks = JoinSet::new();
@@ -186,7 +186,7 @@ impl Worker {
             tokio::select! {
                 job = jobs.recv() => match job {
                     None => break,
-                    Some(Job::Event { seq, mut event }) => match self.prepare(&mut event, &mut sources) {
+                    Some(Job::Event { seq, mut event }) => match self.prepare(&mut event, &mut resolver) {
                         Some(outgoing) => self.dispatch(&slots, &mut tasks, seq, outgoing, None).await,
                         None => self.progress.finish(seq),
                     },
@@ -203,7 +203,7 @@ impl Worker {
                     while let Ok(job) = jobs.try_recv() {
                         match job {
                             Job::Event { seq, mut event } => {
-                                if let Some(outgoing) = self.prepare(&mut event, &mut sources) {
+                                if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
                                     self.keep(&outgoing);
                                 }
                                 self.progress.finish(seq);
@@ -250,9 +250,9 @@ impl Worker {
     }
 
     /// Resolves, redacts, trims and serializes an event; `None` if it cannot be sent.
-    fn prepare(&self, event: &mut Event, sources: &mut SourceCache) -> Option<Outgoing> {
+    fn prepare(&self, event: &mut Event, resolver: &mut Resolver) -> Option<Outgoing> {
         for exception in &mut event.exceptions {
-            exception.stacktrace.resolve(&self.rules, sources);
+            exception.stacktrace.resolve(&self.rules, resolver);
         }
         self.filters.event(event);
         let api_key = event.api_key.take().or_else(|| self.api_key.clone())?;

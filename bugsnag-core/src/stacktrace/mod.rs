@@ -1,0 +1,148 @@
+//! Stack traces: captured unresolved on the caller (instruction pointers only, a few
+//! microseconds), resolved into the API's frames on the delivery thread.
+//!
+//! Frame rules: the notifier's own frames and the panic machinery above the caller are
+//! removed so that the first frame is the code that called `notify` (or panicked); frames
+//! below `main` or a thread's entry point are removed; `method` is demangled without the
+//! hash; `file` is made relative to `project_root`; `inProject` and `code` are set from
+//! `project_root` and `project_packages`; frames under `exclude_modules` are dropped.
+
+mod resolver;
+mod rules;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[cfg(feature = "anyhow")]
+pub(crate) use resolver::parse_std_backtrace;
+pub(crate) use resolver::Resolver;
+pub(crate) use rules::FrameRules;
+
+/// One frame of a stack trace, as the API expects it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stackframe {
+    /// Source file, relative to `project_root` when under it.
+    pub file: String,
+    /// Line in `file`.
+    pub line_number: u32,
+    /// Column in `file`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column_number: Option<u32>,
+    /// Demangled function path, without the hash.
+    pub method: String,
+    /// Whether the frame is the application's own code.
+    pub in_project: bool,
+    /// Line number to source line, up to 3 lines either side of `line_number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Map<String, Value>>,
+}
+
+/// A frame with its symbol resolved but no report rules applied yet.
+#[derive(Debug, Clone)]
+pub(crate) struct RawFrame {
+    pub(crate) method: Option<String>,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) line: Option<u32>,
+    pub(crate) column: Option<u32>,
+}
+
+/// The stack trace of an [`Exception`](crate::Exception): unresolved until the delivery
+/// thread turns it into [`Stackframe`]s.
+#[derive(Clone)]
+pub struct Stacktrace(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Empty,
+    Unresolved(backtrace::Backtrace),
+    #[cfg(feature = "anyhow")]
+    Raw(Vec<RawFrame>),
+    Frames(Vec<Stackframe>),
+}
+
+impl Stacktrace {
+    /// No frames (causes in an error chain).
+    pub fn empty() -> Self {
+        Self(Repr::Empty)
+    }
+
+    /// Captures the current stack without resolving symbols.
+    pub fn capture() -> Self {
+        Self(Repr::Unresolved(backtrace::Backtrace::new_unresolved()))
+    }
+
+    /// Frames already turned into the API's shape.
+    pub fn from_frames(frames: Vec<Stackframe>) -> Self {
+        Self(Repr::Frames(frames))
+    }
+
+    #[cfg(feature = "anyhow")]
+    pub(crate) fn from_raw(frames: Vec<RawFrame>) -> Self {
+        Self(Repr::Raw(frames))
+    }
+
+    /// The resolved frames, once the delivery thread has resolved them.
+    pub fn frames(&self) -> Option<&[Stackframe]> {
+        match &self.0 {
+            Repr::Frames(frames) => Some(frames),
+            Repr::Empty => Some(&[]),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn frames_mut(&mut self) -> std::slice::IterMut<'_, Stackframe> {
+        match &mut self.0 {
+            Repr::Frames(frames) => frames.iter_mut(),
+            _ => [].iter_mut(),
+        }
+    }
+
+    /// Keeps the first `n` resolved frames.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if let Repr::Frames(frames) = &mut self.0 {
+            frames.truncate(n);
+        }
+    }
+
+    /// Resolves symbols and applies the frame rules. Slow the first time (it reads debug
+    /// information), so only the delivery thread calls it.
+    pub(crate) fn resolve(&mut self, rules: &FrameRules, resolver: &mut Resolver) {
+        let raw = match std::mem::replace(&mut self.0, Repr::Empty) {
+            Repr::Unresolved(bt) => resolver.frames(&bt),
+            #[cfg(feature = "anyhow")]
+            Repr::Raw(raw) => raw,
+            done => {
+                self.0 = done;
+                return;
+            }
+        };
+        self.0 = Repr::Frames(rules.apply(raw, resolver));
+    }
+}
+
+impl fmt::Debug for Stacktrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Empty => f.write_str("Stacktrace([])"),
+            Repr::Frames(frames) => f.debug_tuple("Stacktrace").field(frames).finish(),
+            _ => f.write_str("Stacktrace(<unresolved>)"),
+        }
+    }
+}
+
+impl Serialize for Stacktrace {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // An unresolved trace is never sent: the delivery thread resolves every one first.
+        let frames = self.frames().unwrap_or(&[]);
+        let mut seq = serializer.serialize_seq(Some(frames.len()))?;
+        for frame in frames {
+            seq.serialize_element(frame)?;
+        }
+        seq.end()
+    }
+}

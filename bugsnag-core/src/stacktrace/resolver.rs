@@ -1,0 +1,122 @@
+//! The delivery thread's resolution state: symbols by instruction pointer, and source
+//! files for `code` snippets. Both are caches, bounded, so an error storm from the same
+//! few call sites costs one symbol lookup per site, not per event.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::RawFrame;
+
+/// Lines of code sent either side of a frame's line.
+const CODE_CONTEXT: usize = 3;
+/// Characters kept of each line of code.
+const CODE_LINE_MAX: usize = 200;
+
+/// Instruction pointers remembered; past this the cache starts again.
+const SYMBOL_CACHE_ENTRIES: usize = 16 * 1024;
+/// Files kept in memory; past this the cache starts again.
+const SOURCE_CACHE_FILES: usize = 128;
+
+/// Resolved symbols and source files, owned by the delivery thread.
+#[derive(Default)]
+pub(crate) struct Resolver {
+    symbols: HashMap<usize, Arc<[RawFrame]>>,
+    files: HashMap<PathBuf, Option<Arc<[String]>>>,
+}
+
+impl Resolver {
+    /// The frames of an unresolved backtrace, one per (possibly inlined) symbol.
+    pub(crate) fn frames(&mut self, bt: &backtrace::Backtrace) -> Vec<RawFrame> {
+        if self.symbols.len() >= SYMBOL_CACHE_ENTRIES {
+            self.symbols.clear();
+        }
+        let mut out = Vec::new();
+        for frame in bt.frames() {
+            let ip = frame.ip() as usize;
+            let symbols = self.symbols.entry(ip).or_insert_with(|| resolve(frame.ip()));
+            out.extend(symbols.iter().cloned());
+        }
+        out
+    }
+
+    pub(crate) fn snippet(&mut self, file: &Path, line: u32) -> Option<Map<String, Value>> {
+        if self.files.len() >= SOURCE_CACHE_FILES && !self.files.contains_key(file) {
+            self.files.clear();
+        }
+        let lines = self
+            .files
+            .entry(file.to_path_buf())
+            .or_insert_with(|| {
+                let text = std::fs::read_to_string(file).ok()?;
+                Some(text.lines().map(|l| l.chars().take(CODE_LINE_MAX).collect()).collect())
+            })
+            .clone()?;
+        let line = line as usize;
+        if line == 0 || line > lines.len() {
+            return None;
+        }
+        let first = line.saturating_sub(CODE_CONTEXT).max(1);
+        let last = (line + CODE_CONTEXT).min(lines.len());
+        Some((first..=last).map(|n| (n.to_string(), Value::String(lines[n - 1].clone()))).collect())
+    }
+}
+
+/// Resolves one instruction pointer into its symbols (several when inlined).
+fn resolve(ip: *mut std::ffi::c_void) -> Arc<[RawFrame]> {
+    let mut symbols = Vec::new();
+    backtrace::resolve(ip, |symbol| {
+        symbols.push(RawFrame {
+            // `{:#}` demangles without the trailing hash.
+            method: symbol.name().map(|name| format!("{name:#}")),
+            file: symbol.filename().map(Path::to_path_buf),
+            line: symbol.lineno(),
+            column: symbol.colno(),
+        });
+    });
+    if symbols.is_empty() {
+        symbols.push(RawFrame { method: None, file: None, line: None, column: None });
+    }
+    symbols.into()
+}
+
+/// Parses the text of a `std::backtrace::Backtrace` (as `anyhow` captures them) into
+/// frames: `  N: path::to::function` lines, each followed by `at file:line:column`.
+#[cfg(feature = "anyhow")]
+pub(crate) fn parse_std_backtrace(text: &str) -> Vec<RawFrame> {
+    let mut frames: Vec<RawFrame> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(location) = line.strip_prefix("at ") {
+            let mut parts = location.rsplitn(3, ':');
+            let (column, line_no, file) = (parts.next(), parts.next(), parts.next());
+            if let (Some(frame), Some(file)) = (frames.last_mut(), file) {
+                frame.file = Some(PathBuf::from(file));
+                frame.line = line_no.and_then(|l| l.parse().ok());
+                frame.column = column.and_then(|c| c.parse().ok());
+            }
+        } else if let Some((index, method)) = line.split_once(": ") {
+            if index.chars().all(|c| c.is_ascii_digit()) {
+                frames.push(RawFrame { method: Some(method.to_owned()), file: None, line: None, column: None });
+            }
+        }
+    }
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "anyhow")]
+    #[test]
+    fn std_backtrace_text_is_parsed() {
+        let text = "   0: my_app::load\n             at ./src/lib.rs:10:5\n   1: main\n";
+        let frames = parse_std_backtrace(text);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].method.as_deref(), Some("my_app::load"));
+        assert_eq!(frames[0].file.as_deref(), Some(Path::new("./src/lib.rs")));
+        assert_eq!((frames[0].line, frames[0].column), (Some(10), Some(5)));
+    }
+}

@@ -1,0 +1,149 @@
+//! The frame rules: which frames of a resolved trace are sent, and how.
+
+use std::path::PathBuf;
+
+use super::resolver::Resolver;
+use super::{RawFrame, Stackframe};
+
+/// Path prefixes of frames that belong to the notifier, the standard library's panic
+/// machinery or the capture itself; they are skipped at the top of a trace.
+const MACHINERY: &[&str] = &[
+    "backtrace::",
+    "bugsnag_core::",
+    "bugsnag_tower::",
+    "bugsnag_actix::",
+    "bugsnag_rocket::",
+    "bugsnag_worker::",
+    "std::",
+    "core::",
+    "alloc::",
+    "anyhow::",
+    "log::",
+    "tracing::",
+    "tracing_core::",
+    "tracing_subscriber::",
+    "rust_begin_unwind",
+    "__rust",
+    "_Unwind",
+];
+
+/// The standard library's marker below which frames belong to the panic machinery.
+const TOP_MARKER: &str = "__rust_end_short_backtrace";
+/// The standard library's marker above which frames belong to the program.
+const BOTTOM_MARKER: &str = "__rust_begin_short_backtrace";
+/// Traces deeper than this keep their first frames only.
+const MAX_FRAMES: usize = 200;
+/// What the configuration says about frames.
+#[derive(Debug, Clone)]
+pub(crate) struct FrameRules {
+    pub(crate) project_root: PathBuf,
+    pub(crate) project_packages: Vec<String>,
+    pub(crate) exclude_modules: Vec<String>,
+    pub(crate) send_code: bool,
+}
+
+fn is_machinery(method: &str) -> bool {
+    let path = method.trim_start_matches('<');
+    MACHINERY.iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// The crate a demangled path belongs to: `my_app` for `<my_app::Foo as Bar>::baz`.
+fn crate_of(method: &str) -> &str {
+    let path = method.trim_start_matches('<');
+    path.split("::").next().unwrap_or(path)
+}
+
+impl FrameRules {
+    pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver) -> Vec<Stackframe> {
+        let name = |f: &RawFrame| f.method.clone().unwrap_or_default();
+        if let Some(bottom) = raw.iter().position(|f| name(f).contains(BOTTOM_MARKER)) {
+            raw.truncate(bottom);
+        }
+        let after_marker = raw.iter().position(|f| name(f).contains(TOP_MARKER)).map_or(0, |i| i + 1);
+        let first_caller = raw[after_marker..]
+            .iter()
+            .position(|f| f.method.as_deref().is_some_and(|m| !is_machinery(m)))
+            .map_or(raw.len(), |i| i + after_marker);
+        raw.drain(..first_caller);
+        raw.into_iter()
+            .filter(|f| {
+                let method = f.method.as_deref().unwrap_or_default();
+                !self.exclude_modules.iter().any(|m| method.trim_start_matches('<').starts_with(m.as_str()))
+            })
+            .take(MAX_FRAMES)
+            .map(|f| self.frame(f, resolver))
+            .collect()
+    }
+
+    fn frame(&self, raw: RawFrame, resolver: &mut Resolver) -> Stackframe {
+        let method = raw.method.unwrap_or_else(|| "<unknown>".to_owned());
+        let under_root = raw.file.as_deref().and_then(|f| f.strip_prefix(&self.project_root).ok());
+        let dependency = raw.file.as_deref().is_some_and(|f| {
+            let f = f.to_string_lossy();
+            f.contains("/.cargo/registry/") || f.contains("/.cargo/git/") || f.starts_with("/rustc/")
+        });
+        let in_project = (under_root.is_some() && !dependency)
+            || self.project_packages.iter().any(|p| crate_of(&method) == p.as_str());
+        let line_number = raw.line.unwrap_or(0);
+        let code = match (&raw.file, self.send_code && in_project) {
+            (Some(file), true) if line_number > 0 => resolver.snippet(file, line_number),
+            _ => None,
+        };
+        let file = match (under_root, &raw.file) {
+            (Some(relative), _) => relative.to_string_lossy().into_owned(),
+            (None, Some(file)) => file.to_string_lossy().into_owned(),
+            (None, None) => "<unknown>".to_owned(),
+        };
+        Stackframe { file, line_number, column_number: raw.column, method, in_project, code }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(method: &str) -> RawFrame {
+        RawFrame { method: Some(method.into()), file: None, line: Some(1), column: None }
+    }
+
+    fn rules() -> FrameRules {
+        FrameRules {
+            project_root: PathBuf::from("/srv/app"),
+            project_packages: vec!["my_app".into()],
+            exclude_modules: vec!["my_app::logging".into()],
+            send_code: false,
+        }
+    }
+
+    #[test]
+    fn panic_machinery_and_runtime_frames_are_removed() {
+        let frames = rules().apply(
+            vec![
+                raw("backtrace::backtrace::trace"),
+                raw("bugsnag_core::panic::hook"),
+                raw("<alloc::boxed::Box<F,A> as core::ops::function::Fn<Args>>::call"),
+                raw("std::panicking::rust_panic_with_hook"),
+                raw("std::sys::backtrace::__rust_end_short_backtrace"),
+                raw("core::panicking::panic_fmt"),
+                raw("core::option::expect_failed"),
+                raw("my_app::logging::report"),
+                raw("my_app::handler"),
+                raw("std::sys::backtrace::__rust_begin_short_backtrace"),
+                raw("std::rt::lang_start"),
+            ],
+            &mut Resolver::default(),
+        );
+        let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
+        assert_eq!(methods, ["my_app::handler"]);
+        assert!(frames[0].in_project, "project_packages marks the crate in-project");
+    }
+
+    #[test]
+    fn files_under_the_root_are_relative_and_in_project() {
+        let mut frame = raw("other::f");
+        frame.file = Some(PathBuf::from("/srv/app/src/main.rs"));
+        let frames = rules().apply(vec![frame], &mut Resolver::default());
+        assert_eq!(frames[0].file, "src/main.rs");
+        assert!(frames[0].in_project);
+    }
+}

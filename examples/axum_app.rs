@@ -1,0 +1,108 @@
+//! An axum service reporting to Bugsnag through `BugsnagLayer`: a handled error, a
+//! returned error, a panic, and a spawned task that keeps the request's context.
+//!
+//! ```sh
+//! BUGSNAG_API_KEY=... cargo run -p bugsnag-examples --bin axum-app
+//! curl localhost:PORT/handled /orders/7 /panic /spawned
+//! ```
+//! It listens on `BIND_ADDR` (127.0.0.1:0 by default), prints its address, and shuts down
+//! gracefully when its standard input closes (that is how `cargo xtask demo` stops it).
+
+use std::net::SocketAddr;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bugsnag_core::{Configuration, InCurrentScope, User};
+use bugsnag_tower::{BugsnagLayer, ErrorReport};
+use serde_json::json;
+
+/// The service's error type: answers 500 and hands the error to BugsnagLayer.
+#[derive(Debug)]
+struct OrderError {
+    order: u32,
+    source: std::io::Error,
+}
+
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not load order {}", self.order)
+    }
+}
+
+impl std::error::Error for OrderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl IntoResponse for OrderError {
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::INTERNAL_SERVER_ERROR, "could not load the order\n").into_response();
+        response.extensions_mut().insert(ErrorReport::new(self));
+        response
+    }
+}
+
+async fn handled() -> &'static str {
+    bugsnag_core::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
+    bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
+    if let Err(err) = "forty-two".parse::<u32>() {
+        let _ = bugsnag_core::notify(&err);
+    }
+    "reported a handled error\n"
+}
+
+async fn order(Path(order): Path<u32>) -> Result<String, OrderError> {
+    let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "database timed out");
+    Err(OrderError { order, source })
+}
+
+async fn panics() -> &'static str {
+    let orders: Vec<u32> = Vec::new();
+    let _first = orders[0];
+    "unreachable"
+}
+
+async fn spawned() -> &'static str {
+    // tokio::spawn does not inherit the request's scope; `in_current_scope` carries it.
+    let task = tokio::spawn(
+        async {
+            let err = std::io::Error::other("background refresh failed");
+            let _ = bugsnag_core::notify(&err);
+        }
+        .in_current_scope(),
+    );
+    let _ = task.await;
+    "reported from a spawned task\n"
+}
+
+#[tokio::main]
+async fn main() {
+    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0").app_type("web"));
+
+    let app = Router::new()
+        .route("/handled", get(handled))
+        .route("/orders/{order}", get(order))
+        .route("/panic", get(panics))
+        .route("/spawned", get(spawned))
+        .layer(BugsnagLayer::new());
+
+    let addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
+    println!("listening on http://{}", listener.local_addr().expect("address"));
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = stop.send(());
+    });
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("serve");
+}
