@@ -113,11 +113,22 @@ struct Inner {
     feature_flags: Mutex<Flags>,
 }
 
+impl std::fmt::Debug for Client {
+    // Never prints the API key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.config.endpoint)
+            .field("release_stage", &self.inner.config.release_stage)
+            .field("enabled", &(self.inner.api_key.is_some() && self.inner.delivery.is_some()))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     /// A client for `config`. A missing or malformed API key or endpoint logs one warning
     /// and gives a client that sends nothing (unless a call supplies its own key).
     pub fn new(config: Configuration) -> Self {
-        let api_key = match config.api_key.as_deref() {
+        let api_key = match config.api_key.as_ref().map(|k| k.0.as_str()) {
             Some(key) if is_valid_api_key(key) => Some(key.to_owned()),
             Some(_) => {
                 tracing::warn!(target: "bugsnag_core", "Bugsnag API key is malformed (expected 32 hex characters); no events will be sent");
@@ -143,7 +154,7 @@ impl Client {
         let device = Arc::new(Mutex::new(device));
         let sessions_on = api_key.is_some() && config.sessions_enabled();
         let sessions = Arc::new(SessionTracker::new(sessions_on, api_key.clone(), app.clone(), device.clone()));
-        let delivery = Delivery::start(&config, sessions.clone())
+        let delivery = Delivery::start(&config, api_key.clone(), sessions.clone())
             .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag delivery disabled: {e}"))
             .ok();
         Self {
@@ -183,6 +194,26 @@ impl Client {
         let message = message.into();
         let class = options.error_class.clone().unwrap_or_else(|| FALLBACK_CLASS.to_owned());
         self.report(|stacktrace| vec![Exception { error_class: class, message, stacktrace }], options)
+    }
+
+    /// Reports an error chain read from a log record: `(errorClass, message)` pairs,
+    /// outermost first; the stack is captured here, at the logging call.
+    #[cfg(any(feature = "log", feature = "tracing"))]
+    pub(crate) fn notify_chain(&self, chain: Vec<(String, String)>, options: Options) -> Outcome {
+        self.report(
+            |trace| {
+                let mut trace = Some(trace);
+                chain
+                    .into_iter()
+                    .map(|(error_class, message)| Exception {
+                        error_class,
+                        message,
+                        stacktrace: trace.take().unwrap_or_else(Stacktrace::empty),
+                    })
+                    .collect()
+            },
+            options,
+        )
     }
 
     /// Reports an `anyhow::Error`, using the backtrace it captured when there is one.
@@ -328,7 +359,11 @@ impl Client {
 
     fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
         let inner = &*self.inner;
-        let key_ok = inner.api_key.is_some() || options.api_key.as_deref().is_some_and(is_valid_api_key);
+        if options.api_key.as_deref().is_some_and(|key| !is_valid_api_key(key)) {
+            tracing::warn!(target: "bugsnag_core", "the API key given to notify is malformed; using the configured one");
+            options.api_key = None;
+        }
+        let key_ok = inner.api_key.is_some() || options.api_key.is_some();
         let Some(delivery) = inner.delivery.as_ref().filter(|_| key_ok) else {
             return Outcome::Dropped(DropReason::Disabled);
         };
@@ -381,7 +416,11 @@ impl Client {
             exceptions,
             breadcrumbs,
             request: scope.request.clone().or_else(|| source.map(|s| s.request())),
-            context: options.context.or_else(|| scope.context.clone()).or_else(|| source.and_then(|s| s.context())),
+            context: options
+                .context
+                .or_else(|| scope.context.clone())
+                .or_else(|| source.and_then(|s| s.context()))
+                .or(options.fallback_context),
             grouping_hash: options.grouping_hash,
             unhandled: options.unhandled.unwrap_or(false),
             severity: options.severity.unwrap_or(Severity::Warning),

@@ -32,7 +32,7 @@ pub const DEFAULT_PARAMS_FILTERS: &[&str] =
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Configuration {
-    pub(crate) api_key: Option<String>,
+    pub(crate) api_key: Option<ApiKey>,
     pub(crate) release_stage: String,
     pub(crate) notify_release_stages: Option<Vec<String>>,
     pub(crate) auto_notify: bool,
@@ -127,6 +127,12 @@ macro_rules! setters {
 }
 
 impl Configuration {
+    /// Your project's 32-character hex API key (required to send anything).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey(key.into()));
+        self
+    }
+
     /// Defaults overlaid with the `BUGSNAG_*` environment variables that are set:
     /// `BUGSNAG_API_KEY`, `BUGSNAG_RELEASE_STAGE`, `BUGSNAG_NOTIFY_RELEASE_STAGES`
     /// (comma-separated), `BUGSNAG_APP_VERSION`, `BUGSNAG_APP_TYPE`, `BUGSNAG_ENDPOINT`,
@@ -153,7 +159,7 @@ impl Configuration {
             }
             None => current,
         };
-        self.api_key = get("API_KEY").or(self.api_key);
+        self.api_key = get("API_KEY").map(ApiKey).or(self.api_key);
         self.release_stage = get("RELEASE_STAGE").unwrap_or(self.release_stage);
         self.notify_release_stages = get("NOTIFY_RELEASE_STAGES").map(list).or(self.notify_release_stages);
         self.app_version = get("APP_VERSION").or(self.app_version);
@@ -177,8 +183,6 @@ impl Configuration {
     }
 
     setters! {
-        /// Your project's 32-character hex API key (required to send anything).
-        api_key: impl Into<String> => api_key(some);
         /// The stage this process runs in (`production` by default).
         release_stage: impl Into<String> => release_stage(into);
         /// Only these release stages send events and sessions (all do by default).
@@ -283,6 +287,17 @@ impl Configuration {
     }
 }
 
+/// An API key; its `Debug` output never shows it, so printing a configuration is safe.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct ApiKey(pub(crate) String);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[FILTERED]")
+    }
+}
+
 /// Whether `key` looks like a Bugsnag API key: 32 hexadecimal characters.
 pub(crate) fn is_valid_api_key(key: &str) -> bool {
     key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
@@ -312,7 +327,8 @@ mod tests {
             _ => None,
         };
         let config = Configuration::default().with_env_from(env);
-        assert_eq!(config.api_key.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(config.api_key.as_ref().map(|k| k.0.as_str()), Some("0123456789abcdef0123456789abcdef"));
+        assert!(!format!("{config:?}").contains("0123456789abcdef"), "Debug never shows the key");
         assert_eq!(config.notify_release_stages, Some(vec!["production".into(), "staging".into()]));
         assert!(config.params_filters.iter().any(|f| f == "password") && config.params_filters.contains(&"ssn".into()));
         assert!(!config.send_code);

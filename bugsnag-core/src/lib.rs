@@ -36,6 +36,7 @@
 //! - [`redact`] — redaction by `params_filters`.
 //! - [`panic`] — the panic hook and [`panic::CatchUnwind`] for adapters.
 //! - `http` (feature `http`): request data from `http::Request` for web adapters.
+//! - `logging` (features `log`, `tracing`): reports and breadcrumbs from log records.
 //! - `delivery`: the delivery thread: queue, retries, outbox, trimming ([`Stats`]).
 //! - `testing` (feature `testing`): a loopback collector for tests.
 #![warn(missing_docs)]
@@ -50,6 +51,8 @@ pub mod feature_flags;
 pub mod global;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "log", feature = "tracing"))]
+pub mod logging;
 pub mod options;
 pub mod panic;
 pub mod redact;
@@ -73,8 +76,3 @@ pub use global::{
 };
 pub use options::Options;
 pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};
-
-/// The README's examples, compiled and run as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -27,6 +27,7 @@ pub struct Options {
     pub(crate) severity_reason: Option<SeverityReason>,
     pub(crate) unhandled: Option<bool>,
     pub(crate) context: Option<String>,
+    pub(crate) fallback_context: Option<String>,
     pub(crate) user: Option<User>,
     pub(crate) metadata: Map<String, Value>,
     pub(crate) grouping_hash: Option<String>,
@@ -51,6 +52,13 @@ impl Options {
     /// Sets what was happening, overriding the scope's context.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
+        self
+    }
+
+    /// Sets the context only when neither the scope nor its request has one (the log
+    /// bridges use it for tracing's span path).
+    pub fn fallback_context(mut self, context: impl Into<String>) -> Self {
+        self.fallback_context = Some(context.into());
         self
     }
 

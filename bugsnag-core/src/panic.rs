@@ -104,6 +104,12 @@ pub fn ensure_hook() {
     });
 }
 
+/// Whether this thread is running notifier code (a callback, the hook), whose panics and
+/// log records must not be reported.
+pub(crate) fn is_quiet() -> bool {
+    QUIET.try_with(Cell::get).unwrap_or(true)
+}
+
 /// Runs `f` with this thread's panics kept out of reports.
 pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
     struct Reset(bool);
@@ -117,8 +123,7 @@ pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
 }
 
 fn hook(info: &PanicHookInfo<'_>) {
-    let quiet = QUIET.try_with(Cell::get).unwrap_or(true);
-    if quiet || std::thread::current().name() == Some(THREAD_NAME) {
+    if is_quiet() || std::thread::current().name() == Some(THREAD_NAME) {
         return;
     }
     quietly(|| {

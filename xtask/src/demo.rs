@@ -26,14 +26,21 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
 
     println!("\n== examples/axum_app.rs: an axum service behind BugsnagLayer");
     run_axum(root, &collector)?;
-    let all = collector.requests();
-    summarize(&all[plain.len()..]);
+    let served = collector.requests();
+    summarize(&served[plain.len()..]);
+
+    println!("\n== examples/logging.rs: tracing events through BugsnagTracingLayer");
+    let status =
+        example(root, "logging", &collector).status().map_err(|e| format!("could not run the logging example: {e}"))?;
+    println!("(exited with {status})");
+    let all = collector.wait_for_requests(served.len() + 1, WAIT);
+    summarize(&all[served.len()..]);
 
     write_jsonl(root, &all)?;
     assert_valid(&all);
     let events = collector.events().len();
-    if events < 7 {
-        return Err(format!("expected 7 events (3 from plain, 4 from axum), the collector received {events}"));
+    if events < 8 {
+        return Err(format!("expected 8 events (3 plain, 4 axum, 1 logged), the collector received {events}"));
     }
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())
@@ -133,6 +140,10 @@ fn print_event(event: &Value) {
         event["unhandled"]
     );
     println!("    context     {}", text(&event["context"]));
+    let crumbs: Vec<&str> = event["breadcrumbs"].as_array().into_iter().flatten().map(|c| text(&c["name"])).collect();
+    if !crumbs.is_empty() {
+        println!("    breadcrumbs {}", crumbs.join(" <- "));
+    }
     if let Some(request) = event.get("request") {
         println!(
             "    request     {} {}  headers {}",

@@ -170,12 +170,18 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     /// Validates the endpoints and starts the delivery thread.
-    pub(crate) fn start(config: &Configuration, sessions: Arc<SessionTracker>) -> Result<Self, String> {
+    /// `api_key` is the configured key once validated.
+    pub(crate) fn start(
+        config: &Configuration,
+        api_key: Option<String>,
+        sessions: Arc<SessionTracker>,
+    ) -> Result<Self, String> {
         let (queue, jobs) = mpsc::channel(config.queue_capacity.max(1));
         let progress = Arc::new(Progress::default());
         let counters = Arc::new(Counters::default());
         let (stop, stopped) = watch::channel(false);
-        let worker = worker::Worker::new(config, progress.clone(), counters.clone(), sessions.clone(), stopped)?;
+        let worker =
+            worker::Worker::new(config, api_key, progress.clone(), counters.clone(), sessions.clone(), stopped)?;
         let has_outbox = worker.has_outbox();
         worker::spawn(worker, jobs)?;
         Ok(Self { queue, progress, counters, sessions, stop, has_outbox })

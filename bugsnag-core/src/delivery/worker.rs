@@ -60,6 +60,7 @@ fn parse_url(config: &Configuration, what: &str, text: &str) -> Result<reqwest::
 impl Worker {
     pub(crate) fn new(
         config: &Configuration,
+        api_key: Option<String>,
         progress: Arc<Progress>,
         counters: Arc<Counters>,
         sessions: Arc<SessionTracker>,
@@ -90,7 +91,7 @@ impl Worker {
             http,
             notify_url,
             sessions_url,
-            api_key: config.api_key.clone(),
+            api_key,
             filters: Filters::new(&config.params_filters),
             rules: FrameRules {
                 project_root: config.project_root.clone(),

@@ -47,6 +47,25 @@ fn is_machinery(method: &str) -> bool {
     MACHINERY.iter().any(|prefix| path.starts_with(prefix))
 }
 
+/// Whether a source file belongs to the standard library or to a machinery crate from
+/// the registry: a macro of `tracing` or `log` expands into a closure whose location is
+/// the macro's file, and that frame says nothing about the caller.
+fn is_machinery_file(file: &std::path::Path) -> bool {
+    let file = file.to_string_lossy();
+    if file.starts_with("/rustc/") {
+        return true;
+    }
+    let Some(in_registry) = file.split("/registry/src/").nth(1) else { return false };
+    let Some(package) = in_registry.split('/').nth(1) else { return false };
+    let name = package.rsplit_once('-').map_or(package, |(name, _version)| name).replace('-', "_");
+    is_machinery(&format!("{name}::"))
+}
+
+/// Whether a frame belongs to the machinery rather than to the code that reported.
+fn is_machinery_frame(frame: &RawFrame) -> bool {
+    frame.method.as_deref().is_none_or(is_machinery) || frame.file.as_deref().is_some_and(is_machinery_file)
+}
+
 /// The crate a demangled path belongs to: `my_app` for `<my_app::Foo as Bar>::baz`.
 fn crate_of(method: &str) -> &str {
     let path = method.trim_start_matches('<');
@@ -60,10 +79,8 @@ impl FrameRules {
             raw.truncate(bottom);
         }
         let after_marker = raw.iter().position(|f| name(f).contains(TOP_MARKER)).map_or(0, |i| i + 1);
-        let first_caller = raw[after_marker..]
-            .iter()
-            .position(|f| f.method.as_deref().is_some_and(|m| !is_machinery(m)))
-            .map_or(raw.len(), |i| i + after_marker);
+        let first_caller =
+            raw[after_marker..].iter().position(|f| !is_machinery_frame(f)).map_or(raw.len(), |i| i + after_marker);
         raw.drain(..first_caller);
         raw.into_iter()
             .filter(|f| {
@@ -136,6 +153,20 @@ mod tests {
         let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
         assert_eq!(methods, ["my_app::handler"]);
         assert!(frames[0].in_project, "project_packages marks the crate in-project");
+    }
+
+    #[test]
+    fn closures_expanded_from_logging_macros_are_skipped() {
+        let mut closure = raw("my_app::charge::{{closure}}");
+        closure.file = Some(PathBuf::from(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tracing-0.1.44/src/macros.rs",
+        ));
+        let mut caller = raw("my_app::charge");
+        caller.file = Some(PathBuf::from("/srv/app/src/charge.rs"));
+        let frames =
+            rules().apply(vec![raw("tracing_core::event::Event::dispatch"), closure, caller], &mut Resolver::default());
+        assert_eq!(frames[0].method, "my_app::charge");
+        assert_eq!(frames[0].file, "src/charge.rs");
     }
 
     #[test]

@@ -1,0 +1,239 @@
+//! Bridges from Rust's logging crates, the counterpart of the seed's `BugsnagHandler`:
+//! log records at or above a level (ERROR by default) become reports, lower ones (INFO
+//! and up by default) become `log` breadcrumbs.
+//!
+//! - [`BugsnagTracingLayer`] (feature `tracing`): a `tracing_subscriber::Layer`.
+//! - [`BugsnagLogger`] (feature `log`): a `log::Log`, alone or wrapping another logger.
+//!
+//! A report carries severity from the level (error, warning, info), severityReason `log`
+//! with `attributes.level`, the message, the record's fields in a metaData tab
+//! (`extra data`, the seed's name) or in the tabs [`LogSettings::extra_fields`] chooses,
+//! and, when a field holds a `dyn Error`, that error's chain as its exceptions instead of
+//! a synthetic `Log<LEVEL>` class. The notifier's own records, and anything logged on its
+//! delivery thread (its HTTP client's), are never reported, so there is no feedback loop.
+
+#[cfg(feature = "log")]
+mod log_bridge;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
+
+use std::error::Error;
+
+use serde_json::{Map, Value};
+
+use crate::breadcrumbs::{Breadcrumb, BreadcrumbType};
+use crate::client::Client;
+use crate::error_chain::{self, FALLBACK_CLASS};
+use crate::event::{Severity, SeverityReason};
+use crate::options::Options;
+use crate::scope::Scope;
+
+#[cfg(feature = "log")]
+pub use log_bridge::BugsnagLogger;
+#[cfg(feature = "tracing")]
+pub use tracing_layer::BugsnagTracingLayer;
+
+/// The metaData tab that holds a record's fields unless mapped elsewhere.
+pub const EXTRA_DATA_TAB: &str = "extra data";
+
+/// A log level, common to `log` and `tracing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Finest detail.
+    Trace,
+    /// Debugging information.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+impl LogLevel {
+    fn name(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+
+    /// The seed's mapping: error, warning, and info for everything lower.
+    fn severity(self) -> Severity {
+        match self {
+            LogLevel::Error => Severity::Error,
+            LogLevel::Warn => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
+}
+
+/// What a bridge reports and how; shared by both bridges' builders.
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    client: Option<Client>,
+    report_level: LogLevel,
+    breadcrumb_level: Option<LogLevel>,
+    extra_fields: Vec<(String, Vec<String>)>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            client: None,
+            report_level: LogLevel::Error,
+            breadcrumb_level: Some(LogLevel::Info),
+            extra_fields: Vec::new(),
+        }
+    }
+}
+
+impl LogSettings {
+    /// Records at or above `level` are reported (ERROR by default).
+    pub fn report_level(&mut self, level: LogLevel) {
+        self.report_level = level;
+    }
+
+    /// Records at or above `level` and below the report level become breadcrumbs (INFO
+    /// by default; `None` turns them off).
+    pub fn breadcrumb_level(&mut self, level: Option<LogLevel>) {
+        self.breadcrumb_level = level;
+    }
+
+    /// Puts the fields named in `fields` in the metaData tab `tab` instead of `extra data`
+    /// (the seed's `extra_fields={"tab": ["field"]}`); absent fields are ignored.
+    pub fn extra_fields(&mut self, tab: impl Into<String>, fields: impl IntoIterator<Item = impl Into<String>>) {
+        self.extra_fields.push((tab.into(), fields.into_iter().map(Into::into).collect()));
+    }
+
+    /// Reports to `client` instead of the process-wide client.
+    pub fn client(&mut self, client: Client) {
+        self.client = Some(client);
+    }
+
+    fn enabled(&self, level: LogLevel) -> bool {
+        level >= self.report_level || self.breadcrumb_level.is_some_and(|b| level >= b)
+    }
+}
+
+/// Whether a record comes from the notifier itself: its own targets, or anything on its
+/// delivery thread (the HTTP client's logs), which would otherwise loop.
+fn is_own(target: &str) -> bool {
+    target.starts_with("bugsnag_")
+        || std::thread::current().name() == Some(crate::delivery::THREAD_NAME)
+        || crate::panic::is_quiet()
+}
+
+/// One log record, as either bridge reads it.
+pub(crate) struct Record {
+    pub(crate) level: LogLevel,
+    pub(crate) target: String,
+    pub(crate) message: String,
+    pub(crate) fields: Map<String, Value>,
+    /// `(errorClass, message)` of a `dyn Error` field and each of its causes.
+    pub(crate) error: Option<Vec<(String, String)>>,
+    /// Where the record was made, for the context (tracing's span path).
+    pub(crate) context: Option<String>,
+}
+
+impl Record {
+    pub(crate) fn new(level: LogLevel, target: &str) -> Self {
+        Self {
+            level,
+            target: target.to_owned(),
+            message: String::new(),
+            fields: Map::new(),
+            error: None,
+            context: None,
+        }
+    }
+
+    /// Records a field, or the message, or an error's chain.
+    pub(crate) fn field(&mut self, name: &str, value: Value) {
+        if name == "message" {
+            self.message = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+        } else {
+            self.fields.insert(name.to_owned(), value);
+        }
+    }
+
+    pub(crate) fn error(&mut self, name: &str, error: &(dyn Error + 'static)) {
+        self.fields.insert(name.to_owned(), Value::String(error.to_string()));
+        if self.error.is_none() {
+            let mut chain = vec![(error_chain::class_of_dyn(error), error.to_string())];
+            let mut cause = error.source();
+            while let Some(err) = cause.filter(|_| chain.len() < 32) {
+                chain.push((error_chain::class_of_dyn(err), err.to_string()));
+                cause = err.source();
+            }
+            self.error = Some(chain);
+        }
+    }
+}
+
+impl LogSettings {
+    /// Reports the record, leaves it as a breadcrumb, or ignores it.
+    pub(crate) fn handle(&self, record: Record) {
+        if is_own(&record.target) {
+            return;
+        }
+        let Some(client) = self.client.clone().or_else(crate::client) else { return };
+        if record.level >= self.report_level {
+            self.report(&client, record);
+        } else if self.breadcrumb_level.is_some_and(|b| record.level >= b) {
+            let mut details = self.tabs(record.fields).remove(EXTRA_DATA_TAB).unwrap_or_default();
+            if let Value::Object(map) = &mut details {
+                map.insert("level".into(), record.level.name().into());
+                map.insert("target".into(), record.target.into());
+            }
+            client.add_breadcrumb(&Scope::current(), Breadcrumb::new(record.message, BreadcrumbType::Log, details));
+        }
+    }
+
+    fn report(&self, client: &Client, record: Record) {
+        let level = record.level;
+        let mut options = Options::new().severity(level.severity()).reason(SeverityReason::log(level.name()));
+        if let Some(context) = record.context {
+            options = options.fallback_context(context);
+        }
+        let mut tabs = self.tabs(record.fields);
+        let extra = tabs.entry(EXTRA_DATA_TAB.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(extra) = extra {
+            extra.insert("target".into(), record.target.into());
+            if record.error.is_some() && !record.message.is_empty() {
+                extra.insert("message".into(), record.message.clone().into());
+            }
+        }
+        for (tab, value) in tabs {
+            options = options.metadata(tab, value);
+        }
+        let chain = record.error.unwrap_or_else(|| {
+            let message = if record.message.is_empty() { FALLBACK_CLASS.to_owned() } else { record.message };
+            vec![(format!("Log{}", level.name()), message)]
+        });
+        let _ = client.notify_chain(chain, options);
+    }
+
+    /// Splits fields into the `extra_fields` tabs and `extra data`.
+    fn tabs(&self, mut fields: Map<String, Value>) -> Map<String, Value> {
+        let mut tabs = Map::new();
+        for (tab, names) in &self.extra_fields {
+            let picked: Map<String, Value> =
+                names.iter().filter_map(|n| fields.remove(n).map(|v| (n.clone(), v))).collect();
+            if !picked.is_empty() {
+                tabs.insert(tab.clone(), Value::Object(picked));
+            }
+        }
+        if !fields.is_empty() {
+            tabs.insert(EXTRA_DATA_TAB.to_owned(), Value::Object(fields));
+        }
+        tabs
+    }
+}

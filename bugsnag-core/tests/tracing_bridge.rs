@@ -1,0 +1,136 @@
+//! The tracing bridge: events become reports or breadcrumbs, as they reach the collector.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+use bugsnag_core::logging::BugsnagTracingLayer;
+use bugsnag_core::testing::Collector;
+use bugsnag_core::{Client, Scope};
+use serde_json::{json, Value};
+use tracing_subscriber::prelude::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Runs `f` with the layer as this thread's subscriber; returns the events received.
+fn with_layer(layer: impl FnOnce(Client) -> BugsnagTracingLayer, f: impl FnOnce(&Client)) -> Vec<Value> {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let subscriber = tracing_subscriber::registry().with(layer(client.clone()));
+    tracing::subscriber::with_default(subscriber, || f(&client));
+    assert!(client.flush(WAIT));
+    collector.events()
+}
+
+#[inline(never)]
+fn charge_card() {
+    tracing::info!(attempt = 1, "cache warmed");
+    tracing::debug!("too detailed to keep");
+    tracing::error!(order_id = 42, password = "hunter2", "payment failed");
+}
+
+#[test]
+fn an_error_event_is_reported_with_its_fields_and_earlier_events_as_breadcrumbs() {
+    let events = with_layer(BugsnagTracingLayer::with_client, |client| {
+        charge_card();
+        let _ = client.notify_message("afterwards", Default::default());
+    });
+    assert_eq!(events.len(), 2, "only the ERROR event and the notify: {events:#?}");
+    let event = events.iter().find(|e| e["exceptions"][0]["errorClass"] == "LogERROR").unwrap();
+    assert_eq!(event["exceptions"][0]["message"], "payment failed");
+    assert_eq!(event["severity"], "error");
+    assert_eq!(event["severityReason"], json!({"type": "log", "attributes": {"level": "ERROR"}}));
+    assert_eq!(event["metaData"]["extra data"]["order_id"], 42);
+    assert_eq!(event["metaData"]["extra data"]["password"], "[FILTERED]");
+    // The first frame is the logging call (inside the closure `tracing::error!` expands to).
+    let top = &event["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().starts_with("tracing_bridge::charge_card"), "{top:#}");
+    let line = top["lineNumber"].to_string();
+    assert!(top["code"][&line].as_str().unwrap_or_default().contains("tracing::error!(order_id = 42"), "{top:#}");
+    assert_eq!(event["breadcrumbs"][0]["name"], "cache warmed");
+    assert_eq!(event["breadcrumbs"][0]["type"], "log");
+    assert_eq!(event["breadcrumbs"][0]["metaData"]["attempt"], 1);
+    assert_eq!(event["breadcrumbs"][0]["metaData"]["level"], "INFO");
+
+    let after = events.iter().find(|e| e["exceptions"][0]["message"] == "afterwards").unwrap();
+    let names: Vec<&str> =
+        after["breadcrumbs"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["LogERROR", "cache warmed"], "the INFO event logged before it, and the reported one");
+}
+
+#[derive(Debug)]
+struct PaymentError(std::io::Error);
+
+impl fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("payment provider failed")
+    }
+}
+
+impl Error for PaymentError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn an_error_field_becomes_the_exception_chain() {
+    let events = with_layer(BugsnagTracingLayer::with_client, |_| {
+        let err = PaymentError(std::io::Error::other("card declined"));
+        tracing::error!(error = &err as &dyn Error, "failed");
+    });
+    let exceptions = events[0]["exceptions"].as_array().unwrap();
+    let chain: Vec<(&str, &str)> =
+        exceptions.iter().map(|e| (e["errorClass"].as_str().unwrap(), e["message"].as_str().unwrap())).collect();
+    assert_eq!(chain, [("PaymentError", "payment provider failed"), ("std::io::error::Error", "card declined")]);
+    assert_eq!(events[0]["metaData"]["extra data"]["message"], "failed");
+}
+
+#[test]
+fn levels_extra_fields_and_span_context_are_configurable() {
+    let events = with_layer(
+        |client| {
+            BugsnagTracingLayer::with_client(client)
+                .report_level(tracing::Level::WARN)
+                .extra_fields("order", ["order_id", "missing"])
+        },
+        |_| {
+            let span = tracing::info_span!("checkout");
+            let _entered = span.enter();
+            let inner = tracing::info_span!("charge");
+            let _inner = inner.enter();
+            tracing::warn!(order_id = 7, region = "eu", "slow provider");
+        },
+    );
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event["severity"], "warning");
+    assert_eq!(event["severityReason"]["attributes"]["level"], "WARN");
+    assert_eq!(event["metaData"]["order"], json!({"order_id": 7}));
+    assert_eq!(event["metaData"]["extra data"]["region"], "eu");
+    assert_eq!(event["context"], "checkout > charge");
+}
+
+#[test]
+fn a_scope_context_wins_over_the_span_path() {
+    let events = with_layer(BugsnagTracingLayer::with_client, |_| {
+        let scope = Scope::new();
+        scope.set_context("GET /orders/{id}");
+        scope.run_sync(|| {
+            let span = tracing::info_span!("load");
+            let _entered = span.enter();
+            tracing::error!("not found");
+        });
+    });
+    assert_eq!(events[0]["context"], "GET /orders/{id}");
+}
+
+#[test]
+fn the_notifiers_own_events_are_never_reported() {
+    let events = with_layer(BugsnagTracingLayer::with_client, |_| {
+        tracing::error!(target: "bugsnag_core", "delivery failed");
+        // A client with a malformed key logs a warning of its own, at its own target.
+        let _ = Client::new(bugsnag_core::Configuration::default().api_key("bad"));
+    });
+    assert!(events.is_empty(), "{events:#?}");
+}
