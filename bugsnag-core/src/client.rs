@@ -243,8 +243,10 @@ impl Client {
 
     pub(crate) fn report_panic(&self, capture: PanicCapture, reason: SeverityReason, scope: &Scope) -> Outcome {
         let tab = capture.metadata();
-        let options = Options::new().unhandled(reason).metadata("panic", tab).scope(scope.clone());
-        self.report(move |_| capture.into_exceptions(), options)
+        let (stacktrace, build) = capture.into_parts();
+        let options =
+            Options::new().unhandled(reason).metadata("panic", tab).scope(scope.clone()).stacktrace(stacktrace);
+        self.report(build, options)
     }
 
     /// Registers a callback run on every event before it is queued; it may change the

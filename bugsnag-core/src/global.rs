@@ -163,15 +163,30 @@ pub fn start_session() {
     }
 }
 
-/// Adds a feature flag to the current request's scope, or to the whole process outside a
-/// request (the scope of a thread of its own is the process's).
+/// Adds a feature flag to the current request's (or task's) scope, or, outside any,
+/// to the process-wide client, so every later event carries it.
 pub fn add_feature_flag(name: impl Into<String>, variant: Option<&str>) {
-    Scope::current().add_feature_flag(name, variant);
+    match Scope::entered() {
+        Some(scope) => scope.add_feature_flag(name, variant),
+        None => {
+            if let Some(client) = client() {
+                client.add_feature_flag(name, variant);
+            }
+        }
+    }
 }
 
-/// Removes a feature flag from the current scope.
+/// Removes a feature flag from the current request's scope, or, outside any, from the
+/// process-wide client.
 pub fn clear_feature_flag(name: &str) {
-    Scope::current().clear_feature_flag(name);
+    match Scope::entered() {
+        Some(scope) => scope.clear_feature_flag(name),
+        None => {
+            if let Some(client) = client() {
+                client.clear_feature_flag(name);
+            }
+        }
+    }
 }
 
 /// Waits up to `timeout` for the process-wide client's queued events to be sent.

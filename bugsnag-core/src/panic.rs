@@ -70,8 +70,12 @@ impl PanicCapture {
         json!({ "location": self.location, "thread": self.thread })
     }
 
-    pub(crate) fn into_exceptions(self) -> Vec<Exception> {
-        vec![Exception { error_class: PANIC_CLASS.to_owned(), message: self.message, stacktrace: self.stacktrace }]
+    /// The stack at the panic point, and a function making the exception around it.
+    pub(crate) fn into_parts(self) -> (Stacktrace, impl FnOnce(Stacktrace) -> Vec<Exception>) {
+        let message = self.message;
+        (self.stacktrace, move |stacktrace| {
+            vec![Exception { error_class: PANIC_CLASS.to_owned(), message, stacktrace }]
+        })
     }
 }
 

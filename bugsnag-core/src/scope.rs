@@ -110,12 +110,13 @@ impl Scope {
     /// The innermost scope entered on this thread, else this thread's own.
     pub fn current() -> Scope {
         // `try_with`: this also runs in the panic hook, possibly during thread teardown.
-        STACK
-            .try_with(|stack| stack.borrow().last().cloned())
-            .ok()
-            .flatten()
-            .or_else(|| THREAD_DEFAULT.try_with(Scope::clone).ok())
-            .unwrap_or_default()
+        Self::entered().or_else(|| THREAD_DEFAULT.try_with(Scope::clone).ok()).unwrap_or_default()
+    }
+
+    /// The innermost scope entered with [`Scope::run`] or [`Scope::run_sync`], if any
+    /// (not the thread's own).
+    pub fn entered() -> Option<Scope> {
+        STACK.try_with(|stack| stack.borrow().last().cloned()).ok().flatten()
     }
 
     /// Runs `future` with this scope as the current one whenever it is polled.

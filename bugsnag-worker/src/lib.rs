@@ -1,1 +1,38 @@
-//! placeholder
+//! Bugsnag for background jobs: the counterpart of the seed's Celery
+//! `connect_failure_handler`, for whatever runs your jobs (a tokio task loop, a queue
+//! consumer, a cron binary).
+//!
+//! Run each job through a [`FailureHandler`]: the job gets its own scope (context = the
+//! job's name, a `job` metaData tab with its id, attempt, queue and arguments, filtered by
+//! `params_filters` like all metadata), so `notify` and the log bridges inside it attach
+//! to the job; a returned `Err` is reported as unhandled (`unhandledErrorMiddleware`), a
+//! panic as unhandled (`unhandledExceptionMiddleware`, with the stack at the panic point)
+//! and turned into [`JobError::Panicked`] so the runner can retry or record it.
+//!
+//! ```no_run
+//! use bugsnag_worker::{FailureHandler, Job};
+//! use serde_json::json;
+//!
+//! # async fn send_invoice(id: u64) -> Result<(), std::io::Error> { Ok(()) }
+//! # async fn run() {
+//! let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
+//! let jobs = FailureHandler::new();
+//!
+//! let job = Job::new("send_invoice").id("job-81").attempt(2).arguments(json!({"invoice": 7}));
+//! match jobs.run(job, send_invoice(7)).await {
+//!     Ok(()) => {}
+//!     Err(failure) => eprintln!("job failed, reported to Bugsnag: {failure}"),
+//! }
+//! # }
+//! ```
+//!
+//! # Modules
+//! - [`job`] — [`Job`], what the notifier knows of one job.
+//! - [`handler`] — [`FailureHandler`] and [`JobError`].
+#![warn(missing_docs)]
+
+pub mod handler;
+pub mod job;
+
+pub use handler::{FailureHandler, JobError};
+pub use job::Job;

@@ -1,0 +1,88 @@
+//! Failed jobs, as they reach a loopback Collector.
+
+use std::time::Duration;
+
+use bugsnag_core::testing::Collector;
+use bugsnag_core::Client;
+use bugsnag_worker::{FailureHandler, Job, JobError};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn setup() -> (Collector, Client, FailureHandler) {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let handler = FailureHandler::with_client(client.clone()).framework("test-queue");
+    (collector, client, handler)
+}
+
+#[inline(never)]
+async fn send_invoice(invoice: u32) -> Result<(), std::io::Error> {
+    tokio::task::yield_now().await;
+    if invoice == 13 {
+        panic!("invoice {invoice} is cursed");
+    }
+    Err(std::io::Error::other(format!("smtp refused invoice {invoice}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_is_reported_with_its_context_and_filtered_arguments() {
+    let (collector, client, handler) = setup();
+    let job = Job::new("send_invoice")
+        .id("job-81")
+        .attempt(2)
+        .queue("billing")
+        .arguments(json!({"invoice": 7, "api_token": "secret"}));
+    let result = handler.run(job, send_invoice(7)).await;
+    assert!(matches!(result, Err(JobError::Failed(_))));
+    assert!(tokio::task::spawn_blocking(move || client.flush(WAIT)).await.unwrap());
+
+    let events = collector.events();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event["context"], "send_invoice");
+    assert_eq!(event["unhandled"], true);
+    assert_eq!(
+        event["severityReason"],
+        json!({"type": "unhandledErrorMiddleware", "attributes": {"framework": "test-queue"}})
+    );
+    assert_eq!(event["exceptions"][0]["message"], "smtp refused invoice 7");
+    assert_eq!(
+        event["metaData"]["job"],
+        json!({"name": "send_invoice", "id": "job-81", "attempt": 2, "queue": "billing",
+               "arguments": {"invoice": 7, "api_token": "[FILTERED]"}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_is_reported_once_and_becomes_an_error() {
+    let (collector, client, handler) = setup();
+    let result = handler.spawn(Job::new("send_invoice"), send_invoice(13)).await.unwrap();
+    match result {
+        Err(JobError::Panicked(message)) => assert_eq!(message, "invoice 13 is cursed"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    assert!(tokio::task::spawn_blocking(move || client.flush(WAIT)).await.unwrap());
+    let events = collector.events();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event["severityReason"]["type"], "unhandledExceptionMiddleware");
+    assert_eq!(event["exceptions"][0]["errorClass"], "panic");
+    let top = &event["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().starts_with("jobs::send_invoice"), "{top:#}");
+}
+
+#[test]
+fn blocking_jobs_and_notify_inside_them_carry_the_job() {
+    let (collector, client, handler) = setup();
+    let ok = handler.run_blocking(Job::new("rebuild_index").id("j-1"), || {
+        let _ = client.notify_message("slow shard", Default::default());
+        Ok::<_, std::io::Error>(42)
+    });
+    assert_eq!(ok.unwrap(), 42);
+    assert!(client.flush(WAIT));
+    let event = &collector.events()[0];
+    assert_eq!(event["context"], "rebuild_index");
+    assert_eq!(event["unhandled"], false);
+    assert_eq!(event["metaData"]["job"]["id"], "j-1");
+}
