@@ -1,0 +1,142 @@
+//! The Bugsnag middleware in a real actix-web server on a loopback socket, called with a
+//! real HTTP client; events are read back from a loopback Collector.
+
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use bugsnag_actix::Bugsnag;
+use bugsnag_core::testing::Collector;
+use bugsnag_core::{Client, User};
+use serde_json::{json, Value};
+
+#[inline(never)]
+async fn explode(path: web::Path<u32>) -> HttpResponse {
+    actix_web::rt::task::yield_now().await;
+    panic!("user {} exploded", path.into_inner());
+}
+
+async fn save() -> Result<HttpResponse, actix_web::Error> {
+    Err(actix_web::error::ErrorServiceUnavailable("storage offline"))
+}
+
+async fn missing() -> Result<HttpResponse, actix_web::Error> {
+    Err(actix_web::error::ErrorNotFound("no such order"))
+}
+
+async fn work(name: web::Path<String>, client: web::Data<Client>) -> HttpResponse {
+    let name = name.into_inner();
+    bugsnag_core::configure_request(|s| s.set_user(User::id(name.clone())));
+    actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    bugsnag_core::add_metadata_tab("job", json!({ "name": name }));
+    let _ = client.notify(&std::io::Error::other(format!("{name} failed")));
+    HttpResponse::Ok().finish()
+}
+
+struct Server {
+    url: String,
+    collector: Collector,
+    client: Client,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let collector = Collector::start();
+        let client = Client::new(collector.configuration());
+        let app_client = client.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(Bugsnag::with_client(app_client.clone()))
+                .app_data(web::Data::new(app_client.clone()))
+                .route("/users/{id}", web::get().to(explode))
+                .route("/save", web::get().to(save))
+                .route("/orders/{id}", web::get().to(missing))
+                .route("/work/{name}", web::get().to(work))
+                .route("/ok", web::get().to(|| async { "ok" }))
+        })
+        .workers(2)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let url = format!("http://{}", server.addrs()[0]);
+        actix_web::rt::spawn(server.run());
+        Server { url, collector, client }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .header("Authorization", "Bearer secret")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    async fn events(&self) -> Vec<Value> {
+        let client = self.client.clone();
+        let flushed = actix_web::rt::task::spawn_blocking(move || client.flush(Duration::from_secs(20)));
+        assert!(flushed.await.unwrap());
+        self.collector.events()
+    }
+}
+
+#[actix_web::test]
+async fn a_panicking_handler_answers_500_and_is_reported_once() {
+    let server = Server::start().await;
+    assert_eq!(server.get("/users/42?token=t").await, 500);
+    assert_eq!(server.get("/ok").await, 200, "the server keeps serving");
+    let events = server.events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(
+        event["severityReason"],
+        json!({"type": "unhandledExceptionMiddleware", "attributes": {"framework": "actix-web"}})
+    );
+    assert_eq!(event["exceptions"][0]["message"], "user 42 exploded");
+    let top = &event["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().starts_with("server::explode"), "{top:#}");
+    assert_eq!(event["context"], "GET /users/{id}");
+    assert_eq!(event["user"]["id"], "127.0.0.1");
+    assert_eq!(event["request"]["clientIp"], "127.0.0.1");
+    assert_eq!(event["request"]["headers"]["authorization"], "[FILTERED]");
+    assert!(event["request"]["url"].as_str().unwrap().ends_with("/users/42?token=[FILTERED]"));
+    assert_eq!(event["device"]["runtimeVersions"]["actix-web"], "4");
+    assert_eq!(event["breadcrumbs"][0]["type"], "navigation");
+}
+
+#[actix_web::test]
+async fn returned_5xx_errors_are_reported_and_404s_are_not() {
+    let server = Server::start().await;
+    assert_eq!(server.get("/save").await, 503);
+    assert_eq!(server.get("/orders/7").await, 404);
+    let events = server.events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["exceptions"][0]["message"], "storage offline");
+    assert_eq!(events[0]["severityReason"]["type"], "unhandledErrorMiddleware");
+    assert_eq!(events[0]["metaData"]["response"]["status"], 503);
+    assert_eq!(events[0]["context"], "GET /save");
+}
+
+#[actix_web::test]
+async fn concurrent_requests_keep_their_own_context_and_quiet_ones_count_sessions() {
+    let server = Server::start().await;
+    let (a, b) = tokio::join!(server.get("/work/a"), server.get("/work/b"));
+    assert_eq!((a, b), (reqwest::StatusCode::OK, reqwest::StatusCode::OK));
+    let mut events = server.events().await;
+    events.sort_by_key(|e| e["user"]["id"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(events.len(), 2);
+    for (event, name) in events.iter().zip(["a", "b"]) {
+        assert_eq!(event["exceptions"][0]["message"], format!("{name} failed"));
+        assert_eq!(event["metaData"]["job"]["name"], name);
+        assert_eq!(event["context"], "GET /work/{name}");
+    }
+    let sessions: u64 = server
+        .collector
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/sessions")
+        .flat_map(|r| r.body["sessionCounts"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["sessionsStarted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sessions, 2);
+}
