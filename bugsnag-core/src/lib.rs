@@ -25,7 +25,7 @@
 //! # Where things live
 //! - [`config`] — [`Configuration`] and its environment variables.
 //! - [`global`] — [`configure`] and the free functions ([`notify`], [`configure_request`]...).
-//! - [`client`] — [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
+//! - [`client`](mod@client) — [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
 //! - [`options`] — per-call [`Options`].
 //! - [`scope`] — per-request [`Scope`] and [`InCurrentScope`].
 //! - [`session`] — sessions and their per-minute counts.
@@ -34,7 +34,7 @@
 //! - [`event`] — the [`Event`] model sent to the API.
 //! - [`stacktrace`] — capture and resolution of stack traces.
 //! - [`redact`] — redaction by `params_filters`.
-//! - [`panic`] — the panic hook and [`panic::CatchUnwind`] for adapters.
+//! - [`panic`](mod@panic) — the panic hook and [`panic::CatchUnwind`] for adapters.
 //! - `http` (feature `http`): request data from `http::Request` for web adapters.
 //! - `logging` (features `log`, `tracing`): reports and breadcrumbs from log records.
 //! - `delivery`: the delivery thread: queue, retries, outbox, trimming ([`Stats`]).

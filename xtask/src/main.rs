@@ -32,13 +32,21 @@ fn ci() -> Result<(), String> {
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     // Feature-gated code must also be clean when its feature is off.
     cargo(&["clippy", "--package", "bugsnag-core", "--no-default-features", "--", "-D", "warnings"])?;
-    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])
+    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
+    // Broken intra-doc links and undocumented items fail like any lint.
+    cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])
 }
 
 /// Runs cargo in the workspace root, failing on a non-zero exit.
 pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_with_env(args, &[])
+}
+
+/// [`cargo`] with environment variables set.
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .envs(env.iter().copied())
         .args(args)
         .current_dir(workspace_root())
         .status()
