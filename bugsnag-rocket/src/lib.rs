@@ -1,1 +1,53 @@
-//! placeholder
+//! Bugsnag for [Rocket] 0.5: a fairing, a route wrapper that catches handler panics, and a
+//! responder that reports the errors handlers return.
+//!
+//! ```no_run
+//! use bugsnag_rocket::{catch_panics, BugsnagFairing};
+//!
+//! #[rocket::get("/users/<id>")]
+//! fn user(id: u32) -> String {
+//!     format!("user {id}")
+//! }
+//!
+//! #[rocket::main]
+//! async fn main() -> Result<(), rocket::Error> {
+//!     let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
+//!     rocket::build()
+//!         .attach(BugsnagFairing::default())
+//!         .mount("/", catch_panics(rocket::routes![user]))
+//!         .launch()
+//!         .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - [`BugsnagFairing`] opens a scope for every request (so `configure_request`,
+//!   `add_metadata_tab` and `notify` in handlers attach to it), records the request
+//!   (method, URL with filtered query, filtered headers, client IP, referer), sets the
+//!   context to `GET /users/<id>` from the matched route and `user.id` to the client IP,
+//!   starts a session and leaves a navigation breadcrumb.
+//! - [`catch_panics`] wraps routes so that a panicking handler is reported once
+//!   (`unhandledExceptionMiddleware`, framework `Rocket`) and answered with a `500`.
+//! - [`Reported`] wraps an error a handler returns: it responds as the error does and
+//!   reports it (`unhandledErrorMiddleware`) with its `source()` chain.
+//!
+//! # Modules
+//! - [`fairing`] — [`BugsnagFairing`].
+//! - [`handler`] — [`catch_panics`].
+//! - [`responder`] — [`Reported`].
+//! - `request` — the per-request state the three share.
+//!
+//! [Rocket]: https://rocket.rs
+#![warn(missing_docs)]
+
+pub mod fairing;
+pub mod handler;
+mod request;
+pub mod responder;
+
+pub use fairing::BugsnagFairing;
+pub use handler::catch_panics;
+pub use responder::Reported;
+
+/// The framework named in reports.
+const FRAMEWORK: &str = "Rocket";

@@ -1,0 +1,160 @@
+//! The fairing, the route wrapper and the responder in a real Rocket server on a loopback
+//! socket, called with a real HTTP client; events are read back from a Collector.
+
+use std::time::Duration;
+
+use bugsnag_core::testing::Collector;
+use bugsnag_core::Client;
+use bugsnag_rocket::{catch_panics, BugsnagFairing, Reported};
+use serde_json::{json, Value};
+
+#[inline(never)]
+#[rocket::get("/users/<id>")]
+fn explode(id: u32) -> &'static str {
+    panic!("user {id} exploded");
+}
+
+#[derive(Debug, rocket::Responder)]
+#[response(status = 503)]
+struct StorageError(String);
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+#[rocket::get("/save")]
+fn save() -> Result<&'static str, Reported<StorageError>> {
+    Err(StorageError("disk full".into()).into())
+}
+
+#[rocket::get("/work/<name>")]
+async fn work(name: &str, client: &rocket::State<Client>) -> &'static str {
+    bugsnag_core::add_metadata_tab("job", json!({ "name": name }));
+    tokio::task::yield_now().await;
+    let _ = client.notify(&std::io::Error::other(format!("{name} failed")));
+    "done"
+}
+
+#[rocket::get("/ok")]
+fn ok() -> &'static str {
+    "ok"
+}
+
+struct Server {
+    url: String,
+    collector: Collector,
+    client: Client,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let collector = Collector::start();
+        let client = Client::new(collector.configuration());
+        // A free port: Rocket 0.5 reports the configured port, not the bound one.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = rocket::Config {
+            port,
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            log_level: rocket::config::LogLevel::Off,
+            shutdown: rocket::config::Shutdown { ctrlc: false, ..Default::default() },
+            ..rocket::Config::debug_default()
+        };
+        let rocket = rocket::custom(config)
+            .attach(BugsnagFairing::with_client(client.clone()))
+            .manage(client.clone())
+            .mount("/", catch_panics(rocket::routes![explode, save, work, ok]));
+        tokio::spawn(rocket.launch());
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{url}/ok")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Server { url, collector, client }
+    }
+
+    async fn get(&self, path: &str) -> u16 {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .header("Cookie", "session=abc")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn events(&self) -> Vec<Value> {
+        let client = self.client.clone();
+        assert!(tokio::task::spawn_blocking(move || client.flush(Duration::from_secs(20))).await.unwrap());
+        self.collector.events()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_500_and_is_reported_once() {
+    let server = Server::start().await;
+    assert_eq!(server.get("/users/42?token=t").await, 500);
+    assert_eq!(server.get("/ok").await, 200, "the server keeps serving");
+    let events = server.events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(
+        event["severityReason"],
+        json!({"type": "unhandledExceptionMiddleware", "attributes": {"framework": "Rocket"}})
+    );
+    assert_eq!(event["exceptions"][0]["message"], "user 42 exploded");
+    let top = &event["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().starts_with("server::explode"), "{top:#}");
+    assert_eq!(event["context"], "GET /users/<id>");
+    assert_eq!(event["user"]["id"], "127.0.0.1");
+    assert_eq!(event["request"]["headers"]["cookie"], "[FILTERED]");
+    assert!(event["request"]["url"].as_str().unwrap().ends_with("/users/42?token=[FILTERED]"));
+    assert_eq!(event["device"]["runtimeVersions"]["Rocket"], "0.5");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returned_errors_wrapped_in_reported_are_reported_and_404s_are_not() {
+    let server = Server::start().await;
+    assert_eq!(server.get("/save").await, 503);
+    assert_eq!(server.get("/nowhere").await, 404);
+    let events = server.events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event["exceptions"][0]["errorClass"], "server::StorageError");
+    assert_eq!(event["exceptions"][0]["message"], "storage failed: disk full");
+    assert_eq!(event["severityReason"]["type"], "unhandledErrorMiddleware");
+    assert_eq!(event["context"], "GET /save");
+    let top = &event["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().starts_with("server::save"), "{top:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_inside_handlers_attaches_to_the_request_and_sessions_are_counted() {
+    let server = Server::start().await;
+    let (a, b) = tokio::join!(server.get("/work/a"), server.get("/work/b"));
+    assert_eq!((a, b), (200, 200));
+    let mut events = server.events().await;
+    events.sort_by_key(|e| e["metaData"]["job"]["name"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(events.len(), 2);
+    for (event, name) in events.iter().zip(["a", "b"]) {
+        assert_eq!(event["exceptions"][0]["message"], format!("{name} failed"));
+        assert_eq!(event["metaData"]["job"]["name"], name);
+        assert_eq!(event["context"], "GET /work/<name>");
+        assert_eq!(event["session"]["events"]["handled"], 1);
+    }
+    let sessions: u64 = server
+        .collector
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/sessions")
+        .flat_map(|r| r.body["sessionCounts"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["sessionsStarted"].as_u64().unwrap())
+        .sum();
+    assert!(sessions >= 2, "the two work requests, and the readiness probes: {sessions}");
+}
