@@ -76,8 +76,7 @@ impl Bugsnag {
 
     /// Headers never sent, whatever `params_filters` says.
     pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
-        let names = names.into_iter().filter_map(|n| http::HeaderName::try_from(n.as_ref()).ok());
-        Arc::make_mut(&mut self.settings_mut().request).drop_headers.extend(names);
+        Arc::make_mut(&mut self.settings_mut().request).drop_headers(names);
         self
     }
 }

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::header::{HeaderMap, HeaderName, FORWARDED, HOST, REFERER};
+use http::header::{HeaderMap, HeaderName, HeaderValue, FORWARDED, HOST, REFERER};
 use http::{Method, Uri};
 
 use crate::breadcrumbs::{Breadcrumb, BreadcrumbType};
@@ -26,6 +26,13 @@ pub struct RequestSettings {
     pub trust_forwarded_headers: bool,
     /// Headers never sent, whatever `params_filters` says.
     pub drop_headers: Vec<HeaderName>,
+}
+
+impl RequestSettings {
+    /// Adds headers never to send; names that are not valid header names are ignored.
+    pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, names: I) {
+        self.drop_headers.extend(names.into_iter().filter_map(|n| HeaderName::try_from(n.as_ref()).ok()));
+    }
 }
 
 /// One HTTP request as an adapter saw it. `R` holds the framework's route template
@@ -61,6 +68,28 @@ impl<R: AsRef<str>> HttpRequest<R> {
             settings,
             started: SystemTime::now(),
         }
+    }
+
+    /// Records a request from a framework that does not use this version of the `http`
+    /// crate (actix-web, Rocket): method and URI as text, headers as name and value bytes.
+    /// This copies the headers; a header that is not valid HTTP is skipped.
+    pub fn from_raw<'a>(
+        method: &str,
+        uri: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        peer: Option<SocketAddr>,
+        route: Option<R>,
+        settings: Arc<RequestSettings>,
+    ) -> Self {
+        let method = Method::from_bytes(method.as_bytes()).unwrap_or_default();
+        let uri: Uri = uri.parse().unwrap_or_default();
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value)) {
+                map.append(name, value);
+            }
+        }
+        Self::new((&method, &uri, &map), peer, route, settings)
     }
 
     fn client_ip(&self) -> Option<String> {

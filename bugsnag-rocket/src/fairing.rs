@@ -46,8 +46,7 @@ impl BugsnagFairing {
 
     /// Headers never sent, whatever `params_filters` says.
     pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
-        let names = names.into_iter().filter_map(|n| http::HeaderName::try_from(n.as_ref()).ok());
-        Arc::make_mut(&mut self.settings).drop_headers.extend(names);
+        Arc::make_mut(&mut self.settings).drop_headers(names);
         self
     }
 }

@@ -1,14 +1,11 @@
 //! The state kept with each request (in Rocket's request-local cache): its scope and the
 //! client that reports for it.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bugsnag_core::http::{HttpRequest, RequestSettings};
 use bugsnag_core::{Client, Scope};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Uri};
 use rocket::Request;
 
 use crate::FRAMEWORK;
@@ -40,19 +37,12 @@ impl RequestState {
         if request.route().is_none() || self.described.swap(true, Ordering::AcqRel) {
             return;
         }
-        let method = Method::from_bytes(request.method().as_str().as_bytes()).unwrap_or_default();
-        let uri: Uri = request.uri().to_string().parse().unwrap_or_default();
-        let mut headers = HeaderMap::new();
-        for header in request.headers().iter() {
-            if let (Ok(name), Ok(value)) =
-                (HeaderName::from_bytes(header.name().as_str().as_bytes()), HeaderValue::from_str(header.value()))
-            {
-                headers.append(name, value);
-            }
-        }
-        let peer: Option<SocketAddr> = request.remote();
+        let headers: Vec<_> = request.headers().iter().collect();
+        let pairs = headers.iter().map(|h| (h.name().as_str(), h.value().as_bytes()));
         let route = request.route().map(|r| r.uri.as_str().to_owned());
-        let source = HttpRequest::new((&method, &uri, &headers), peer, route, settings.clone());
+        let uri = request.uri().to_string();
+        let method = request.method();
+        let source = HttpRequest::from_raw(method.as_str(), &uri, pairs, request.remote(), route, settings.clone());
         self.scope.set_request_source(Arc::new(source));
     }
 }

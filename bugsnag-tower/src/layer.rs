@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bugsnag_core::http::RequestSettings;
 use bugsnag_core::Client;
-use http::{HeaderName, StatusCode};
+use http::StatusCode;
 use tower_layer::Layer;
 
 use crate::service::BugsnagService;
@@ -99,8 +99,7 @@ impl BugsnagLayer {
 
     /// Headers never sent, whatever `params_filters` says. Invalid names are ignored.
     pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
-        let names: Vec<HeaderName> = names.into_iter().filter_map(|n| HeaderName::try_from(n.as_ref()).ok()).collect();
-        Arc::make_mut(&mut self.settings_mut().request).drop_headers.extend(names);
+        Arc::make_mut(&mut self.settings_mut().request).drop_headers(names);
         self
     }
 
