@@ -25,7 +25,7 @@
 //! # Where things live
 //! - [`config`] — [`Configuration`] and its environment variables.
 //! - [`global`] — [`configure`] and the free functions ([`notify`], [`configure_request`]...).
-//! - [`client`](mod@client) — [`Client`], the notify pipeline, [`Outcome`] and [`Decision`].
+//! - [`client`](mod@client) — [`Client`], [`Outcome`], [`Decision`] and the notify pipeline.
 //! - [`options`] — per-call [`Options`].
 //! - [`scope`] — per-request [`Scope`] and [`InCurrentScope`].
 //! - [`session`] — sessions and their per-minute counts.

@@ -2,40 +2,24 @@
 //! thread (cheaply: the stack is captured unresolved), decides whether to send them, and
 //! hands them to its delivery thread without blocking.
 
+mod pipeline;
+
 use std::error::Error;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::breadcrumbs::{self, Breadcrumb, BreadcrumbType, Ring};
+use crate::breadcrumbs::{Breadcrumb, BreadcrumbType, Ring};
 use crate::config::{is_valid_api_key, Configuration};
 use crate::delivery::{Delivery, Stats};
 use crate::error_chain::{class_of, exceptions, FALLBACK_CLASS};
-use crate::event::{merge_tab, App, Device, Event, Exception, Severity, SeverityReason};
+use crate::event::{App, Device, Event, Exception, SeverityReason};
 use crate::feature_flags::{FeatureFlag, Flags};
 use crate::options::Options;
 use crate::panic::{self as panics, PanicCapture};
-use crate::scope::Scope;
-use crate::scope::{RequestSource, ScopeData};
+use crate::scope::{RequestSource, Scope, ScopeData};
 use crate::session::SessionTracker;
-use crate::stacktrace::Stacktrace;
-
-/// The breadcrumb left for each reported event (as the Python notifier leaves one).
-fn error_breadcrumb(event: &Event) -> Breadcrumb {
-    let severity = serde_json::to_value(event.severity).unwrap_or_default();
-    Breadcrumb::new(
-        event.error_class(),
-        BreadcrumbType::Error,
-        serde_json::json!({
-            "errorClass": event.error_class(),
-            "message": event.message(),
-            "unhandled": event.unhandled,
-            "severity": severity,
-        }),
-    )
-}
 
 /// What a `before_notify` callback decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +192,7 @@ impl Client {
                     .map(|(error_class, message)| Exception {
                         error_class,
                         message,
-                        stacktrace: trace.take().unwrap_or_else(Stacktrace::empty),
+                        stacktrace: trace.take().unwrap_or_else(crate::stacktrace::Stacktrace::empty),
                     })
                     .collect()
             },
@@ -226,7 +210,7 @@ impl Client {
         let class = options.error_class.clone().unwrap_or_else(|| crate::error_chain::class_of_dyn(root));
         self.report(
             |trace| {
-                let trace = captured.map_or(trace, Stacktrace::from_raw);
+                let trace = captured.map_or(trace, crate::stacktrace::Stacktrace::from_raw);
                 exceptions(root, Some(&class), trace)
             },
             options,
@@ -357,101 +341,5 @@ impl Client {
     /// global client when `auto_notify` is on).
     pub fn install_panic_hook(&self) {
         panics::install(self.clone());
-    }
-
-    fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
-        let inner = &*self.inner;
-        if options.api_key.as_deref().is_some_and(|key| !is_valid_api_key(key)) {
-            tracing::warn!(target: "bugsnag_core", "the API key given to notify is malformed; using the configured one");
-            options.api_key = None;
-        }
-        let key_ok = inner.api_key.is_some() || options.api_key.is_some();
-        let Some(delivery) = inner.delivery.as_ref().filter(|_| key_ok) else {
-            return Outcome::Dropped(DropReason::Disabled);
-        };
-        if !inner.config.stage_notifies() {
-            return Outcome::Dropped(DropReason::ReleaseStage);
-        }
-        let exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
-        if exceptions.iter().any(|e| inner.config.ignore_classes.contains(&e.error_class)) {
-            return Outcome::Dropped(DropReason::IgnoredClass);
-        }
-        let scope = options.scope.take().unwrap_or_else(Scope::current);
-        let mut event = self.event(exceptions, options, &scope);
-        if self.run_callbacks(&mut event) == Decision::Drop {
-            return Outcome::Dropped(DropReason::Callback);
-        }
-        event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
-        let crumb = error_breadcrumb(&event);
-        let queued = delivery.enqueue(Box::new(event));
-        self.add_breadcrumb(&scope, crumb);
-        if !queued {
-            return Outcome::Dropped(DropReason::QueueFull);
-        }
-        if !inner.config.asynchronous {
-            delivery.flush(inner.config.delivery_timeout);
-        }
-        Outcome::Queued
-    }
-
-    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> Event {
-        let config = &self.inner.config;
-        let scope = scope.lock();
-        let mut metadata = scope.metadata.clone();
-        for (tab, value) in options.metadata {
-            merge_tab(&mut metadata, tab, value);
-        }
-        let source = scope.request_source.as_deref();
-        let breadcrumbs = {
-            let client_ring = self.inner.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner());
-            let start = source.and_then(|s| s.breadcrumb());
-            breadcrumbs::merge(scope.breadcrumbs.as_ref(), start, &client_ring, config.breadcrumb_limit())
-        };
-        let feature_flags = self.flags().merged(&scope.feature_flags);
-        let severity_reason = options.severity_reason.unwrap_or_else(|| match options.severity {
-            Some(_) => SeverityReason::user_specified_severity(),
-            None => SeverityReason::handled_error(),
-        });
-        let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        device.time = Some(crate::delivery::now_rfc3339());
-        Event {
-            exceptions,
-            breadcrumbs,
-            request: scope.request.clone().or_else(|| source.map(|s| s.request())),
-            context: options
-                .context
-                .or_else(|| scope.context.clone())
-                .or_else(|| source.and_then(|s| s.context()))
-                .or(options.fallback_context),
-            grouping_hash: options.grouping_hash,
-            unhandled: options.unhandled.unwrap_or(false),
-            severity: options.severity.unwrap_or(Severity::Warning),
-            severity_reason,
-            user: options.user.or_else(|| scope.user.clone()).or_else(|| source.and_then(|s| s.user())),
-            app: self.inner.app.clone(),
-            device,
-            session: None,
-            feature_flags,
-            metadata,
-            api_key: options.api_key,
-        }
-    }
-
-    fn run_callbacks(&self, event: &mut Event) -> Decision {
-        let callbacks = self.inner.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let before = event.severity;
-        for callback in callbacks {
-            // A panicking callback must not take the host down, nor be reported itself.
-            let decision = panics::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event))));
-            match decision {
-                Ok(Decision::Send) => {}
-                Ok(Decision::Drop) => return Decision::Drop,
-                Err(_) => tracing::error!(target: "bugsnag_core", "a before_notify callback panicked; it was skipped"),
-            }
-        }
-        if event.severity != before {
-            event.severity_reason = SeverityReason::user_callback_set_severity();
-        }
-        Decision::Send
     }
 }
