@@ -216,16 +216,27 @@ fn per_call_api_key_is_sent_in_the_header() {
     assert_eq!(request.body["apiKey"], other);
 }
 
+#[inline(never)]
+fn load_settings() -> anyhow::Error {
+    anyhow::Error::new("x".parse::<u8>().unwrap_err()).context("loading settings")
+}
+
 #[test]
-fn anyhow_errors_keep_their_chain() {
+fn anyhow_errors_keep_their_chain_and_their_backtrace() {
+    // anyhow captures a backtrace when this is set (read once, before its first error).
+    std::env::set_var("RUST_LIB_BACKTRACE", "1");
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
-    let err = anyhow::Error::new("x".parse::<u8>().unwrap_err()).context("loading settings");
+    let err = load_settings();
     let event = send_one(&collector, &client, |c| c.notify_anyhow(&err, Options::new()));
     let messages: Vec<&str> =
         event["exceptions"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
     assert_eq!(messages, ["loading settings", "invalid digit found in string"]);
     assert_eq!(event["exceptions"][1]["errorClass"], "core::num::error::ParseIntError");
+    // The stack is where the error was made, not where it was reported.
+    let top = &event["exceptions"][0]["stacktrace"][0];
+    assert_eq!(top["method"], "notify::load_settings", "{top:#}");
+    assert_eq!(top["file"], "tests/notify.rs");
 }
 
 #[test]

@@ -204,8 +204,10 @@ impl Client {
     #[cfg(feature = "anyhow")]
     pub fn notify_anyhow(&self, error: &anyhow::Error, options: Options) -> Outcome {
         use std::backtrace::BacktraceStatus;
+        // A backtrace whose text yields no frames (an unknown format) counts as none.
         let captured = (error.backtrace().status() == BacktraceStatus::Captured)
-            .then(|| crate::stacktrace::parse_std_backtrace(&error.backtrace().to_string()));
+            .then(|| crate::stacktrace::parse_std_backtrace(&format!("{:#}", error.backtrace())))
+            .filter(|frames| !frames.is_empty());
         let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
         let class = options.error_class.clone().unwrap_or_else(|| crate::error_chain::class_of_dyn(root));
         self.report(

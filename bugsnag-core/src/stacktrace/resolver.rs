@@ -82,6 +82,35 @@ fn resolve(ip: *mut std::ffi::c_void) -> Arc<[RawFrame]> {
     symbols.into()
 }
 
+/// A symbol as the full format prints it, `0x55d1c0 - my_app::load::h0123456789abcdef`,
+/// without its address and hash.
+#[cfg(feature = "anyhow")]
+fn symbol_name(text: &str) -> &str {
+    let name = match text.split_once(" - ") {
+        Some((address, name)) if address.starts_with("0x") => name,
+        _ => text,
+    };
+    match name.rsplit_once("::") {
+        Some((path, hash))
+            if hash.len() == 17 && hash.starts_with('h') && hash[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            path
+        }
+        _ => name,
+    }
+}
+
+/// A path from backtrace text; std prints some relative to the current directory.
+#[cfg(feature = "anyhow")]
+fn absolute(file: &str) -> PathBuf {
+    let path = Path::new(file);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let relative = path.strip_prefix(".").unwrap_or(path);
+    std::env::current_dir().map_or_else(|_| relative.to_path_buf(), |dir| dir.join(relative))
+}
+
 /// Parses the text of a `std::backtrace::Backtrace` (as `anyhow` captures them) into
 /// frames: `  N: path::to::function` lines, each followed by `at file:line:column`.
 #[cfg(feature = "anyhow")]
@@ -92,12 +121,13 @@ pub(crate) fn parse_std_backtrace(text: &str) -> Vec<RawFrame> {
             let mut parts = location.rsplitn(3, ':');
             let (column, line_no, file) = (parts.next(), parts.next(), parts.next());
             if let (Some(frame), Some(file)) = (frames.last_mut(), file) {
-                frame.file = Some(PathBuf::from(file));
+                frame.file = Some(absolute(file));
                 frame.line = line_no.and_then(|l| l.parse().ok());
                 frame.column = column.and_then(|c| c.parse().ok());
             }
         } else if let Some((index, method)) = line.split_once(": ") {
             if index.chars().all(|c| c.is_ascii_digit()) {
+                let method = symbol_name(method.trim());
                 frames.push(RawFrame { method: Some(method.to_owned()), file: None, line: None, column: None });
             }
         }
@@ -112,11 +142,12 @@ mod tests {
     #[cfg(feature = "anyhow")]
     #[test]
     fn std_backtrace_text_is_parsed() {
-        let text = "   0: my_app::load\n             at ./src/lib.rs:10:5\n   1: main\n";
+        let text =
+            "   0:     0x55d1c0a1 - my_app::load::h0123456789abcdef\n             at ./src/lib.rs:10:5\n   1: main\n";
         let frames = parse_std_backtrace(text);
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[0].method.as_deref(), Some("my_app::load"));
-        assert_eq!(frames[0].file.as_deref(), Some(Path::new("./src/lib.rs")));
+        assert_eq!(frames[0].file.as_deref(), Some(std::env::current_dir().unwrap().join("src/lib.rs").as_path()));
         assert_eq!((frames[0].line, frames[0].column), (Some(10), Some(5)));
     }
 }
