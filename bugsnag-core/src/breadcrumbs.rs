@@ -6,6 +6,7 @@
 //! at most `max_breadcrumbs` (25 by default, 0 to 100).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -69,9 +70,10 @@ impl Breadcrumb {
     }
 }
 
-/// A ring of the most recent breadcrumbs.
+/// A ring of the most recent breadcrumbs. They are shared (`Arc`) with the events that
+/// carry them, so building an event copies no breadcrumb.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Ring(VecDeque<Breadcrumb>);
+pub(crate) struct Ring(VecDeque<Arc<Breadcrumb>>);
 
 impl Ring {
     pub(crate) fn push(&mut self, crumb: Breadcrumb, max: usize) {
@@ -81,18 +83,24 @@ impl Ring {
         while self.0.len() >= max {
             self.0.pop_front();
         }
-        self.0.push_back(crumb);
+        self.0.push_back(Arc::new(crumb));
     }
 
     /// Newest first.
-    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &Breadcrumb> {
+    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &Arc<Breadcrumb>> {
         self.0.iter().rev()
     }
 }
 
 /// Merges a scope's breadcrumbs (preceded by the one that started its unit of work) and
 /// the client's into one list, newest first, at most `max` long.
-pub(crate) fn merge(scope: Option<&Ring>, start: Option<Breadcrumb>, client: &Ring, max: usize) -> Vec<Breadcrumb> {
+pub(crate) fn merge(
+    scope: Option<&Ring>,
+    start: Option<Breadcrumb>,
+    client: &Ring,
+    max: usize,
+) -> Vec<Arc<Breadcrumb>> {
+    let start = start.map(Arc::new);
     let mut a = scope.into_iter().flat_map(Ring::newest_first).chain(start.as_ref()).peekable();
     let mut b = client.newest_first().peekable();
     let mut out = Vec::with_capacity(max.min(a.size_hint().0 + b.size_hint().0));
@@ -128,7 +136,7 @@ mod tests {
         }
         scope.push(crumb("s0", "04"), 2);
         let start = crumb("start", "02");
-        let names: Vec<String> = merge(Some(&scope), Some(start), &client, 25).into_iter().map(|c| c.name).collect();
+        let names: Vec<String> = merge(Some(&scope), Some(start), &client, 25).iter().map(|c| c.name.clone()).collect();
         assert_eq!(names, ["c2", "s0", "c1", "start"], "c0 left the ring of 2");
         assert_eq!(merge(Some(&scope), None, &client, 1).len(), 1);
     }

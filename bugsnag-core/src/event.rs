@@ -204,7 +204,7 @@ pub struct Event {
     pub exceptions: Vec<Exception>,
     /// What happened before, newest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub breadcrumbs: Vec<Breadcrumb>,
+    pub breadcrumbs: Vec<std::sync::Arc<Breadcrumb>>,
     /// The HTTP request being served, set by adapters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,

@@ -39,6 +39,18 @@ impl Filters {
         }
     }
 
+    /// Whether any key in `map`, at any depth, must be hidden.
+    fn finds(&self, map: &Map<String, Value>) -> bool {
+        fn any(filters: &Filters, value: &Value) -> bool {
+            match value {
+                Value::Object(map) => filters.finds(map),
+                Value::Array(items) => items.iter().any(|v| any(filters, v)),
+                _ => false,
+            }
+        }
+        map.iter().any(|(key, value)| self.matches(key) || any(self, value))
+    }
+
     fn value(&self, value: &mut Value) {
         match value {
             Value::Object(map) => self.object(map),
@@ -73,7 +85,10 @@ impl Filters {
     pub(crate) fn event(&self, event: &mut Event) {
         self.object(&mut event.metadata);
         for crumb in &mut event.breadcrumbs {
-            self.object(&mut crumb.metadata);
+            // Shared with the ring and other events: copy only a breadcrumb that changes.
+            if self.finds(&crumb.metadata) {
+                self.object(&mut std::sync::Arc::make_mut(crumb).metadata);
+            }
         }
         if let Some(request) = &mut event.request {
             for (name, value) in request.headers.iter_mut() {

@@ -3,8 +3,9 @@
 //! the thread resolves stack traces, redacts, trims, serializes and POSTs them, retries
 //! what is worth retrying, and keeps what it cannot send in the optional outbox.
 //!
-//! `flush` waits on a watermark of finished sequence numbers, so it waits for exactly the
-//! payloads queued before it, and never past its timeout, whatever the endpoint does.
+//! `flush` waits until no payload numbered before it is still unfinished, so it waits for
+//! exactly the payloads queued before it, and never past its timeout, whatever the
+//! endpoint does.
 
 mod outbox;
 mod retry;
@@ -109,45 +110,50 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Sequence numbers finished: all below `low`, plus those in `ahead`.
+/// Sequence numbers issued so far, and those not finished yet. Only unfinished ones are
+/// kept, so this is bounded by the queue and the requests in flight, however many events
+/// are dropped while an early one waits for its retries.
 #[derive(Default)]
-struct Watermark {
-    low: u64,
-    ahead: BTreeSet<u64>,
+struct Pending {
+    next: u64,
+    unfinished: BTreeSet<u64>,
 }
 
 #[derive(Default)]
 struct Progress {
-    issued: AtomicU64,
-    done: Mutex<Watermark>,
+    pending: Mutex<Pending>,
     changed: Condvar,
 }
 
 impl Progress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn issue(&self) -> u64 {
-        self.issued.fetch_add(1, Ordering::SeqCst)
+        let mut pending = self.lock();
+        let seq = pending.next;
+        pending.next += 1;
+        pending.unfinished.insert(seq);
+        seq
     }
 
     fn finish(&self, seq: u64) {
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        done.ahead.insert(seq);
-        while done.ahead.first() == Some(&done.low) {
-            done.ahead.pop_first();
-            done.low += 1;
-        }
+        self.lock().unfinished.remove(&seq);
         self.changed.notify_all();
     }
 
+    /// Waits until every sequence number issued before this call has finished.
     fn wait(&self, timeout: Duration) -> bool {
-        let target = self.issued.load(Ordering::SeqCst);
         let deadline = Instant::now() + timeout;
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        while done.low < target {
+        let mut pending = self.lock();
+        let target = pending.next;
+        while pending.unfinished.first().is_some_and(|&seq| seq < target) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            done = self.changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0;
+            pending = self.changed.wait_timeout(pending, left).unwrap_or_else(|p| p.into_inner()).0;
         }
         true
     }
@@ -258,4 +264,25 @@ pub(crate) fn format_minute(t: time::OffsetDateTime) -> String {
 /// The current time as RFC 3339 with milliseconds, in UTC.
 pub(crate) fn now_rfc3339() -> String {
     format_time(time::OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_keeps_only_unfinished_numbers_and_flush_waits_for_earlier_ones() {
+        let progress = Progress::default();
+        let stuck = progress.issue(); // an event retrying through an outage
+        for _ in 0..10_000 {
+            let dropped = progress.issue(); // events dropped on a full queue
+            progress.finish(dropped);
+        }
+        assert_eq!(progress.lock().unfinished.len(), 1, "memory stays bounded during a storm");
+        assert!(!progress.wait(Duration::from_millis(10)), "the stuck event is still pending");
+        progress.finish(stuck);
+        assert!(progress.wait(Duration::from_millis(10)));
+        let later = progress.issue();
+        assert!(progress.lock().unfinished.contains(&later));
+    }
 }
