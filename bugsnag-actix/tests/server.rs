@@ -130,13 +130,6 @@ async fn concurrent_requests_keep_their_own_context_and_quiet_ones_count_session
         assert_eq!(event["metaData"]["job"]["name"], name);
         assert_eq!(event["context"], "GET /work/{name}");
     }
-    let sessions: u64 = server
-        .collector
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/sessions")
-        .flat_map(|r| r.body["sessionCounts"].as_array().cloned().unwrap_or_default())
-        .map(|c| c["sessionsStarted"].as_u64().unwrap())
-        .sum();
+    let sessions = server.collector.sessions_started();
     assert_eq!(sessions, 2);
 }

@@ -185,6 +185,18 @@ impl Collector {
         self.requests().into_iter().filter(|r| (200..300).contains(&r.status)).collect()
     }
 
+    /// Sessions started, summed over every session payload received (all schema-checked).
+    pub fn sessions_started(&self) -> u64 {
+        let requests = self.requests();
+        assert_valid(&requests);
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/sessions"))
+            .flat_map(|r| r.body["sessionCounts"].as_array().cloned().unwrap_or_default())
+            .filter_map(|count| count["sessionsStarted"].as_u64())
+            .sum()
+    }
+
     /// The events of every `/notify` payload received, after asserting that every
     /// payload received (events and sessions) validates against the API schemas.
     pub fn events(&self) -> Vec<Value> {

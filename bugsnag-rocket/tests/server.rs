@@ -148,13 +148,6 @@ async fn notify_inside_handlers_attaches_to_the_request_and_sessions_are_counted
         assert_eq!(event["context"], "GET /work/<name>");
         assert_eq!(event["session"]["events"]["handled"], 1);
     }
-    let sessions: u64 = server
-        .collector
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/sessions")
-        .flat_map(|r| r.body["sessionCounts"].as_array().cloned().unwrap_or_default())
-        .map(|c| c["sessionsStarted"].as_u64().unwrap())
-        .sum();
+    let sessions = server.collector.sessions_started();
     assert!(sessions >= 2, "the two work requests, and the readiness probes: {sessions}");
 }
