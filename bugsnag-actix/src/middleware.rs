@@ -165,12 +165,11 @@ fn report_error(client: &Client, scope: &Scope, settings: &Settings, error: &Err
     if !(settings.report_status)(status) {
         return;
     }
-    let debug = format!("{:?}", error.as_response_error());
-    let class: String = debug.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+    let class = bugsnag_core::error_chain::class_from_debug(error.as_response_error());
     let options = Options::new()
         .unhandled(SeverityReason::unhandled_error_middleware(FRAMEWORK))
         .scope(scope.clone())
-        .error_class(if class.is_empty() { "actix_web::Error".to_owned() } else { class })
+        .error_class(class.unwrap_or_else(|| "actix_web::Error".to_owned()))
         .metadata("response", serde_json::json!({ "status": status.as_u16() }));
     let _ = client.notify_message(error.to_string(), options);
 }

@@ -3,7 +3,7 @@
 //! `exceptions[0]` is the outermost error, then each `source()` in turn. Its errorClass is
 //! the Rust type path where the type is known (`std::any::type_name`); for causes reached
 //! through `dyn Error`, common standard-library types are recognised by downcasting and
-//! the rest are named from the first word of their `Debug` output.
+//! the rest are named from the first word of their `Debug` output ([`class_from_debug`]).
 
 use std::error::Error;
 
@@ -19,7 +19,7 @@ pub(crate) const FALLBACK_CLASS: &str = "Error";
 /// its type is known statically.
 pub(crate) fn exceptions<E: Error + ?Sized>(error: &E, class: Option<&str>, stacktrace: Stacktrace) -> Vec<Exception> {
     let mut out = vec![Exception {
-        error_class: class.map_or_else(|| class_from_debug(&format!("{error:?}")), str::to_owned),
+        error_class: class.map_or_else(|| class_from_debug(&error).unwrap_or_else(fallback), str::to_owned),
         message: error.to_string(),
         stacktrace,
     }];
@@ -67,18 +67,22 @@ pub(crate) fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
         serde_json::Error,
         reqwest::Error,
     );
-    class_from_debug(&format!("{err:?}"))
+    class_from_debug(&err).unwrap_or_else(fallback)
 }
 
-/// The leading type-like word of a `Debug` rendering: `ParseError` of
-/// `ParseError { line: 3 }`, `Timeout` of `Timeout(5s)`.
-fn class_from_debug(debug: &str) -> String {
+fn fallback() -> String {
+    FALLBACK_CLASS.to_owned()
+}
+
+/// The type a value's `Debug` output names: `ParseError` for `ParseError { line: 3 }`,
+/// `Timeout` for `Timeout(5s)`; `None` when it starts with no type-like word (a quoted
+/// string, say). How errors known only through `Debug` get an errorClass: `dyn Error`
+/// causes, and adapters' framework errors (actix-web's `ResponseError`s).
+pub fn class_from_debug(value: &dyn std::fmt::Debug) -> Option<String> {
+    let debug = format!("{value:?}");
     let word: String = debug.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
     let word = word.trim_end_matches(':');
-    match word.chars().next() {
-        Some(c) if c.is_alphabetic() || c == '_' => word.to_owned(),
-        _ => FALLBACK_CLASS.to_owned(),
-    }
+    word.chars().next().filter(|c| c.is_alphabetic() || *c == '_').map(|_| word.to_owned())
 }
 
 #[cfg(test)]
@@ -110,9 +114,9 @@ mod tests {
 
     #[test]
     fn debug_names_unknown_causes() {
-        assert_eq!(class_from_debug("Timeout { after: 5 }"), "Timeout");
-        assert_eq!(class_from_debug("Custom(\"x\")"), "Custom");
-        assert_eq!(class_from_debug("\"a string error\""), FALLBACK_CLASS);
+        assert_eq!(class_from_debug(&format_args!("Timeout {{ after: 5 }}")).as_deref(), Some("Timeout"));
+        assert_eq!(class_from_debug(&format_args!("Custom(\"x\")")).as_deref(), Some("Custom"));
+        assert_eq!(class_from_debug(&"a string error"), None);
         assert_eq!(class_of::<dyn Error>(), None);
     }
 }

@@ -32,6 +32,7 @@
 //! - [`breadcrumbs`] — [`Breadcrumb`]s, per scope and per client.
 //! - [`feature_flags`] — [`FeatureFlag`]s, per scope and per client.
 //! - [`event`] — the [`Event`] model sent to the API.
+//! - [`error_chain`] — errors into `exceptions`, and how an errorClass is named.
 //! - [`stacktrace`] — capture and resolution of stack traces.
 //! - [`redact`] — redaction by `params_filters`.
 //! - [`panic`](mod@panic) — the panic hook and [`panic::CatchUnwind`] for adapters.
@@ -45,7 +46,7 @@ pub mod breadcrumbs;
 pub mod client;
 pub mod config;
 mod delivery;
-mod error_chain;
+pub mod error_chain;
 pub mod event;
 pub mod feature_flags;
 pub mod global;
