@@ -277,6 +277,35 @@ impl Configuration {
         self.stage_notifies()
     }
 
+    /// This configuration with every number brought within what the notifier can work
+    /// with, logging one line for each value changed: extreme values must neither panic
+    /// (tokio and `Instant` arithmetic do on some) nor stop delivery.
+    pub(crate) fn within_limits(mut self) -> Self {
+        fn clamp<T: PartialOrd + Copy + std::fmt::Debug>(name: &str, value: &mut T, min: T, max: T) {
+            let fixed = if *value < min {
+                min
+            } else if *value > max {
+                max
+            } else {
+                return;
+            };
+            tracing::warn!(target: "bugsnag_core", "Bugsnag option {name} = {value:?} is out of range; using {fixed:?}");
+            *value = fixed;
+        }
+        let ms = Duration::from_millis;
+        let hour = Duration::from_secs(3600);
+        clamp("delivery_timeout", &mut self.delivery_timeout, ms(10), hour);
+        clamp("shutdown_timeout", &mut self.shutdown_timeout, Duration::ZERO, hour);
+        clamp("panic_timeout", &mut self.panic_timeout, Duration::ZERO, hour);
+        clamp("retry_initial_backoff", &mut self.retry_initial_backoff, ms(1), hour);
+        clamp("retry_max_backoff", &mut self.retry_max_backoff, ms(1), hour);
+        clamp("session_publish_interval", &mut self.session_publish_interval, ms(100), 24 * hour);
+        clamp("queue_capacity", &mut self.queue_capacity, 1, 1 << 20);
+        clamp("max_in_flight", &mut self.max_in_flight, 1, 64);
+        clamp("max_retries", &mut self.max_retries, 0, 1000);
+        self
+    }
+
     /// An endpoint with the scheme `use_ssl` asks for when it was given without one.
     pub(crate) fn with_scheme(&self, endpoint: &str) -> String {
         if endpoint.contains("://") {

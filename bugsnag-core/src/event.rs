@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::breadcrumbs::Breadcrumb;
 use crate::feature_flags::FeatureFlag;
 use crate::session::EventSession;
-use crate::stacktrace::{Stackframe, Stacktrace};
+use crate::stacktrace::Stacktrace;
 
 /// How serious an event is; shown in the dashboard and used to filter the error list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -250,11 +250,6 @@ impl Event {
     /// The message of the outermost error.
     pub fn message(&self) -> &str {
         self.exceptions.first().map_or("", |e| e.message.as_str())
-    }
-
-    /// Every resolved frame of every exception (none before the delivery thread resolves).
-    pub(crate) fn frames_mut(&mut self) -> impl Iterator<Item = &mut Stackframe> {
-        self.exceptions.iter_mut().flat_map(|e| e.stacktrace.frames_mut())
     }
 
     /// Adds a dashboard tab, merging its keys into a tab of the same name if there is one.

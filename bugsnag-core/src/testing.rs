@@ -109,6 +109,7 @@ struct State {
     received: Mutex<Vec<Received>>,
     arrived: Condvar,
     script: Mutex<VecDeque<Reply>>,
+    path_scripts: Mutex<BTreeMap<String, VecDeque<Reply>>>,
 }
 
 /// A loopback Bugsnag endpoint. Stops when dropped.
@@ -159,6 +160,12 @@ impl Collector {
     /// Answers the next requests with these replies, in order, then with 200 again.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.script.lock().unwrap().extend(replies);
+    }
+
+    /// Answers the next requests to `path` (such as `/sessions`) with these replies, in
+    /// order, before any reply given to [`script`](Self::script).
+    pub fn script_path(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.state.path_scripts.lock().unwrap().entry(path.to_owned()).or_default().extend(replies);
     }
 
     /// Every request received so far.
@@ -259,7 +266,8 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
     let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let schema_errors = if body.is_null() { vec!["body is not JSON".to_owned()] } else { schema_errors(&path, &body) };
-    let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| Reply::status(200));
+    let for_path = state.path_scripts.lock().unwrap().get_mut(&path).and_then(VecDeque::pop_front);
+    let reply = for_path.or_else(|| state.script.lock().unwrap().pop_front()).unwrap_or_else(|| Reply::status(200));
     let status = if reply.drop_connection { 0 } else { reply.status };
     state.received.lock().unwrap().push(Received {
         path,

@@ -82,7 +82,7 @@ fn server_errors_are_retried_until_accepted_and_arrive_once() {
 #[test]
 fn client_errors_are_never_retried() {
     logs();
-    for status in [400, 401, 413] {
+    for status in [400, 401, 403] {
         let collector = Collector::start();
         collector.script([Reply::status(status)]);
         let client = Client::new(fast(collector.configuration()));
@@ -170,7 +170,7 @@ fn an_outage_loses_nothing_with_an_outbox_and_a_restart() {
         collector.events().iter().map(|e| e["exceptions"][0]["message"].as_str().unwrap().to_owned()).collect();
     messages.sort();
     assert_eq!(messages, (0..5).map(|n| format!("event {n}")).collect::<Vec<_>>());
-    assert!(dir.join("000000000000000000000000-corrupt.corrupt").exists());
+    assert!(dir.join("000000000000000000000000-corrupt.json.corrupt").exists());
     assert!(logged().contains("skipping corrupt Bugsnag outbox file"));
 
     // A third start finds nothing left to send.

@@ -112,6 +112,7 @@ impl Client {
     /// A client for `config`. A missing or malformed API key or endpoint logs one warning
     /// and gives a client that sends nothing (unless a call supplies its own key).
     pub fn new(config: Configuration) -> Self {
+        let config = config.within_limits();
         let api_key = match config.api_key.as_ref().map(|k| k.0.as_str()) {
             Some(key) if is_valid_api_key(key) => Some(key.to_owned()),
             Some(_) => {

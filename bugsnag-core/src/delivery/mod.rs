@@ -145,11 +145,12 @@ impl Progress {
 
     /// Waits until every sequence number issued before this call has finished.
     fn wait(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long to add to now waits as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
         let mut pending = self.lock();
         let target = pending.next;
         while pending.unfinished.first().is_some_and(|&seq| seq < target) {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 return false;
             }
@@ -159,9 +160,28 @@ impl Progress {
     }
 }
 
+/// A sequence number that finishes when dropped, however the work holding it ends.
+pub(crate) struct Finish {
+    progress: Arc<Progress>,
+    seq: u64,
+}
+
+impl Finish {
+    fn new(progress: Arc<Progress>) -> Self {
+        let seq = progress.issue();
+        Self { progress, seq }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.progress.finish(self.seq);
+    }
+}
+
 enum Job {
-    Event { seq: u64, event: Box<Event> },
-    Ready { seq: u64, outgoing: Outgoing },
+    Event { done: Finish, event: Box<Event> },
+    Ready { done: Finish, outgoing: Outgoing },
 }
 
 /// The caller's side of the delivery thread.
@@ -189,21 +209,20 @@ impl Delivery {
         let worker =
             worker::Worker::new(config, api_key, progress.clone(), counters.clone(), sessions.clone(), stopped)?;
         let has_outbox = worker.has_outbox();
-        worker::spawn(worker, jobs)?;
+        worker::spawn(worker, jobs, Finish::new(progress.clone()))?;
         Ok(Self { queue, progress, counters, sessions, stop, has_outbox })
     }
 
     /// Hands an event over without blocking; `false` when the queue is full.
     pub(crate) fn enqueue(&self, event: Box<Event>) -> bool {
-        let seq = self.progress.issue();
-        match self.queue.try_send(Job::Event { seq, event }) {
+        let done = Finish::new(self.progress.clone());
+        match self.queue.try_send(Job::Event { done, event }) {
             Ok(()) => {
                 bump(&self.counters.queued);
                 true
             }
             Err(_) => {
                 bump(&self.counters.dropped_queue_full);
-                self.progress.finish(seq);
                 false
             }
         }
@@ -212,10 +231,7 @@ impl Delivery {
     /// Sends the session counts gathered so far, then waits for everything queued.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         if let Some(outgoing) = self.sessions.take_payload() {
-            let seq = self.progress.issue();
-            if self.queue.try_send(Job::Ready { seq, outgoing }).is_err() {
-                self.progress.finish(seq);
-            }
+            let _ = self.queue.try_send(Job::Ready { done: Finish::new(self.progress.clone()), outgoing });
         }
         self.progress.wait(timeout)
     }

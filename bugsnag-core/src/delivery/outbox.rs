@@ -1,25 +1,38 @@
-//! The on-disk outbox: payloads that could not be sent (retries exhausted, or still
-//! queued when the shutdown flush timed out) are kept here and re-sent on the next start.
+//! The on-disk outbox: payloads that could not be sent yet are kept here and sent on the
+//! next start.
 //!
 //! Each payload is one file, `<nanoseconds>-<uuid>.json`: a header line (`kind`, API key)
 //! then the body. Files are written to a temporary name and renamed, so a reader never
-//! sees half a file. A process claims a file by renaming it to `<name>.claimed-<pid>`
-//! before sending it; a rename succeeds for one process only, so two processes sharing
-//! the directory never send a file twice. Claims older than [`STALE_CLAIM`] (their process
-//! died mid-send) are taken over. The directory is bounded in files and bytes, oldest
-//! dropped first; unreadable files are set aside as `.corrupt` with a log line.
+//! sees half a file. A process *claims* a file by renaming it to
+//! `<name>.claimed-<owner>`; a rename succeeds for one process only, so two processes
+//! sharing the directory never send a file twice. A payload waiting for a retry is held
+//! the same way: written straight to a claimed name, so it is on disk while it waits.
+//!
+//! A claim is taken over only when its owner is gone: the owner names its pid namespace,
+//! pid and start time, so a process in the same namespace sees at once that it died (or
+//! that its pid was reused); otherwise the claim must have gone [`STALE_CLAIM`] without
+//! the heartbeat its owner gives every held file. A file's age plays no part, so an old
+//! payload is claimed like a new one.
+//!
+//! The directory is bounded in files and bytes, oldest dropped first; only regular files
+//! are read, and unreadable ones are set aside as `.corrupt` with a log line.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Kind, Outgoing};
 
-/// A claim this old belongs to a process that died while sending.
-const STALE_CLAIM: Duration = Duration::from_secs(600);
+/// A claim whose owner gave no heartbeat for this long is taken over.
+const STALE_CLAIM: Duration = Duration::from_secs(300);
+/// How often an owner refreshes the files it holds.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(30);
+const CLAIMED: &str = ".claimed-";
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,27 +41,47 @@ struct Header {
     api_key: String,
 }
 
+/// A payload file this process holds (claimed, or written while it waits for a retry).
+#[derive(Debug)]
+pub(crate) struct Held(PathBuf);
+
 /// A payload read back from the outbox, claimed by this process.
 pub(crate) struct Claimed {
-    pub(crate) path: PathBuf,
+    pub(crate) held: Held,
     pub(crate) outgoing: Outgoing,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Outbox {
     dir: PathBuf,
     max_files: usize,
     max_bytes: u64,
+    held: Mutex<HashSet<PathBuf>>,
 }
 
 impl Outbox {
     pub(crate) fn new(dir: PathBuf, max_files: usize, max_bytes: u64) -> io::Result<Self> {
         fs::create_dir_all(&dir)?;
-        Ok(Self { dir, max_files, max_bytes })
+        Ok(Self { dir, max_files, max_bytes, held: Mutex::default() })
     }
 
-    /// Writes a payload atomically, then drops the oldest files past the bounds.
+    /// Writes a payload for any process to send, then drops the oldest files past the bounds.
     pub(crate) fn write(&self, outgoing: &Outgoing) -> io::Result<()> {
+        self.write_as(outgoing, "")?;
+        self.enforce_bounds();
+        Ok(())
+    }
+
+    /// Writes a payload already claimed by this process: it is on disk while this process
+    /// retries it, and sent by the next start if this process dies.
+    pub(crate) fn hold(&self, outgoing: &Outgoing) -> io::Result<Held> {
+        let path = self.write_as(outgoing, &format!("{CLAIMED}{}", owner()))?;
+        self.held_set().insert(path.clone());
+        self.enforce_bounds();
+        Ok(Held(path))
+    }
+
+    fn write_as(&self, outgoing: &Outgoing, suffix: &str) -> io::Result<PathBuf> {
         let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone() };
         let mut text = serde_json::to_vec(&header).map_err(io::Error::other)?;
         text.push(b'\n');
@@ -57,17 +90,44 @@ impl Outbox {
         let id = uuid::Uuid::new_v4();
         let temp = self.dir.join(format!(".tmp-{id}"));
         fs::write(&temp, &text)?;
-        fs::rename(&temp, self.dir.join(format!("{nanos:024}-{id}.json")))?;
-        self.enforce_bounds();
-        Ok(())
+        let path = self.dir.join(format!("{nanos:024}-{id}.json{suffix}"));
+        fs::rename(&temp, &path)?;
+        Ok(path)
     }
 
-    /// Pending files, oldest first, with their sizes.
-    fn pending(&self) -> Vec<(PathBuf, u64)> {
+    /// Gives a held payload back to the outbox, for the next start to send.
+    pub(crate) fn release(&self, held: Held) -> io::Result<()> {
+        self.held_set().remove(&held.0);
+        fs::rename(&held.0, unclaimed(&held.0))
+    }
+
+    /// Forgets a held payload once it was sent or refused for good.
+    pub(crate) fn remove(&self, held: Held) {
+        self.held_set().remove(&held.0);
+        let _ = fs::remove_file(&held.0);
+    }
+
+    /// Refreshes the modified time of every file this process holds, so that no other
+    /// process takes them over while this one is alive.
+    pub(crate) fn heartbeat(&self) {
+        let held: Vec<PathBuf> = self.held_set().iter().cloned().collect();
+        for path in held {
+            let _ = fs::File::options().write(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+        }
+    }
+
+    fn held_set(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Files (regular files only), oldest first, with their sizes and whether unclaimed.
+    fn files(&self) -> Vec<(PathBuf, u64)> {
         let Ok(entries) = fs::read_dir(&self.dir) else { return Vec::new() };
         let mut files: Vec<(PathBuf, u64)> = entries
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            // A FIFO or device named *.json would block a read forever.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".json") || n.contains(".json.claimed-")))
             .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
             .collect();
         files.sort();
@@ -75,7 +135,7 @@ impl Outbox {
     }
 
     fn enforce_bounds(&self) {
-        let files = self.pending();
+        let files = self.files();
         let mut count = files.len();
         let mut bytes: u64 = files.iter().map(|(_, size)| size).sum();
         for (path, size) in files {
@@ -83,6 +143,7 @@ impl Outbox {
                 break;
             }
             if fs::remove_file(&path).is_ok() {
+                self.held_set().remove(&path);
                 tracing::warn!(target: "bugsnag_core", "Bugsnag outbox full; dropped its oldest payload {}", path.display());
             }
             count -= 1;
@@ -90,42 +151,84 @@ impl Outbox {
         }
     }
 
-    /// Claims every pending payload (and every stale claim) for this process.
+    /// Claims every pending payload, and every claim whose owner is gone, for this process.
     pub(crate) fn claim_all(&self) -> Vec<Claimed> {
-        self.release_stale_claims();
+        let mine = format!("{CLAIMED}{}", owner());
         let mut claimed = Vec::new();
-        for (path, _) in self.pending() {
-            let claim = path.with_extension(format!("json.claimed-{}", std::process::id()));
+        for (path, _) in self.files() {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if let Some((_, claim_owner)) = name.split_once(CLAIMED) {
+                if name.ends_with(&mine) || !owner_gone(claim_owner, &path) {
+                    continue;
+                }
+            }
+            let claim = path.with_file_name(format!("{}{mine}", unclaimed_name(name)));
             if fs::rename(&path, &claim).is_err() {
                 continue; // another process claimed it first
             }
+            // The claim is as fresh as the claiming: its age is ours, not the payload's.
+            let _ = fs::File::options().write(true).open(&claim).and_then(|f| f.set_modified(SystemTime::now()));
             match read(&claim) {
-                Some(outgoing) => claimed.push(Claimed { path: claim, outgoing }),
+                Some(outgoing) => {
+                    self.held_set().insert(claim.clone());
+                    claimed.push(Claimed { held: Held(claim), outgoing });
+                }
                 None => {
                     tracing::warn!(target: "bugsnag_core", "skipping corrupt Bugsnag outbox file {}", path.display());
-                    let _ = fs::rename(&claim, path.with_extension("corrupt"));
+                    let _ = fs::rename(&claim, claim.with_file_name(format!("{}.corrupt", unclaimed_name(name))));
                 }
             }
         }
         claimed
     }
+}
 
-    fn release_stale_claims(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else { return };
-        for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some((original, _pid)) = name.split_once(".claimed-") else { continue };
-            let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-            if age.is_some_and(|age| age > STALE_CLAIM) {
-                let _ = fs::rename(entry.path(), self.dir.join(original));
+/// `<name>.json` of a claimed or unclaimed file name.
+fn unclaimed_name(name: &str) -> &str {
+    name.split_once(CLAIMED).map_or(name, |(original, _)| original)
+}
+
+fn unclaimed(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    path.with_file_name(unclaimed_name(name))
+}
+
+/// This process as a claim owner: `<pid namespace>.<pid>.<start time>`.
+fn owner() -> &'static str {
+    static OWNER: OnceLock<String> = OnceLock::new();
+    OWNER.get_or_init(|| {
+        let pid = std::process::id();
+        format!("{}.{pid}.{}", pid_namespace().unwrap_or(0), start_time(pid).unwrap_or(0))
+    })
+}
+
+/// Whether the owner of a claim is gone: dead (seen from the same pid namespace), or
+/// silent for longer than [`STALE_CLAIM`].
+fn owner_gone(claim_owner: &str, path: &Path) -> bool {
+    let mut parts = claim_owner.split('.').map(|p| p.parse::<u64>().ok());
+    if let (Some(Some(ns)), Some(Some(pid)), Some(Some(start))) = (parts.next(), parts.next(), parts.next()) {
+        if ns != 0 && Some(ns) == pid_namespace() {
+            let pid = u32::try_from(pid).unwrap_or(0);
+            if start_time(pid) != Some(start) {
+                return true;
             }
         }
     }
+    let age = fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+    age.is_some_and(|age| age > STALE_CLAIM)
+}
 
-    /// Forgets a claimed file once its payload was sent or given up on.
-    pub(crate) fn remove(path: &Path) {
-        let _ = fs::remove_file(path);
-    }
+fn pid_namespace() -> Option<u64> {
+    let link = fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_str()?;
+    text.trim_start_matches("pid:[").trim_end_matches(']').parse().ok()
+}
+
+/// A process's start time in clock ticks since boot (`/proc/<pid>/stat`, field 22).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn read(path: &Path) -> Option<Outgoing> {
@@ -151,6 +254,10 @@ mod tests {
         dir
     }
 
+    fn bodies(claimed: &[Claimed]) -> Vec<String> {
+        claimed.iter().map(|c| String::from_utf8(c.outgoing.body.clone()).unwrap()).collect()
+    }
+
     #[test]
     fn payloads_round_trip_once_and_bounds_drop_the_oldest() {
         let dir = temp_dir("bounds");
@@ -159,20 +266,61 @@ mod tests {
             outbox.write(&outgoing(n)).unwrap();
         }
         let claimed = outbox.claim_all();
-        let bodies: Vec<String> = claimed.iter().map(|c| String::from_utf8(c.outgoing.body.clone()).unwrap()).collect();
-        assert_eq!(bodies, [r#"{"n":2}"#, r#"{"n":3}"#, r#"{"n":4}"#]);
+        assert_eq!(bodies(&claimed), [r#"{"n":2}"#, r#"{"n":3}"#, r#"{"n":4}"#]);
         assert!(outbox.claim_all().is_empty(), "a claimed file is not claimed twice");
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn corrupt_files_are_set_aside() {
+    fn corrupt_files_and_fifos_are_set_aside_without_blocking() {
         let dir = temp_dir("corrupt");
         let outbox = Outbox::new(dir.clone(), 10, 1 << 20).unwrap();
         fs::write(dir.join("000-bad.json"), b"not a payload").unwrap();
+        let fifo = std::process::Command::new("mkfifo").arg(dir.join("001-fifo.json")).status();
         outbox.write(&outgoing(1)).unwrap();
         assert_eq!(outbox.claim_all().len(), 1);
-        assert!(dir.join("000-bad.corrupt").exists());
+        assert!(dir.join("000-bad.json.corrupt").exists());
+        if fifo.is_ok_and(|s| s.success()) {
+            assert!(dir.join("001-fifo.json").exists(), "a FIFO is left alone");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_old_payload_is_claimed_by_one_outbox_only() {
+        let dir = temp_dir("old");
+        let first = Outbox::new(dir.clone(), 100, 1 << 20).unwrap();
+        for n in 0..20 {
+            first.write(&outgoing(n)).unwrap();
+        }
+        // Written an hour ago: only a claim's owner, never a payload's age, makes it stale.
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for (path, _) in first.files() {
+            fs::File::options().write(true).open(&path).unwrap().set_modified(hour_ago).unwrap();
+        }
+        let claimed = first.claim_all();
+        assert_eq!(claimed.len(), 20);
+        let second = Outbox::new(dir.clone(), 100, 1 << 20).unwrap();
+        assert!(second.claim_all().is_empty(), "live claims are not taken over");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn claims_of_a_dead_owner_are_taken_over_and_released_files_come_back() {
+        let dir = temp_dir("dead");
+        let outbox = Outbox::new(dir.clone(), 100, 1 << 20).unwrap();
+        let held = outbox.hold(&outgoing(7)).unwrap();
+        let name = held.0.file_name().unwrap().to_str().unwrap().to_owned();
+        // Same namespace, a pid that is not running.
+        let dead = format!("{}.{}.1", pid_namespace().unwrap_or(0), u32::MAX - 1);
+        fs::rename(&held.0, dir.join(name.replace(owner(), &dead))).unwrap();
+        let claimed = outbox.claim_all();
+        if pid_namespace().is_some() {
+            assert_eq!(bodies(&claimed), [r#"{"n":7}"#]);
+            let again = claimed.into_iter().next().unwrap();
+            outbox.release(again.held).unwrap();
+            assert_eq!(bodies(&outbox.claim_all()), [r#"{"n":7}"#], "a released payload is pending again");
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,27 +1,32 @@
 //! The delivery thread: prepares events, sends payloads with retries, publishes session
 //! counts on a timer, replays the outbox at start, and persists what is left on shutdown.
+//!
+//! Events and sessions each have their own endpoint state: request slots, and the time
+//! before which its `Retry-After` says not to call it. A payload takes a slot only for
+//! the length of one attempt, never while it waits out a backoff, so a failing sessions
+//! endpoint cannot hold up events, nor the other way round.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-use super::outbox::{Claimed, Outbox};
+use super::outbox::{Claimed, Held, Outbox, HEARTBEAT};
 use super::retry::{classify, RetryPolicy, Verdict};
-use super::{bump, trim, Counters, Job, Kind, Outgoing, Progress, NOTIFIER, THREAD_NAME};
+use super::{bump, trim, Counters, Finish, Job, Kind, Outgoing, Progress, NOTIFIER, THREAD_NAME};
 use crate::config::Configuration;
 use crate::event::Event;
 use crate::redact::Filters;
 use crate::session::SessionTracker;
 use crate::stacktrace::{FrameRules, Resolver, Stacktrace};
 
-/// Set once debug information has been loaded in this process.
-static SYMBOLS_LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-/// The longest a new client waits for that load.
-const SYMBOL_LOAD_WAIT: Duration = Duration::from_secs(3);
+/// Payloads in hand (being sent or waiting out a backoff) before the thread stops taking
+/// jobs from the queue, so an outage keeps memory bounded.
+const MAX_IN_HAND: usize = 256;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,15 +37,38 @@ struct Payload<'a> {
     events: [&'a Event; 1],
 }
 
+/// One API endpoint: where it is, how many requests it may have in flight, and when its
+/// last `Retry-After` lets it be called again.
+struct Endpoint {
+    url: Option<reqwest::Url>,
+    slots: Semaphore,
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Endpoint {
+    fn new(url: Option<reqwest::Url>, slots: usize) -> Self {
+        Self { url, slots: Semaphore::new(slots), not_before: Mutex::default() }
+    }
+
+    fn not_before(&self) -> Option<Instant> {
+        *self.not_before.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait_at_least(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut not_before = self.not_before.lock().unwrap_or_else(|p| p.into_inner());
+        *not_before = Some(not_before.map_or(until, |t| t.max(until)));
+    }
+}
+
 pub(crate) struct Worker {
     http: reqwest::Client,
-    notify_url: reqwest::Url,
-    sessions_url: Option<reqwest::Url>,
+    events: Endpoint,
+    sessions_endpoint: Endpoint,
     api_key: Option<String>,
     filters: Filters,
     rules: FrameRules,
     retry: RetryPolicy,
-    max_in_flight: usize,
     session_interval: Duration,
     outbox: Option<Outbox>,
     progress: Arc<Progress>,
@@ -89,8 +117,9 @@ impl Worker {
         });
         Ok(Self {
             http,
-            notify_url,
-            sessions_url,
+            events: Endpoint::new(Some(notify_url), config.max_in_flight),
+            // Session counts are one small payload per interval: one request at a time.
+            sessions_endpoint: Endpoint::new(sessions_url, 1),
             api_key,
             filters: Filters::new(&config.params_filters),
             rules: FrameRules {
@@ -104,7 +133,6 @@ impl Worker {
                 initial_backoff: config.retry_initial_backoff,
                 max_backoff: config.retry_max_backoff,
             },
-            max_in_flight: config.max_in_flight.max(1),
             session_interval: config.session_publish_interval,
             outbox,
             progress,
@@ -118,135 +146,112 @@ impl Worker {
         self.outbox.is_some()
     }
 
-    /// Claims what earlier runs left in the outbox, numbering each payload now so that a
-    /// `flush` right after the client starts waits for them too.
-    pub(crate) fn claim_outbox(&self) -> Vec<(u64, Claimed)> {
-        let claimed = self.outbox.as_ref().map(Outbox::claim_all).unwrap_or_default();
-        claimed.into_iter().map(|c| (self.progress.issue(), c)).collect()
+    fn endpoint(&self, kind: Kind) -> &Endpoint {
+        match kind {
+            Kind::Event => &self.events,
+            Kind::Sessions => &self.sessions_endpoint,
+        }
     }
 }
 
-/// Starts the thread, and waits (once per process, bounded) for debug information to
-/// load: backtrace-rs serialises capture and resolution behind one process-wide lock,
-/// and the first resolution holds it while the load runs; doing it here keeps it off
-/// every later `notify`.
-pub(crate) fn spawn(worker: Worker, jobs: mpsc::Receiver<Job>) -> Result<(), String> {
-    let (warmed, warm) = std::sync::mpsc::channel();
-    let replay = worker.claim_outbox();
+/// Starts the thread. `replay` is the sequence number that stands for what earlier runs
+/// left in the outbox: it finishes once all of that has been sent or given up on, so a
+/// `flush` right after the client starts waits for it.
+pub(crate) fn spawn(worker: Worker, jobs: mpsc::Receiver<Job>, replay: Finish) -> Result<(), String> {
     std::thread::Builder::new()
         .name(THREAD_NAME.into())
-        .spawn(move || run(worker, jobs, replay, warmed))
-        .map_err(|e| format!("could not start the delivery thread: {e}"))?;
-    if !SYMBOLS_LOADED.load(Ordering::Acquire) {
-        let _ = warm.recv_timeout(SYMBOL_LOAD_WAIT);
-    }
-    Ok(())
+        .spawn(move || run(worker, jobs, replay))
+        .map(drop)
+        .map_err(|e| format!("could not start the delivery thread: {e}"))
 }
 
-fn run(
-    worker: Worker,
-    mut jobs: mpsc::Receiver<Job>,
-    replay: Vec<(u64, Claimed)>,
-    warmed: std::sync::mpsc::Sender<()>,
-) {
-    let mut resolver = Resolver::default();
-    Stacktrace::capture().resolve(&worker.rules, &mut resolver);
-    SYMBOLS_LOADED.store(true, Ordering::Release);
-    let _ = warmed.send(());
+fn run(worker: Worker, mut jobs: mpsc::Receiver<Job>, replay: Finish) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(target: "bugsnag_core", "Bugsnag delivery thread could not start a runtime: {e}");
             // Finish every job so that flush never waits on this thread.
-            replay.iter().for_each(|(seq, _)| worker.progress.finish(*seq));
-            while let Some(Job::Event { seq, .. } | Job::Ready { seq, .. }) = jobs.blocking_recv() {
-                worker.progress.finish(seq);
-            }
+            drop(replay);
+            while jobs.blocking_recv().is_some() {}
             return;
         }
     };
-    runtime.block_on(Arc::new(worker).serve(jobs, replay, resolver));
+    runtime.block_on(Arc::new(worker).serve(jobs, replay));
 }
 
 impl Worker {
-    async fn serve(
-        self: Arc<Self>,
-        mut jobs: mpsc::Receiver<Job>,
-        replay: Vec<(u64, Claimed)>,
-        mut resolver: Resolver,
-    ) {
-        let slots = Arc::new(Semaphore::new(self.max_in_flight));
+    async fn serve(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>, replay: Finish) {
         let mut tasks = JoinSet::new();
         let mut stopped = self.stopped.clone();
-        for (seq, Claimed { path, outgoing }) in replay {
-            self.dispatch(&slots, &mut tasks, seq, outgoing, Some(path)).await;
+        // Claimed here, off the caller's thread: reading the directory may be slow.
+        let replay = Arc::new(replay);
+        for Claimed { held, outgoing } in self.outbox.as_ref().map(Outbox::claim_all).unwrap_or_default() {
+            let worker = self.clone();
+            let done = replay.clone();
+            tasks.spawn(async move {
+                worker.deliver(outgoing, Some(held)).await;
+                drop(done);
+            });
         }
+        drop(replay);
+        let mut resolver = Resolver::default();
+        // Warm the symbol caches before the first event needs them.
+        Stacktrace::capture().resolve(&self.rules, &mut resolver);
         let mut ticker = tokio::time::interval(self.session_interval);
         ticker.tick().await; // the first tick is immediate
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
             tokio::select! {
-                job = jobs.recv() => match job {
+                job = jobs.recv(), if tasks.len() < MAX_IN_HAND => match job {
                     None => break,
-                    Some(Job::Event { seq, mut event }) => match self.prepare(&mut event, &mut resolver) {
-                        Some(outgoing) => self.dispatch(&slots, &mut tasks, seq, outgoing, None).await,
-                        None => self.progress.finish(seq),
-                    },
-                    Some(Job::Ready { seq, outgoing }) => self.dispatch(&slots, &mut tasks, seq, outgoing, None).await,
+                    Some(Job::Event { done, mut event }) => {
+                        let persist_first = event.unhandled;
+                        if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
+                            // An unhandled event may be the process's last words: on disk
+                            // before the first attempt, so an abort cannot lose it.
+                            let held = if persist_first { self.hold(&outgoing) } else { None };
+                            self.dispatch(&mut tasks, done, outgoing, held);
+                        }
+                    }
+                    Some(Job::Ready { done, outgoing }) => self.dispatch(&mut tasks, done, outgoing, None),
                 },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = ticker.tick() => {
                     if let Some(outgoing) = self.sessions.take_payload() {
-                        let seq = self.progress.issue();
-                        self.dispatch(&slots, &mut tasks, seq, outgoing, None).await;
+                        let done = Finish::new(self.progress.clone());
+                        self.dispatch(&mut tasks, done, outgoing, None);
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if let Some(outbox) = &self.outbox {
+                        outbox.heartbeat();
                     }
                 }
                 _ = stopped.wait_for(|stop| *stop) => {
                     // Shutdown ran out of time: everything still queued goes to the outbox.
                     while let Ok(job) = jobs.try_recv() {
                         match job {
-                            Job::Event { seq, mut event } => {
+                            Job::Event { done: _done, mut event } => {
                                 if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
                                     self.keep(&outgoing);
                                 }
-                                self.progress.finish(seq);
                             }
-                            Job::Ready { seq, outgoing } => {
-                                self.keep(&outgoing);
-                                self.progress.finish(seq);
-                            }
+                            Job::Ready { done: _done, outgoing } => self.keep(&outgoing),
                         }
                     }
                     break;
                 }
             }
-            while tasks.try_join_next().is_some() {}
         }
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Waits for a free slot (or shutdown), then sends in a task of its own.
-    async fn dispatch(
-        self: &Arc<Self>,
-        slots: &Arc<Semaphore>,
-        tasks: &mut JoinSet<()>,
-        seq: u64,
-        outgoing: Outgoing,
-        claimed: Option<std::path::PathBuf>,
-    ) {
-        let mut stopped = self.stopped.clone();
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.ok(),
-            _ = stopped.wait_for(|stop| *stop) => None,
-        };
+    /// Sends in a task of its own; `done` finishes when the task does.
+    fn dispatch(self: &Arc<Self>, tasks: &mut JoinSet<()>, done: Finish, outgoing: Outgoing, held: Option<Held>) {
         let worker = self.clone();
         tasks.spawn(async move {
-            match slot {
-                Some(_slot) => worker.deliver(&outgoing).await,
-                None => worker.keep(&outgoing),
-            }
-            if let Some(path) = claimed {
-                Outbox::remove(&path);
-            }
-            worker.progress.finish(seq);
+            worker.deliver(outgoing, held).await;
+            drop(done);
         });
     }
 
@@ -257,59 +262,86 @@ impl Worker {
         }
         self.filters.event(event);
         let api_key = event.api_key.take().or_else(|| self.api_key.clone())?;
-        let body = trim::fit(event, |event| {
-            let payload = Payload { api_key: &api_key, payload_version: "4.0", notifier: &NOTIFIER, events: [event] };
-            serde_json::to_vec(&payload)
-                .map_err(|e| tracing::error!(target: "bugsnag_core", "could not serialize a Bugsnag event: {e}"))
-                .ok()
-        })?;
+        let payload = Payload { api_key: &api_key, payload_version: "4.0", notifier: &NOTIFIER, events: [event] };
+        let body = serde_json::to_vec(&payload)
+            .map_err(|e| tracing::error!(target: "bugsnag_core", "could not serialize a Bugsnag event: {e}"))
+            .ok()?;
+        let body = trim::fit(body, trim::MAX_PAYLOAD_BYTES)?;
         Some(Outgoing { kind: Kind::Event, api_key, body })
     }
 
-    /// Sends with retries; what cannot be sent is kept in the outbox or dropped.
-    async fn deliver(&self, outgoing: &Outgoing) {
+    /// Sends with retries; what cannot be sent is kept in the outbox or dropped. `held` is
+    /// the outbox file of this payload when it has one.
+    async fn deliver(&self, mut outgoing: Outgoing, mut held: Option<Held>) {
+        let endpoint = self.endpoint(outgoing.kind);
         let mut stopped = self.stopped.clone();
-        for retry in 0.. {
+        let mut trimmed_harder = false;
+        let mut retry = 0;
+        loop {
             let verdict = tokio::select! {
-                verdict = self.attempt(outgoing) => verdict,
-                _ = stopped.wait_for(|stop| *stop) => return self.keep(outgoing),
+                verdict = self.attempt(endpoint, &outgoing) => verdict,
+                _ = stopped.wait_for(|stop| *stop) => break,
             };
             let (reason, retry_after) = match verdict {
                 Verdict::Delivered => {
                     bump(&self.counters.delivered);
                     self.counters.failing.store(false, Ordering::Relaxed);
-                    return;
+                    return self.forget(held);
+                }
+                Verdict::Rejected(413) if !trimmed_harder && outgoing.kind == Kind::Event => {
+                    // The API measures differently than we do: one harder trim, one retry.
+                    trimmed_harder = true;
+                    if let Some(body) = trim::fit(outgoing.body.clone(), trim::MAX_PAYLOAD_BYTES / 2) {
+                        tracing::warn!(target: "bugsnag_core", "Bugsnag answered 413; retrying once with the event trimmed to {} bytes", body.len());
+                        outgoing.body = body;
+                        continue;
+                    }
+                    bump(&self.counters.dropped_rejected);
+                    return self.forget(held);
                 }
                 Verdict::Rejected(status) => {
                     bump(&self.counters.dropped_rejected);
                     tracing::warn!(target: "bugsnag_core", "Bugsnag refused a {:?} payload with {status}; it will not be retried", outgoing.kind);
-                    return;
+                    return self.forget(held);
                 }
                 Verdict::Retry { reason, retry_after } => (reason, retry_after),
             };
+            if let Some(wait) = retry_after {
+                endpoint.wait_at_least(wait);
+            }
             if !self.counters.failing.swap(true, Ordering::Relaxed) {
                 tracing::warn!(target: "bugsnag_core", "{reason}; retrying");
+            }
+            // On disk before it waits, so a crash during the wait cannot lose it.
+            if held.is_none() {
+                held = self.hold(&outgoing);
             }
             if retry >= self.retry.max_retries {
                 break;
             }
+            retry += 1;
             bump(&self.counters.retried);
+            // After a `Retry-After` the endpoint itself says when; otherwise back off.
+            let backoff = if retry_after.is_some() { Duration::ZERO } else { self.retry.delay(retry - 1, None) };
             tokio::select! {
-                _ = tokio::time::sleep(self.retry.delay(retry, retry_after)) => {}
+                _ = tokio::time::sleep(backoff) => {}
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
         }
-        self.keep(outgoing);
+        match held {
+            Some(held) => self.release(held),
+            None => self.keep(&outgoing),
+        }
     }
 
-    async fn attempt(&self, outgoing: &Outgoing) -> Verdict {
-        let url = match outgoing.kind {
-            Kind::Event => &self.notify_url,
-            Kind::Sessions => match &self.sessions_url {
-                Some(url) => url,
-                None => return Verdict::Rejected(0),
-            },
-        };
+    /// One request: waits out the endpoint's `Retry-After`, then for a slot, and holds
+    /// the slot for this request only.
+    async fn attempt(&self, endpoint: &Endpoint, outgoing: &Outgoing) -> Verdict {
+        let Some(url) = &endpoint.url else { return Verdict::Rejected(0) };
+        while let Some(until) = endpoint.not_before().filter(|t| *t > Instant::now()) {
+            tokio::time::sleep_until(until).await;
+        }
+        let Ok(_slot) = endpoint.slots.acquire().await else { return Verdict::Rejected(0) };
         let result = self
             .http
             .post(url.clone())
@@ -327,6 +359,33 @@ impl Worker {
             }
             // Connection refused or reset, timeouts: all worth another try.
             Err(e) => Verdict::Retry { reason: format!("could not reach Bugsnag: {e}"), retry_after: None },
+        }
+    }
+
+    /// Writes a payload to the outbox as held by this process, when there is an outbox.
+    fn hold(&self, outgoing: &Outgoing) -> Option<Held> {
+        let outbox = self.outbox.as_ref()?;
+        outbox
+            .hold(outgoing)
+            .map_err(|e| tracing::error!(target: "bugsnag_core", "could not write to the Bugsnag outbox: {e}"))
+            .ok()
+    }
+
+    fn forget(&self, held: Option<Held>) {
+        if let (Some(outbox), Some(held)) = (&self.outbox, held) {
+            outbox.remove(held);
+        }
+    }
+
+    /// Gives a held payload back to the outbox for the next start.
+    fn release(&self, held: Held) {
+        let Some(outbox) = &self.outbox else { return };
+        match outbox.release(held) {
+            Ok(()) => bump(&self.counters.persisted),
+            Err(e) => {
+                bump(&self.counters.dropped_undeliverable);
+                tracing::error!(target: "bugsnag_core", "could not keep a payload in the Bugsnag outbox: {e}; dropped");
+            }
         }
     }
 

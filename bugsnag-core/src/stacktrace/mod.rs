@@ -9,6 +9,7 @@
 
 mod resolver;
 mod rules;
+mod symbolizer;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -92,20 +93,6 @@ impl Stacktrace {
             Repr::Frames(frames) => Some(frames),
             Repr::Empty => Some(&[]),
             _ => None,
-        }
-    }
-
-    pub(crate) fn frames_mut(&mut self) -> std::slice::IterMut<'_, Stackframe> {
-        match &mut self.0 {
-            Repr::Frames(frames) => frames.iter_mut(),
-            _ => [].iter_mut(),
-        }
-    }
-
-    /// Keeps the first `n` resolved frames.
-    pub(crate) fn truncate(&mut self, n: usize) {
-        if let Repr::Frames(frames) = &mut self.0 {
-            frames.truncate(n);
         }
     }
 

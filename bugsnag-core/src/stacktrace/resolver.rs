@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::symbolizer::Symbolizer;
 use super::RawFrame;
 
 /// Lines of code sent either side of a frame's line.
@@ -24,6 +25,7 @@ const SOURCE_CACHE_FILES: usize = 128;
 #[derive(Default)]
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
+    symbolizer: Symbolizer,
     files: HashMap<PathBuf, Option<Arc<[String]>>>,
 }
 
@@ -36,7 +38,8 @@ impl Resolver {
         let mut out = Vec::new();
         for frame in bt.frames() {
             let ip = frame.ip() as usize;
-            let symbols = self.symbols.entry(ip).or_insert_with(|| resolve(frame.ip()));
+            let symbolizer = &mut self.symbolizer;
+            let symbols = self.symbols.entry(ip).or_insert_with(|| resolve(symbolizer, ip));
             out.extend(symbols.iter().cloned());
         }
         out
@@ -65,17 +68,8 @@ impl Resolver {
 }
 
 /// Resolves one instruction pointer into its symbols (several when inlined).
-fn resolve(ip: *mut std::ffi::c_void) -> Arc<[RawFrame]> {
-    let mut symbols = Vec::new();
-    backtrace::resolve(ip, |symbol| {
-        symbols.push(RawFrame {
-            // `{:#}` demangles without the trailing hash.
-            method: symbol.name().map(|name| format!("{name:#}")),
-            file: symbol.filename().map(Path::to_path_buf),
-            line: symbol.lineno(),
-            column: symbol.colno(),
-        });
-    });
+fn resolve(symbolizer: &mut Symbolizer, ip: usize) -> Arc<[RawFrame]> {
+    let mut symbols = symbolizer.resolve(ip);
     if symbols.is_empty() {
         symbols.push(RawFrame { method: None, file: None, line: None, column: None });
     }
