@@ -8,13 +8,13 @@
 //! endpoint does.
 
 mod outbox;
+mod progress;
 mod retry;
 mod trim;
 mod worker;
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Configuration;
 use crate::event::Event;
 use crate::session::SessionTracker;
+use progress::{Barrier, Finish, Progress};
 
 /// The delivery thread's name; the panic hook never reports from it.
 pub(crate) const THREAD_NAME: &str = "bugsnag-delivery";
@@ -110,84 +111,18 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Sequence numbers issued so far, and those not finished yet. Only unfinished ones are
-/// kept, so this is bounded by the queue and the requests in flight, however many events
-/// are dropped while an early one waits for its retries.
-#[derive(Default)]
-struct Pending {
-    next: u64,
-    unfinished: BTreeSet<u64>,
-}
-
-#[derive(Default)]
-struct Progress {
-    pending: Mutex<Pending>,
-    changed: Condvar,
-}
-
-impl Progress {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn issue(&self) -> u64 {
-        let mut pending = self.lock();
-        let seq = pending.next;
-        pending.next += 1;
-        pending.unfinished.insert(seq);
-        seq
-    }
-
-    fn finish(&self, seq: u64) {
-        self.lock().unfinished.remove(&seq);
-        self.changed.notify_all();
-    }
-
-    /// Waits until every sequence number issued before this call has finished.
-    fn wait(&self, timeout: Duration) -> bool {
-        // A timeout too long to add to now waits as long as it takes.
-        let deadline = Instant::now().checked_add(timeout);
-        let mut pending = self.lock();
-        let target = pending.next;
-        while pending.unfinished.first().is_some_and(|&seq| seq < target) {
-            let left = deadline.map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
-            if left.is_zero() {
-                return false;
-            }
-            pending = self.changed.wait_timeout(pending, left).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        true
-    }
-}
-
-/// A sequence number that finishes when dropped, however the work holding it ends.
-pub(crate) struct Finish {
-    progress: Arc<Progress>,
-    seq: u64,
-}
-
-impl Finish {
-    fn new(progress: Arc<Progress>) -> Self {
-        let seq = progress.issue();
-        Self { progress, seq }
-    }
-}
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        self.progress.finish(self.seq);
-    }
-}
-
 enum Job {
-    Event { done: Finish, event: Box<Event> },
-    Ready { done: Finish, outgoing: Outgoing },
+    Event(Box<Event>),
+    Ready(Outgoing),
+    /// Opens once every job queued before it is done.
+    Barrier(Arc<Barrier>),
 }
 
 /// The caller's side of the delivery thread.
 pub(crate) struct Delivery {
     queue: mpsc::Sender<Job>,
-    progress: Arc<Progress>,
+    /// Opens when the delivery thread has finished, after a shutdown.
+    finished: Arc<Barrier>,
     counters: Arc<Counters>,
     sessions: Arc<SessionTracker>,
     stop: watch::Sender<bool>,
@@ -203,20 +138,18 @@ impl Delivery {
         sessions: Arc<SessionTracker>,
     ) -> Result<Self, String> {
         let (queue, jobs) = mpsc::channel(config.queue_capacity.max(1));
-        let progress = Arc::new(Progress::default());
         let counters = Arc::new(Counters::default());
         let (stop, stopped) = watch::channel(false);
-        let worker =
-            worker::Worker::new(config, api_key, progress.clone(), counters.clone(), sessions.clone(), stopped)?;
+        let worker = worker::Worker::new(config, api_key, counters.clone(), sessions.clone(), stopped)?;
         let has_outbox = worker.has_outbox();
-        worker::spawn(worker, jobs, Finish::new(progress.clone()))?;
-        Ok(Self { queue, progress, counters, sessions, stop, has_outbox })
+        let finished = Arc::new(Barrier::default());
+        worker::spawn(worker, jobs, finished.clone())?;
+        Ok(Self { queue, finished, counters, sessions, stop, has_outbox })
     }
 
     /// Hands an event over without blocking; `false` when the queue is full.
     pub(crate) fn enqueue(&self, event: Box<Event>) -> bool {
-        let done = Finish::new(self.progress.clone());
-        match self.queue.try_send(Job::Event { done, event }) {
+        match self.queue.try_send(Job::Event(event)) {
             Ok(()) => {
                 bump(&self.counters.queued);
                 true
@@ -231,9 +164,25 @@ impl Delivery {
     /// Sends the session counts gathered so far, then waits for everything queued.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         if let Some(outgoing) = self.sessions.take_payload() {
-            let _ = self.queue.try_send(Job::Ready { done: Finish::new(self.progress.clone()), outgoing });
+            let _ = self.queue.try_send(Job::Ready(outgoing));
         }
-        self.progress.wait(timeout)
+        // A timeout too long to add to now waits as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
+        let barrier = Arc::new(Barrier::default());
+        let mut job = Job::Barrier(barrier.clone());
+        // The barrier needs a place in a full queue: wait for one, within the timeout.
+        loop {
+            match self.queue.try_send(job) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(back)) => job = back,
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        barrier.wait(deadline)
     }
 
     /// Flushes; what is still unsent when `timeout` runs out goes to the outbox.
@@ -244,7 +193,7 @@ impl Delivery {
         if self.has_outbox {
             let _ = self.stop.send(true);
             // Writing files is quick; give it a moment, bounded like everything else.
-            return self.progress.wait(Duration::from_secs(1));
+            return self.finished.wait(Some(Instant::now() + Duration::from_secs(1)));
         }
         false
     }
@@ -280,25 +229,4 @@ pub(crate) fn format_minute(t: time::OffsetDateTime) -> String {
 /// The current time as RFC 3339 with milliseconds, in UTC.
 pub(crate) fn now_rfc3339() -> String {
     format_time(time::OffsetDateTime::now_utc())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_keeps_only_unfinished_numbers_and_flush_waits_for_earlier_ones() {
-        let progress = Progress::default();
-        let stuck = progress.issue(); // an event retrying through an outage
-        for _ in 0..10_000 {
-            let dropped = progress.issue(); // events dropped on a full queue
-            progress.finish(dropped);
-        }
-        assert_eq!(progress.lock().unfinished.len(), 1, "memory stays bounded during a storm");
-        assert!(!progress.wait(Duration::from_millis(10)), "the stuck event is still pending");
-        progress.finish(stuck);
-        assert!(progress.wait(Duration::from_millis(10)));
-        let later = progress.issue();
-        assert!(progress.lock().unfinished.contains(&later));
-    }
 }

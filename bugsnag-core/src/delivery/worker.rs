@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::outbox::{Claimed, Held, Outbox, HEARTBEAT};
 use super::retry::{classify, RetryPolicy, Verdict};
-use super::{bump, trim, Counters, Finish, Job, Kind, Outgoing, Progress, NOTIFIER, THREAD_NAME};
+use super::{bump, trim, Barrier, Counters, Finish, Job, Kind, Outgoing, Progress, NOTIFIER, THREAD_NAME};
 use crate::config::Configuration;
 use crate::event::Event;
 use crate::redact::Filters;
@@ -89,7 +89,6 @@ impl Worker {
     pub(crate) fn new(
         config: &Configuration,
         api_key: Option<String>,
-        progress: Arc<Progress>,
         counters: Arc<Counters>,
         sessions: Arc<SessionTracker>,
         stopped: watch::Receiver<bool>,
@@ -135,7 +134,7 @@ impl Worker {
             },
             session_interval: config.session_publish_interval,
             outbox,
-            progress,
+            progress: Arc::default(),
             counters,
             sessions,
             stopped,
@@ -154,46 +153,45 @@ impl Worker {
     }
 }
 
-/// Starts the thread. `replay` is the sequence number that stands for what earlier runs
-/// left in the outbox: it finishes once all of that has been sent or given up on, so a
-/// `flush` right after the client starts waits for it.
-pub(crate) fn spawn(worker: Worker, jobs: mpsc::Receiver<Job>, replay: Finish) -> Result<(), String> {
+/// Starts the thread; `finished` opens when it ends.
+pub(crate) fn spawn(worker: Worker, jobs: mpsc::Receiver<Job>, finished: Arc<Barrier>) -> Result<(), String> {
     std::thread::Builder::new()
         .name(THREAD_NAME.into())
-        .spawn(move || run(worker, jobs, replay))
+        .spawn(move || {
+            run(worker, jobs);
+            finished.open();
+        })
         .map(drop)
         .map_err(|e| format!("could not start the delivery thread: {e}"))
 }
 
-fn run(worker: Worker, mut jobs: mpsc::Receiver<Job>, replay: Finish) {
+fn run(worker: Worker, mut jobs: mpsc::Receiver<Job>) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(target: "bugsnag_core", "Bugsnag delivery thread could not start a runtime: {e}");
-            // Finish every job so that flush never waits on this thread.
-            drop(replay);
-            while jobs.blocking_recv().is_some() {}
+            // Open every barrier so that flush never waits on this thread.
+            while let Some(job) = jobs.blocking_recv() {
+                if let Job::Barrier(barrier) = job {
+                    barrier.open();
+                }
+            }
             return;
         }
     };
-    runtime.block_on(Arc::new(worker).serve(jobs, replay));
+    runtime.block_on(Arc::new(worker).serve(jobs));
 }
 
 impl Worker {
-    async fn serve(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>, replay: Finish) {
+    async fn serve(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>) {
         let mut tasks = JoinSet::new();
         let mut stopped = self.stopped.clone();
-        // Claimed here, off the caller's thread: reading the directory may be slow.
-        let replay = Arc::new(replay);
+        // Claimed here, off the caller's thread (reading the directory may be slow), and
+        // numbered before any job, so the first flush waits for them.
         for Claimed { held, outgoing } in self.outbox.as_ref().map(Outbox::claim_all).unwrap_or_default() {
-            let worker = self.clone();
-            let done = replay.clone();
-            tasks.spawn(async move {
-                worker.deliver(outgoing, Some(held)).await;
-                drop(done);
-            });
+            let done = self.progress.start();
+            self.dispatch(&mut tasks, done, outgoing, Some(held));
         }
-        drop(replay);
         let mut resolver = Resolver::default();
         // Warm the symbol caches before the first event needs them.
         Stacktrace::capture().resolve(&self.rules, &mut resolver);
@@ -204,7 +202,8 @@ impl Worker {
             tokio::select! {
                 job = jobs.recv(), if tasks.len() < MAX_IN_HAND => match job {
                     None => break,
-                    Some(Job::Event { done, mut event }) => {
+                    Some(Job::Event(mut event)) => {
+                        let done = self.progress.start();
                         let persist_first = event.unhandled;
                         if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
                             // An unhandled event may be the process's last words: on disk
@@ -213,12 +212,16 @@ impl Worker {
                             self.dispatch(&mut tasks, done, outgoing, held);
                         }
                     }
-                    Some(Job::Ready { done, outgoing }) => self.dispatch(&mut tasks, done, outgoing, None),
+                    Some(Job::Ready(outgoing)) => {
+                        let done = self.progress.start();
+                        self.dispatch(&mut tasks, done, outgoing, None);
+                    }
+                    Some(Job::Barrier(barrier)) => self.progress.barrier(barrier),
                 },
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = ticker.tick() => {
                     if let Some(outgoing) = self.sessions.take_payload() {
-                        let done = Finish::new(self.progress.clone());
+                        let done = self.progress.start();
                         self.dispatch(&mut tasks, done, outgoing, None);
                     }
                 }
@@ -231,12 +234,13 @@ impl Worker {
                     // Shutdown ran out of time: everything still queued goes to the outbox.
                     while let Ok(job) = jobs.try_recv() {
                         match job {
-                            Job::Event { done: _done, mut event } => {
+                            Job::Event(mut event) => {
                                 if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
                                     self.keep(&outgoing);
                                 }
                             }
-                            Job::Ready { done: _done, outgoing } => self.keep(&outgoing),
+                            Job::Ready(outgoing) => self.keep(&outgoing),
+                            Job::Barrier(barrier) => barrier.open(),
                         }
                     }
                     break;
