@@ -54,7 +54,8 @@ pub struct Breadcrumb {
 impl Breadcrumb {
     /// A breadcrumb that happened now; `metadata` objects become its details, other values
     /// land under the key `value`, and `null` means none.
-    pub fn new(name: impl Into<String>, kind: BreadcrumbType, metadata: Value) -> Self {
+    pub fn new(name: impl Into<String>, kind: BreadcrumbType, mut metadata: Value) -> Self {
+        crate::limits::cap_depth(&mut metadata);
         let metadata = match metadata {
             Value::Object(map) => map,
             Value::Null => Map::new(),

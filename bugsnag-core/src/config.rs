@@ -11,9 +11,46 @@ use serde::Deserialize;
 pub const DEFAULT_ENDPOINT: &str = "https://notify.bugsnag.com";
 /// The default Session Tracking API endpoint.
 pub const DEFAULT_SESSION_ENDPOINT: &str = "https://sessions.bugsnag.com";
-/// Keys filtered out of metadata, headers and query strings unless configured otherwise.
-pub const DEFAULT_PARAMS_FILTERS: &[&str] =
-    &["password", "password_confirmation", "cookie", "authorization", "secret", "token"];
+/// Keys whose values are always sent as `[FILTERED]`, wherever they appear (metadata,
+/// user, device, request headers, URL query strings and fragments, breadcrumbs, job
+/// arguments), unless [`Configuration::without_default_params_filters`] is called. A
+/// plain entry matches any key containing it, case-insensitively; an entry written
+/// `/like this/` is a regular expression. Rails' `filter_parameters` stems and the
+/// headers sentry never sends are the anchor; `email` and user names are left usable,
+/// since Bugsnag searches on them.
+pub const DEFAULT_PARAMS_FILTERS: &[&str] = &[
+    "passw",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "_key",
+    "-key",
+    "apikey",
+    "private",
+    "credential",
+    "authorization",
+    "/(^|[^a-z])auth([^a-z]|$)/",
+    "cookie",
+    "jwt",
+    "session_id",
+    "sessionid",
+    "signature",
+    "csrf",
+    "xsrf",
+    "crypt",
+    "salt",
+    "certificate",
+    "/(^|[^a-z])otp([^a-z]|$)/",
+    "/(^|[^a-z])ssn([^a-z]|$)/",
+    "cvv",
+    "cvc",
+    "credit_card",
+    "creditcard",
+    "card_number",
+    "/(^|[^a-z])dsn([^a-z]|$)/",
+    "database_url",
+];
 
 /// How the notifier behaves. Build it with [`Configuration::from_env`] or
 /// [`Configuration::default`] and the builder methods, or deserialize it.
@@ -26,7 +63,7 @@ pub const DEFAULT_PARAMS_FILTERS: &[&str] =
 ///     .app_version("2.5.1")
 ///     .release_stage("staging")
 ///     .notify_release_stages(["production", "staging"])
-///     .params_filters(["credit_card_number"]);
+///     .params_filters(["iban"]); // added to DEFAULT_PARAMS_FILTERS
 /// assert_eq!(config.release_stage_name(), "staging");
 /// ```
 #[derive(Debug, Clone, Deserialize)]
@@ -42,7 +79,10 @@ pub struct Configuration {
     pub(crate) project_packages: Vec<String>,
     pub(crate) app_version: Option<String>,
     pub(crate) app_type: Option<String>,
+    /// The user's filters, added to [`DEFAULT_PARAMS_FILTERS`].
     pub(crate) params_filters: Vec<String>,
+    pub(crate) default_params_filters: bool,
+    pub(crate) send_sensitive_headers: bool,
     pub(crate) ignore_classes: Vec<String>,
     #[serde(alias = "traceback_exclude_modules")]
     pub(crate) exclude_modules: Vec<String>,
@@ -86,7 +126,9 @@ impl Default for Configuration {
             project_packages: Vec::new(),
             app_version: None,
             app_type: None,
-            params_filters: DEFAULT_PARAMS_FILTERS.iter().map(|s| (*s).to_owned()).collect(),
+            params_filters: Vec::new(),
+            default_params_filters: true,
+            send_sensitive_headers: false,
             ignore_classes: Vec::new(),
             exclude_modules: Vec::new(),
             proxy_host: None,
@@ -202,9 +244,6 @@ impl Configuration {
         app_version: impl Into<String> => app_version(some);
         /// The kind of process, such as `web` or `worker`.
         app_type: impl Into<String> => app_type(some);
-        /// Keys containing any of these (case-insensitive) are sent as `[FILTERED]`;
-        /// replaces the default list.
-        params_filters: impl IntoIterator<Item = impl Into<String>> => params_filters(list);
         /// errorClasses that are never sent, such as `my_app::NotFound`.
         ignore_classes: impl IntoIterator<Item = impl Into<String>> => ignore_classes(list);
         /// Module path prefixes whose frames are dropped from stack traces (the seed's
@@ -249,6 +288,32 @@ impl Configuration {
         max_in_flight: usize => max_in_flight;
         /// How often session counts are sent (30 s); they are also sent at flush.
         session_publish_interval: Duration => session_publish_interval;
+    }
+
+    /// Also sends as `[FILTERED]` the values of keys containing any of these
+    /// (case-insensitively; `/pattern/` entries are regular expressions), in addition to
+    /// [`DEFAULT_PARAMS_FILTERS`]. Empty entries are ignored.
+    pub fn params_filters(mut self, filters: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.params_filters.extend(filters.into_iter().map(Into::into));
+        self
+    }
+
+    /// Stops filtering [`DEFAULT_PARAMS_FILTERS`]: only the keys given to
+    /// [`params_filters`](Self::params_filters) are filtered. Sensitive headers stay
+    /// filtered unless [`send_sensitive_headers`](Self::send_sensitive_headers) says otherwise.
+    pub fn without_default_params_filters(mut self) -> Self {
+        self.default_params_filters = false;
+        self
+    }
+
+    /// `true` sends the values of headers that carry credentials (`Authorization`,
+    /// `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`, `X-Auth-Token` and any
+    /// header whose name holds `auth`, `cookie`, `token`, `key`, `secret`, `session`,
+    /// `signature` or `password`) unless `params_filters` covers them. Off by default:
+    /// only turn it on if your own filters or callbacks handle them.
+    pub fn send_sensitive_headers(mut self, send: bool) -> Self {
+        self.send_sensitive_headers = send;
+        self
     }
 
     /// The configured release stage.
@@ -359,7 +424,7 @@ mod tests {
         assert_eq!(config.api_key.as_ref().map(|k| k.0.as_str()), Some("0123456789abcdef0123456789abcdef"));
         assert!(!format!("{config:?}").contains("0123456789abcdef"), "Debug never shows the key");
         assert_eq!(config.notify_release_stages, Some(vec!["production".into(), "staging".into()]));
-        assert!(config.params_filters.iter().any(|f| f == "password") && config.params_filters.contains(&"ssn".into()));
+        assert_eq!(config.params_filters, ["ssn"]);
         assert!(!config.send_code);
     }
 

@@ -8,6 +8,7 @@
 use std::error::Error;
 
 use crate::event::Exception;
+use crate::limits;
 use crate::stacktrace::Stacktrace;
 
 /// Causes past this depth are not sent (guards against cyclic `source()` chains).
@@ -20,20 +21,21 @@ pub(crate) const FALLBACK_CLASS: &str = "Error";
 pub(crate) fn exceptions<E: Error + ?Sized>(error: &E, class: Option<&str>, stacktrace: Stacktrace) -> Vec<Exception> {
     let mut out = vec![Exception {
         error_class: class.map_or_else(|| class_from_debug(&error).unwrap_or_else(fallback), str::to_owned),
-        message: error.to_string(),
+        message: limits::display(&error),
         stacktrace,
     }];
-    let mut cause = error.source();
+    // User code: `source()` may panic (then the chain ends there).
+    let mut cause = limits::guarded(|| error.source()).flatten();
     while let Some(err) = cause {
         if out.len() >= MAX_CHAIN {
             break;
         }
         out.push(Exception {
             error_class: class_of_dyn(err),
-            message: err.to_string(),
+            message: limits::display(&err),
             stacktrace: Stacktrace::empty(),
         });
-        cause = err.source();
+        cause = limits::guarded(|| err.source()).flatten();
     }
     out
 }
@@ -79,7 +81,8 @@ fn fallback() -> String {
 /// string, say). How errors known only through `Debug` get an errorClass: `dyn Error`
 /// causes, and adapters' framework errors (actix-web's `ResponseError`s).
 pub fn class_from_debug(value: &dyn std::fmt::Debug) -> Option<String> {
-    let debug = format!("{value:?}");
+    // Bounded: only the first word is wanted, and user `Debug` may recurse without end.
+    let debug = limits::debug_start(value);
     let word: String = debug.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
     let word = word.trim_end_matches(':');
     word.chars().next().filter(|c| c.is_alphabetic() || *c == '_').map(|_| word.to_owned())

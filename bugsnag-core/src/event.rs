@@ -260,7 +260,8 @@ impl Event {
 
 /// Merges `value` into the tab `name`: object keys are added or replaced one by one, and
 /// anything that is not an object lands under the key `value` (tabs must be objects).
-pub(crate) fn merge_tab(metadata: &mut Map<String, Value>, name: String, value: Value) {
+pub(crate) fn merge_tab(metadata: &mut Map<String, Value>, name: String, mut value: Value) {
+    crate::limits::cap_depth(&mut value);
     let incoming = match value {
         Value::Object(map) => map,
         other => Map::from_iter([("value".to_owned(), other)]),

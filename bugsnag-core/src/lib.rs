@@ -34,7 +34,8 @@
 //! - [`event`] — the [`Event`] model sent to the API.
 //! - [`error_chain`] — errors into `exceptions`, and how an errorClass is named.
 //! - [`stacktrace`] — capture and resolution of stack traces.
-//! - [`redact`] — redaction by `params_filters`.
+//! - [`redact`] — redaction by `params_filters`: what is filtered, and where.
+//! - [`limits`] — bounds on what user code hands the notifier (depth, formatting).
 //! - [`panic`](mod@panic) — the panic hook and [`panic::CatchUnwind`] for adapters.
 //! - `http` (feature `http`): request data from `http::Request` for web adapters.
 //! - `logging` (features `log`, `tracing`): reports and breadcrumbs from log records.
@@ -52,6 +53,7 @@ pub mod feature_flags;
 pub mod global;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod limits;
 #[cfg(any(feature = "log", feature = "tracing"))]
 pub mod logging;
 pub mod options;

@@ -1,34 +1,81 @@
-//! Redaction by `params_filters`: a key containing any filter (case-insensitively) has
-//! its value replaced with `[FILTERED]`, in metadata (nested objects and arrays), request
-//! headers and URL query strings.
+//! Redaction by `params_filters`, applied to the whole event on the delivery thread.
+//!
+//! A key matches when it contains a plain filter (case-insensitively) or matches a
+//! `/regular expression/` filter. The value of a matching key becomes `[FILTERED]`:
+//! - in metadata, at any depth (a whole tab whose name matches keeps its keys, each
+//!   value filtered, so that it stays an object as the API requires);
+//! - in breadcrumbs' metadata, job arguments, `user` and `device` fields, and request
+//!   headers;
+//! - in URLs: the query parameters and `#fragment` parameters of `request.url`,
+//!   `request.referer`, every header value that holds a URL (Referer, Location, Origin,
+//!   Content-Location...) and every metadata string that does; and a URL's userinfo
+//!   (`user:password@`) is always filtered.
+//!
+//! Headers that carry credentials ([`is_sensitive_header`]) are filtered whatever the
+//! filters say, unless the configuration opts out with `send_sensitive_headers(true)`.
 
 use serde_json::{Map, Value};
 
+use crate::config::{Configuration, DEFAULT_PARAMS_FILTERS};
 use crate::event::Event;
 
 /// What a filtered value is replaced with.
 pub const FILTERED: &str = "[FILTERED]";
 
-/// Lower-cased filters, matched by substring.
+/// Parts of header names that mark a header as carrying credentials.
+const SENSITIVE_HEADER_PARTS: &[&str] =
+    &["auth", "cookie", "token", "key", "secret", "session", "signature", "password", "csrf", "xsrf", "credential"];
+
+/// Whether a header (by name, any case) carries credentials: `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`, `X-Auth-Token` and the like.
+pub fn is_sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SENSITIVE_HEADER_PARTS.iter().any(|part| name.contains(part))
+}
+
+/// Compiled filters: lower-cased substrings and case-insensitive regular expressions.
 #[derive(Debug, Clone, Default)]
-pub struct Filters(Vec<String>);
+pub struct Filters {
+    substrings: Vec<String>,
+    patterns: Vec<regex_lite::Regex>,
+    send_sensitive_headers: bool,
+}
 
 impl Filters {
-    /// Filters from `params_filters`.
+    /// Filters from a list: plain entries match as substrings, `/entries/` as regular
+    /// expressions. Empty entries (and invalid expressions, with a log line) are ignored.
     pub fn new<S: AsRef<str>>(filters: &[S]) -> Self {
-        Self(filters.iter().map(|f| f.as_ref().to_lowercase()).filter(|f| !f.is_empty()).collect())
+        let mut out = Self::default();
+        for filter in filters.iter().map(AsRef::as_ref).map(str::trim) {
+            match filter.strip_prefix('/').and_then(|f| f.strip_suffix('/')) {
+                Some(pattern) if !pattern.is_empty() => match regex_lite::Regex::new(&format!("(?i){pattern}")) {
+                    Ok(regex) => out.patterns.push(regex),
+                    Err(e) => {
+                        tracing::warn!(target: "bugsnag_core", "params_filters entry {filter:?} is not a valid regular expression ({e}); ignored")
+                    }
+                },
+                _ if filter.is_empty() || filter == "/" || filter == "//" => {}
+                _ => out.substrings.push(filter.to_lowercase()),
+            }
+        }
+        out
+    }
+
+    /// The filters a configuration asks for: the defaults (unless turned off) and the
+    /// user's own.
+    pub fn from_config(config: &Configuration) -> Self {
+        let defaults = DEFAULT_PARAMS_FILTERS.iter().copied().filter(|_| config.default_params_filters);
+        let all: Vec<&str> = defaults.chain(config.params_filters.iter().map(String::as_str)).collect();
+        Self { send_sensitive_headers: config.send_sensitive_headers, ..Self::new(&all) }
     }
 
     /// Whether values under `key` must be hidden.
     pub fn matches(&self, key: &str) -> bool {
-        if self.0.is_empty() {
-            return false;
-        }
-        let key = key.to_lowercase();
-        self.0.iter().any(|f| key.contains(f.as_str()))
+        let lower = key.to_lowercase();
+        self.substrings.iter().any(|f| lower.contains(f.as_str())) || self.patterns.iter().any(|p| p.is_match(key))
     }
 
-    /// Redacts an object of metadata in place, recursing into nested objects and arrays.
+    /// Redacts an object of metadata in place, at any depth.
     pub fn object(&self, map: &mut Map<String, Value>) {
         for (key, value) in map.iter_mut() {
             if self.matches(key) {
@@ -39,77 +86,156 @@ impl Filters {
         }
     }
 
-    /// Whether any key in `map`, at any depth, must be hidden.
+    /// Redacts the values inside one value: object keys, and URLs in strings.
+    fn value(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => self.object(map),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
+            Value::String(text) if looks_like_url(text) => *text = self.url(text),
+            _ => {}
+        }
+    }
+
+    /// Whether any key in `map`, at any depth, or any URL in it, must be changed.
     fn finds(&self, map: &Map<String, Value>) -> bool {
         fn any(filters: &Filters, value: &Value) -> bool {
             match value {
                 Value::Object(map) => filters.finds(map),
                 Value::Array(items) => items.iter().any(|v| any(filters, v)),
+                Value::String(text) => looks_like_url(text),
                 _ => false,
             }
         }
         map.iter().any(|(key, value)| self.matches(key) || any(self, value))
     }
 
-    fn value(&self, value: &mut Value) {
-        match value {
-            Value::Object(map) => self.object(map),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
-            _ => {}
-        }
-    }
-
-    /// A URL with the values of filtered query parameters replaced.
+    /// A URL with its userinfo and the values of filtered query (and fragment)
+    /// parameters replaced.
     pub fn url(&self, url: &str) -> String {
-        let Some((base, rest)) = url.split_once('?') else { return url.to_owned() };
-        let (query, fragment) = match rest.split_once('#') {
-            Some((q, f)) => (q, Some(f)),
-            None => (rest, None),
+        let url = without_userinfo(url);
+        let (before_fragment, fragment) = match url.split_once('#') {
+            Some((b, f)) => (b, Some(f)),
+            None => (url.as_ref(), None),
         };
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if self.matches(key) => format!("{key}={FILTERED}"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        let mut out = format!("{base}?{}", query.join("&"));
+        let mut out = match before_fragment.split_once('?') {
+            Some((base, query)) => format!("{base}?{}", self.parameters(query)),
+            None => before_fragment.to_owned(),
+        };
         if let Some(fragment) = fragment {
             out.push('#');
-            out.push_str(fragment);
+            // OAuth's implicit flow puts `access_token=` in the fragment.
+            out.push_str(&if fragment.contains('=') { self.parameters(fragment) } else { fragment.to_owned() });
         }
         out
     }
 
+    fn parameters(&self, query: &str) -> String {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if self.matches(&percent_decoded(key)) => format!("{key}={FILTERED}"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        pairs.join("&")
+    }
+
     /// Redacts everything in an event that the filters cover.
     pub(crate) fn event(&self, event: &mut Event) {
-        self.object(&mut event.metadata);
+        for (name, tab) in event.metadata.iter_mut() {
+            match tab {
+                // A tab must stay an object: filter each of its values instead.
+                Value::Object(map) if self.matches(name) => {
+                    map.values_mut().for_each(|v| *v = Value::String(FILTERED.to_owned()));
+                }
+                tab => self.value(tab),
+            }
+        }
         for crumb in &mut event.breadcrumbs {
             // Shared with the ring and other events: copy only a breadcrumb that changes.
             if self.finds(&crumb.metadata) {
                 self.object(&mut std::sync::Arc::make_mut(crumb).metadata);
             }
         }
+        if let Some(user) = &mut event.user {
+            for (key, field) in [("id", &mut user.id), ("name", &mut user.name), ("email", &mut user.email)] {
+                self.field(key, field);
+            }
+        }
+        let device = &mut event.device;
+        self.field("hostname", &mut device.hostname);
+        self.field("osName", &mut device.os_name);
+        self.object(&mut device.runtime_versions);
         if let Some(request) = &mut event.request {
             for (name, value) in request.headers.iter_mut() {
-                if self.matches(name) {
+                if self.matches(name) || (!self.send_sensitive_headers && is_sensitive_header(name)) {
                     *value = FILTERED.to_owned();
+                } else if looks_like_url(value) {
+                    *value = self.url(value);
                 }
             }
-            if let Some(url) = &mut request.url {
+            self.field("clientIp", &mut request.client_ip);
+            for url in [&mut request.url, &mut request.referer].into_iter().flatten() {
                 *url = self.url(url);
-            }
-            if let Some(referer) = &mut request.referer {
-                *referer = self.url(referer);
             }
         }
     }
+
+    fn field(&self, key: &str, value: &mut Option<String>) {
+        if let Some(value) = value.as_mut().filter(|_| self.matches(key)) {
+            *value = FILTERED.to_owned();
+        }
+    }
+}
+
+/// Whether a string may hold a URL with something to filter: a query, a fragment or
+/// userinfo after a scheme or a leading `/`.
+fn looks_like_url(text: &str) -> bool {
+    (text.contains("://") || text.starts_with('/')) && text.contains(['?', '#', '@'])
+}
+
+/// The URL without the password (or token) of its userinfo: `https://[FILTERED]@host/`.
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.into() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{FILTERED}{}", &rest[at..]).into(),
+        None => url.into(),
+    }
+}
+
+/// `%xx` escapes and `+` decoded, so `pass%77ord=` matches like `password=`.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn defaults() -> Filters {
+        Filters::new(DEFAULT_PARAMS_FILTERS)
+    }
 
     #[test]
     fn nested_objects_and_arrays_are_filtered_case_insensitively() {
@@ -120,9 +246,62 @@ mod tests {
     }
 
     #[test]
-    fn query_values_are_filtered() {
-        let filters = Filters::new(&["token"]);
+    fn urls_lose_userinfo_and_filtered_parameters() {
+        let filters = defaults();
         assert_eq!(filters.url("/a?x=1&access_token=s#f"), "/a?x=1&access_token=[FILTERED]#f");
-        assert_eq!(filters.url("/a"), "/a");
+        assert_eq!(filters.url("https://u:hunter2@host/p?q=1"), "https://[FILTERED]@host/p?q=1");
+        assert_eq!(
+            filters.url("https://host/cb#access_token=abc&state=1"),
+            "https://host/cb#access_token=[FILTERED]&state=1"
+        );
+        assert_eq!(filters.url("/a?pass%77ord=x&PWD=y"), "/a?pass%77ord=[FILTERED]&PWD=[FILTERED]");
+        assert_eq!(filters.url("https://host/p"), "https://host/p");
+    }
+
+    #[test]
+    fn the_default_list_covers_common_secrets_and_spares_common_words() {
+        let filters = defaults();
+        for key in [
+            "password",
+            "passwd",
+            "pwd",
+            "passphrase",
+            "api_key",
+            "apiKey",
+            "x-api-key",
+            "private_key",
+            "AWS_SECRET_ACCESS_KEY",
+            "credentials",
+            "auth",
+            "Authorization",
+            "jwt",
+            "session_id",
+            "otp",
+            "salt",
+            "certificate",
+            "ssn",
+            "cvv",
+            "cvc",
+            "credit_card",
+            "dsn",
+            "database_url",
+            "refresh_token",
+            "set-cookie",
+        ] {
+            assert!(filters.matches(key), "{key} is filtered");
+        }
+        for key in
+            ["email", "name", "author", "footprint", "classname", "id", "user_agent", "keyboard_layout", "monkey"]
+        {
+            assert!(!filters.matches(key), "{key} is not filtered");
+        }
+    }
+
+    #[test]
+    fn empty_and_invalid_filters_turn_nothing_off() {
+        let filters = Filters::new(&["", "/", "/(/", "  "]);
+        assert!(!filters.matches("anything"));
+        assert!(is_sensitive_header("Proxy-Authorization") && is_sensitive_header("X-Auth-Token"));
+        assert!(!is_sensitive_header("Accept-Language"));
     }
 }

@@ -143,12 +143,18 @@ fn params_filters_redact_nested_objects_and_arrays() {
 }
 
 #[test]
-fn custom_params_filters_replace_the_defaults() {
+fn custom_params_filters_add_to_the_defaults_and_replacing_them_is_explicit() {
     let collector = Collector::start();
-    let client = Client::new(collector.configuration().params_filters(["card"]));
-    let meta = json!({"credit_card_number": "4111", "password": "visible"});
+    let client = Client::new(collector.configuration().params_filters(["iban"]));
+    let meta = json!({"iban": "DE89", "password": "hunter2", "name": "Ann"});
+    let event =
+        send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta.clone())));
+    assert_eq!(event["metaData"]["m"], json!({"iban": "[FILTERED]", "password": "[FILTERED]", "name": "Ann"}));
+
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().without_default_params_filters().params_filters(["iban"]));
     let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta)));
-    assert_eq!(event["metaData"]["m"], json!({"credit_card_number": "[FILTERED]", "password": "visible"}));
+    assert_eq!(event["metaData"]["m"], json!({"iban": "[FILTERED]", "password": "hunter2", "name": "Ann"}));
 }
 
 #[test]

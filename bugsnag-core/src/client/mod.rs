@@ -63,6 +63,8 @@ pub enum DropReason {
     Callback,
     /// The delivery queue was full (the endpoint is slow or down).
     QueueFull,
+    /// `notify` was called from a `before_notify` callback (which would recurse).
+    InsideCallback,
 }
 
 type Callback = Arc<dyn Fn(&mut Event) -> Decision + Send + Sync>;

@@ -2,20 +2,37 @@
 //! classes), build the event from configuration, scope and options, run the callbacks,
 //! and hand the event to the delivery thread without blocking.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Client, Decision, DropReason, Outcome};
 use crate::breadcrumbs::{self, Breadcrumb, BreadcrumbType};
 use crate::config::is_valid_api_key;
+use crate::error_chain::FALLBACK_CLASS;
 use crate::event::{merge_tab, Event, Exception, Severity, SeverityReason};
+use crate::limits;
 use crate::options::Options;
 use crate::panic as panics;
 use crate::scope::Scope;
 use crate::stacktrace::Stacktrace;
 
+thread_local! {
+    /// Set while this thread runs `before_notify` callbacks.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
 impl Client {
     pub(super) fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
         let inner = &*self.inner;
+        if IN_CALLBACK.try_with(Cell::get).unwrap_or(false) {
+            // It would run the callbacks again, and so on until the stack overflows.
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(target: "bugsnag_core", "notify was called from a before_notify callback; such reports are dropped");
+            }
+            return Outcome::Dropped(DropReason::InsideCallback);
+        }
         if options.api_key.as_deref().is_some_and(|key| !is_valid_api_key(key)) {
             tracing::warn!(target: "bugsnag_core", "the API key given to notify is malformed; using the configured one");
             options.api_key = None;
@@ -36,6 +53,7 @@ impl Client {
         if self.run_callbacks(&mut event) == Decision::Drop {
             return Outcome::Dropped(DropReason::Callback);
         }
+        normalize(&mut event);
         event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
         let crumb = error_breadcrumb(&event);
         let queued = delivery.enqueue(Box::new(event));
@@ -95,6 +113,13 @@ impl Client {
     fn run_callbacks(&self, event: &mut Event) -> Decision {
         let callbacks = self.inner.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
         let before = event.severity;
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                let _ = IN_CALLBACK.try_with(|c| c.set(self.0));
+            }
+        }
+        let _reset = Reset(IN_CALLBACK.try_with(|c| c.replace(true)).unwrap_or(false));
         for callback in callbacks {
             // A panicking callback must not take the host down, nor be reported itself.
             let decision = panics::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event))));
@@ -109,6 +134,38 @@ impl Client {
         }
         Decision::Send
     }
+}
+
+/// Puts right what callbacks may have left invalid, so every event sent validates
+/// against the API schema: at least one exception, each with a class; tabs that are
+/// objects; nothing nested deeper than [`limits::MAX_DEPTH`]; feature flags with names.
+fn normalize(event: &mut Event) {
+    if event.exceptions.is_empty() {
+        tracing::warn!(target: "bugsnag_core", "a before_notify callback removed every exception; sending a placeholder");
+        event.exceptions.push(Exception {
+            error_class: FALLBACK_CLASS.to_owned(),
+            message: String::new(),
+            stacktrace: Stacktrace::empty(),
+        });
+    }
+    for exception in &mut event.exceptions {
+        if exception.error_class.trim().is_empty() {
+            exception.error_class = FALLBACK_CLASS.to_owned();
+        }
+    }
+    for tab in event.metadata.values_mut() {
+        if !tab.is_object() {
+            *tab = serde_json::json!({ "value": std::mem::take(tab) });
+        }
+        limits::cap_depth(tab);
+    }
+    for crumb in &mut event.breadcrumbs {
+        if crumb.metadata.values().any(limits::too_deep) {
+            std::sync::Arc::make_mut(crumb).metadata.values_mut().for_each(limits::cap_depth);
+        }
+    }
+    event.device.runtime_versions.values_mut().for_each(limits::cap_depth);
+    event.feature_flags.retain(|flag| !flag.name.is_empty());
 }
 
 /// The breadcrumb left for each reported event (as the Python notifier leaves one).

@@ -120,7 +120,7 @@ impl Worker {
             // Session counts are one small payload per interval: one request at a time.
             sessions_endpoint: Endpoint::new(sessions_url, 1),
             api_key,
-            filters: Filters::new(&config.params_filters),
+            filters: Filters::from_config(config),
             rules: FrameRules {
                 project_root: config.project_root.clone(),
                 project_packages: config.project_packages.clone(),
