@@ -133,3 +133,19 @@ async fn concurrent_requests_keep_their_own_context_and_quiet_ones_count_session
     let sessions = server.collector.sessions_started();
     assert_eq!(sessions, 2);
 }
+
+#[actix_web::test]
+async fn planted_secrets_never_reach_the_collector() {
+    use bugsnag_core::testing::{get_with_planted_secrets, PLANTED_QUERY};
+    let server = Server::start().await;
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let path = format!("/users/7?{PLANTED_QUERY}");
+    let status = actix_web::rt::task::spawn_blocking(move || get_with_planted_secrets(addr, &path)).await.unwrap();
+    assert_eq!(status, 500);
+    let events = server.events().await;
+    assert_eq!(events.len(), 1);
+    server.collector.assert_no_planted_secret();
+    let request = &events[0]["request"];
+    assert_eq!(request["headers"]["referer"], "https://example.com/from?password=[FILTERED]&page=1");
+    assert!(request["url"].as_str().unwrap().ends_with("/users/7?page=2&token=[FILTERED]"), "{request:#}");
+}

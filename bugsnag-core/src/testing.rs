@@ -204,6 +204,22 @@ impl Collector {
             .sum()
     }
 
+    /// Panics if any byte received (headers or bodies) holds `planted-`, the mark of
+    /// [`PLANTED_HEADERS`], [`PLANTED_QUERY`] and [`get_with_planted_secrets`].
+    pub fn assert_no_planted_secret(&self) {
+        for request in self.requests() {
+            let body = serde_json::to_string(&request.body).unwrap_or_default();
+            let headers = format!("{:?}", request.headers);
+            for (place, text) in [("body", &body), ("headers", &headers)] {
+                if let Some(at) = text.find("planted-") {
+                    let start = text[..at].char_indices().rev().nth(120).map_or(0, |(i, _)| i);
+                    let end = text[at..].char_indices().nth(60).map_or(text.len(), |(i, _)| at + i);
+                    panic!("a planted secret reached the collector's {place}: …{}…", &text[start..end]);
+                }
+            }
+        }
+    }
+
     /// The events of every `/notify` payload received, after asserting that every
     /// payload received (events and sessions) validates against the API schemas.
     pub fn events(&self) -> Vec<Value> {
@@ -215,6 +231,43 @@ impl Collector {
             .flat_map(|r| r.body["events"].as_array().cloned().unwrap_or_default())
             .collect()
     }
+}
+
+/// Request headers that carry planted secrets, each marked `planted-`: credentials in
+/// headers, and URLs with secrets in their query in URL-valued headers. Send them with a
+/// request, then check with [`Collector::assert_no_planted_secret`].
+pub const PLANTED_HEADERS: &[(&str, &str)] = &[
+    ("Authorization", "Bearer planted-authorization"),
+    ("Proxy-Authorization", "Basic planted-proxy-authorization"),
+    ("Cookie", "session=planted-cookie"),
+    ("X-Api-Key", "planted-x-api-key"),
+    ("X-Auth-Token", "planted-x-auth-token"),
+    ("Referer", "https://example.com/from?password=planted-referer&page=1"),
+    ("Content-Location", "https://example.com/doc?access_token=planted-content-location"),
+    ("X-Return-To", "https://example.com/cb?api_key=planted-return-to&lang=en"),
+];
+
+/// A query string with a planted secret, for the request's own URL.
+pub const PLANTED_QUERY: &str = "page=2&token=planted-query";
+
+/// Sends `GET http://bob:planted-userinfo@<addr><path>` in absolute form (as a client
+/// talking to a proxy does, the only way userinfo reaches a server) with
+/// [`PLANTED_HEADERS`], over a raw connection; returns the status code.
+pub fn get_with_planted_secrets(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the server under test");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
+    let mut request =
+        format!("GET http://bob:planted-userinfo@{addr}{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in PLANTED_HEADERS {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
 }
 
 /// Panics with the schema errors of any request that has some.

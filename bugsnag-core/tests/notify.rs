@@ -281,3 +281,19 @@ fn a_full_queue_drops_and_counts_without_blocking() {
     let stats = client.stats();
     assert_eq!(stats.queued + stats.dropped_queue_full, 50);
 }
+
+#[test]
+fn an_empty_filter_from_a_configuration_file_turns_no_filtering_off() {
+    let collector = Collector::start();
+    let from_file: bugsnag_core::Configuration = serde_json::from_value(json!({
+        "api_key": API_KEY,
+        "endpoint": format!("{}/notify", collector.url()),
+        "session_endpoint": format!("{}/sessions", collector.url()),
+        "params_filters": [""],
+    }))
+    .unwrap();
+    let client = Client::new(from_file);
+    let meta = json!({"password": "hunter2", "name": "Ann"});
+    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta)));
+    assert_eq!(event["metaData"]["m"], json!({"password": "[FILTERED]", "name": "Ann"}));
+}

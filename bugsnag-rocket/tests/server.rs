@@ -151,3 +151,19 @@ async fn notify_inside_handlers_attaches_to_the_request_and_sessions_are_counted
     let sessions = server.collector.sessions_started();
     assert!(sessions >= 2, "the two work requests, and the readiness probes: {sessions}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_never_reach_the_collector() {
+    use bugsnag_core::testing::{get_with_planted_secrets, PLANTED_QUERY};
+    let server = Server::start().await;
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let path = format!("/users/7?{PLANTED_QUERY}");
+    let status = tokio::task::spawn_blocking(move || get_with_planted_secrets(addr, &path)).await.unwrap();
+    assert_eq!(status, 500);
+    let events = server.events().await;
+    assert_eq!(events.len(), 1);
+    server.collector.assert_no_planted_secret();
+    let request = &events[0]["request"];
+    assert_eq!(request["headers"]["referer"], "https://example.com/from?password=[FILTERED]&page=1");
+    assert!(request["url"].as_str().unwrap().contains("page=2&token=[FILTERED]"), "{request:#}");
+}

@@ -252,3 +252,21 @@ async fn forwarded_headers_are_used_only_when_trusted() {
     assert_eq!(event["user"]["id"], "203.0.113.9");
     assert!(event["request"]["headers"].get("x-request-id").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_never_reach_the_collector() {
+    use bugsnag_core::testing::{get_with_planted_secrets, PLANTED_QUERY};
+    let server = Server::start(BugsnagLayer::with_client).await;
+    let addr: SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let path = format!("/users/7?{PLANTED_QUERY}");
+    let status = tokio::task::spawn_blocking(move || get_with_planted_secrets(addr, &path)).await.unwrap();
+    assert_eq!(status, 500);
+    let events = server.events().await;
+    assert_eq!(events.len(), 1);
+    server.collector.assert_no_planted_secret();
+    let request = &events[0]["request"];
+    assert_eq!(request["headers"]["referer"], "https://example.com/from?password=[FILTERED]&page=1");
+    assert_eq!(request["headers"]["x-return-to"], "https://example.com/cb?api_key=[FILTERED]&lang=en");
+    assert_eq!(request["headers"]["proxy-authorization"], "[FILTERED]");
+    assert!(request["url"].as_str().unwrap().ends_with("/users/7?page=2&token=[FILTERED]"), "{request:#}");
+}

@@ -37,8 +37,10 @@ impl Job {
         self
     }
 
-    /// The job's arguments; redacted by `params_filters` before they are sent.
-    pub fn arguments(mut self, arguments: Value) -> Self {
+    /// The job's arguments; redacted by `params_filters` before they are sent, and cut
+    /// at [`MAX_DEPTH`](bugsnag_core::limits::MAX_DEPTH) levels of nesting.
+    pub fn arguments(mut self, mut arguments: Value) -> Self {
+        bugsnag_core::limits::cap_depth(&mut arguments);
         self.arguments = Some(arguments);
         self
     }
