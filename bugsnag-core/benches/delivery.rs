@@ -24,6 +24,19 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Resident memory now, in KiB: `(RssAnon, RssFile)` (heap and mapped files; Linux).
+fn rss_parts_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
 /// Latencies in 100 ns buckets up to 10 ms; a fixed array, so recording costs no memory.
 struct Histogram {
     buckets: Vec<u32>,
@@ -73,9 +86,14 @@ fn deep(depth: u32, f: &mut dyn FnMut()) {
 fn storm() {
     let client = Client::new(Configuration::default().api_key(API_KEY).endpoint(closed_endpoint()));
     let err = std::io::Error::other("database unavailable");
-    // The baseline is taken once the client exists (debug information loaded), so the
-    // growth counts the queue filling up as well as the storm itself.
+    // The delivery thread loads debug information before it takes its first job, so a
+    // flush of nothing returns once that is done. The baseline is taken then: the growth
+    // counts the queue filling up as well as the storm itself.
+    let before_load = peak_rss_kib();
+    let (anon_before, file_before) = rss_parts_kib();
+    assert!(client.flush(Duration::from_secs(30)));
     let baseline = peak_rss_kib();
+    let (anon_after, file_after) = rss_parts_kib();
     let mut latencies = Histogram::new();
     let mut full = 0usize;
     let started = Instant::now();
@@ -102,7 +120,14 @@ fn storm() {
         latencies.percentile(0.999),
         latencies.max
     );
-    println!("  peak RSS growth since the client started: {:.1} MiB", growth as f64 / 1024.0);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!("  peak RSS growth during the storm: {:.1} MiB", mib(growth));
+    println!(
+        "  loading debug information before it: {:.1} MiB ({:.1} MiB heap, {:.1} MiB pages of mapped files)",
+        mib(baseline.saturating_sub(before_load)),
+        mib(anon_after.saturating_sub(anon_before)),
+        mib(file_after.saturating_sub(file_before)),
+    );
     println!("  stats: {:?}", client.stats());
 }
 
@@ -118,10 +143,13 @@ fn throughput() {
     let handed_over = started.elapsed();
     assert!(client.flush(Duration::from_secs(300)), "delivery did not finish");
     let elapsed = started.elapsed();
-    let received = collector.requests().len();
-    assert_eq!(received, THROUGHPUT_EVENTS);
+    let requests = collector.requests();
+    assert_eq!(requests.len(), THROUGHPUT_EVENTS);
+    let bytes: usize = requests.iter().map(|r| r.size).sum();
+    let frames = requests[0].body["events"][0]["exceptions"][0]["stacktrace"].as_array().map_or(0, Vec::len);
     println!("throughput: {THROUGHPUT_EVENTS} events, one process, loopback Collector validating every payload");
     println!("  handed over in {handed_over:.2?}; all delivered in {elapsed:.2?}");
+    println!("  {} bytes per event on average, {frames} frames", bytes / THROUGHPUT_EVENTS);
     println!("  {:.0} events/s delivered end to end", THROUGHPUT_EVENTS as f64 / elapsed.as_secs_f64());
 }
 

@@ -20,6 +20,9 @@ const MAX_DEBUG: usize = 256;
 /// Replaces every object or array nested deeper than [`MAX_DEPTH`] with [`TOO_DEEP`],
 /// without recursion, so any depth is safe.
 pub fn cap_depth(value: &mut Value) {
+    if !(value.is_object() || value.is_array()) {
+        return;
+    }
     let mut stack: Vec<(&mut Value, usize)> = vec![(value, 0)];
     while let Some((value, depth)) = stack.pop() {
         match value {
@@ -35,6 +38,9 @@ pub fn cap_depth(value: &mut Value) {
 
 /// Whether a value is nested deeper than [`MAX_DEPTH`], without recursion.
 pub(crate) fn too_deep(value: &Value) -> bool {
+    if !(value.is_object() || value.is_array()) {
+        return false;
+    }
     let mut stack = vec![(value, 0)];
     while let Some((value, depth)) = stack.pop() {
         match value {

@@ -14,6 +14,9 @@
 //! Headers that carry credentials ([`is_sensitive_header`]) are filtered whatever the
 //! filters say, unless the configuration opts out with `send_sensitive_headers(true)`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde_json::{Map, Value};
 
 use crate::config::{Configuration, DEFAULT_PARAMS_FILTERS};
@@ -33,12 +36,27 @@ pub fn is_sensitive_header(name: &str) -> bool {
     SENSITIVE_HEADER_PARTS.iter().any(|part| name.contains(part))
 }
 
+/// Keys remembered with their verdict; past this the cache starts again.
+const CACHED_KEYS: usize = 4096;
+
 /// Compiled filters: lower-cased substrings and case-insensitive regular expressions.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     substrings: Vec<String>,
     patterns: Vec<regex_lite::Regex>,
     send_sensitive_headers: bool,
+    /// The same keys come back in every event (tab keys, header names): each is matched
+    /// against every filter once, then looked up.
+    verdicts: Verdicts,
+}
+
+#[derive(Debug, Default)]
+struct Verdicts(Mutex<HashMap<String, bool>>);
+
+impl Clone for Verdicts {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Filters {
@@ -71,8 +89,18 @@ impl Filters {
 
     /// Whether values under `key` must be hidden.
     pub fn matches(&self, key: &str) -> bool {
+        let mut verdicts = self.verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&verdict) = verdicts.get(key) {
+            return verdict;
+        }
         let lower = key.to_lowercase();
-        self.substrings.iter().any(|f| lower.contains(f.as_str())) || self.patterns.iter().any(|p| p.is_match(key))
+        let verdict =
+            self.substrings.iter().any(|f| lower.contains(f.as_str())) || self.patterns.iter().any(|p| p.is_match(key));
+        if verdicts.len() >= CACHED_KEYS {
+            verdicts.clear();
+        }
+        verdicts.insert(key.to_owned(), verdict);
+        verdict
     }
 
     /// Redacts an object of metadata in place, at any depth.

@@ -67,7 +67,7 @@ pub enum DropReason {
     InsideCallback,
 }
 
-type Callback = Arc<dyn Fn(&mut Event) -> Decision + Send + Sync>;
+pub(super) type Callback = Arc<dyn Fn(&mut Event) -> Decision + Send + Sync>;
 
 /// A configured notifier. Cheap to clone; clones share the delivery thread.
 ///
@@ -291,7 +291,9 @@ impl Client {
     }
 
     /// Leaves a breadcrumb in `scope`.
-    pub fn add_breadcrumb(&self, scope: &Scope, crumb: Breadcrumb) {
+    pub fn add_breadcrumb(&self, scope: &Scope, mut crumb: Breadcrumb) {
+        // Its fields are public: it may not have come through `Breadcrumb::new`.
+        crumb.metadata.values_mut().for_each(crate::limits::cap_depth);
         let max = self.inner.config.breadcrumb_limit();
         if let Some(ring) = scope.lock().breadcrumbs.as_mut() {
             return ring.push(crumb, max);

@@ -50,10 +50,13 @@ impl Client {
         }
         let scope = options.scope.take().unwrap_or_else(Scope::current);
         let mut event = self.event(exceptions, options, &scope);
-        if self.run_callbacks(&mut event) == Decision::Drop {
-            return Outcome::Dropped(DropReason::Callback);
+        let callbacks = self.inner.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if !callbacks.is_empty() {
+            if run_callbacks(&callbacks, &mut event) == Decision::Drop {
+                return Outcome::Dropped(DropReason::Callback);
+            }
+            normalize(&mut event);
         }
-        normalize(&mut event);
         event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
         let crumb = error_breadcrumb(&event);
         let queued = delivery.enqueue(Box::new(event));
@@ -109,31 +112,30 @@ impl Client {
             api_key: options.api_key,
         }
     }
+}
 
-    fn run_callbacks(&self, event: &mut Event) -> Decision {
-        let callbacks = self.inner.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let before = event.severity;
-        struct Reset(bool);
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                let _ = IN_CALLBACK.try_with(|c| c.set(self.0));
-            }
+fn run_callbacks(callbacks: &[super::Callback], event: &mut Event) -> Decision {
+    let before = event.severity;
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = IN_CALLBACK.try_with(|c| c.set(self.0));
         }
-        let _reset = Reset(IN_CALLBACK.try_with(|c| c.replace(true)).unwrap_or(false));
-        for callback in callbacks {
-            // A panicking callback must not take the host down, nor be reported itself.
-            let decision = panics::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event))));
-            match decision {
-                Ok(Decision::Send) => {}
-                Ok(Decision::Drop) => return Decision::Drop,
-                Err(_) => tracing::error!(target: "bugsnag_core", "a before_notify callback panicked; it was skipped"),
-            }
-        }
-        if event.severity != before {
-            event.severity_reason = SeverityReason::user_callback_set_severity();
-        }
-        Decision::Send
     }
+    let _reset = Reset(IN_CALLBACK.try_with(|c| c.replace(true)).unwrap_or(false));
+    for callback in callbacks {
+        // A panicking callback must not take the host down, nor be reported itself.
+        let decision = panics::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event))));
+        match decision {
+            Ok(Decision::Send) => {}
+            Ok(Decision::Drop) => return Decision::Drop,
+            Err(_) => tracing::error!(target: "bugsnag_core", "a before_notify callback panicked; it was skipped"),
+        }
+    }
+    if event.severity != before {
+        event.severity_reason = SeverityReason::user_callback_set_severity();
+    }
+    Decision::Send
 }
 
 /// Puts right what callbacks may have left invalid, so every event sent validates
