@@ -86,3 +86,19 @@ fn blocking_jobs_and_notify_inside_them_carry_the_job() {
     assert_eq!(event["unhandled"], false);
     assert_eq!(event["metaData"]["job"]["id"], "j-1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_nested_100_000_deep_are_capped_and_filtered() {
+    let (collector, client, handler) = setup();
+    let mut arguments = json!({"password": "hunter2"});
+    for _ in 0..100_000 {
+        arguments = serde_json::Value::Object(serde_json::Map::from_iter([("k".to_owned(), arguments)]));
+    }
+    let job = Job::new("deep").arguments(json!({"api_token": "secret"})).arguments(arguments);
+    let result = handler.run(job, send_invoice(8)).await;
+    assert!(matches!(result, Err(JobError::Failed(_))));
+    assert!(tokio::task::spawn_blocking(move || client.flush(WAIT)).await.unwrap());
+    let events = collector.events();
+    assert_eq!(events.len(), 1);
+    assert!(events[0]["metaData"]["job"]["arguments"]["k"].is_object());
+}
