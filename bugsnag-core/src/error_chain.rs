@@ -18,7 +18,11 @@ pub(crate) const FALLBACK_CLASS: &str = "Error";
 
 /// The error chain of `error`, outermost first; `class` names the outermost error when
 /// its type is known statically.
-pub(crate) fn exceptions<E: Error + ?Sized>(error: &E, class: Option<&str>, stacktrace: Stacktrace) -> Vec<Exception> {
+pub(crate) fn exceptions<E: Error + ?Sized + 'static>(
+    error: &E,
+    class: Option<&str>,
+    stacktrace: Stacktrace,
+) -> Vec<Exception> {
     let mut out = vec![Exception {
         error_class: class.map_or_else(|| class_from_debug(&error).unwrap_or_else(fallback), str::to_owned),
         message: limits::display(&error),
@@ -38,6 +42,17 @@ pub(crate) fn exceptions<E: Error + ?Sized>(error: &E, class: Option<&str>, stac
         cause = limits::guarded(|| err.source()).flatten();
     }
     out
+}
+
+/// Whether an `ignore_classes` entry names `class`. A type is named by its full path
+/// where it is known (`my_app::db::Timeout`) but only by its name when it is reached as
+/// a `dyn Error` cause (`Timeout`), so either spelling matches either way round.
+pub(crate) fn class_matches(ignored: &str, class: &str) -> bool {
+    fn name(path: &str) -> &str {
+        let path = path.split('<').next().unwrap_or(path);
+        path.rsplit("::").next().unwrap_or(path)
+    }
+    ignored == class || ((!ignored.contains("::") || !class.contains("::")) && name(ignored) == name(class))
 }
 
 /// The errorClass of a statically known error type, `None` for `dyn Error`.
@@ -113,6 +128,15 @@ mod tests {
         assert!(chain[0].error_class.ends_with("::Outer"), "{}", chain[0].error_class);
         assert_eq!(chain[0].message, "outer");
         assert_eq!(chain[1].error_class, "core::num::error::ParseIntError");
+    }
+
+    #[test]
+    fn ignore_entries_match_a_class_by_path_or_by_name() {
+        assert!(class_matches("my_app::Inner", "Inner"));
+        assert!(class_matches("Inner", "my_app::Inner"));
+        assert!(class_matches("my_app::Inner", "my_app::Inner"));
+        assert!(!class_matches("my_app::Inner", "other::Inner"), "two paths must agree");
+        assert!(!class_matches("Inner", "my_app::Outer"));
     }
 
     #[test]

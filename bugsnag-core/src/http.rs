@@ -152,9 +152,12 @@ impl<R: AsRef<str> + Send + Sync + std::fmt::Debug> RequestSource for HttpReques
     }
 
     fn breadcrumb(&self) -> Option<Breadcrumb> {
-        let name = self.context()?;
-        let details = serde_json::json!({ "method": self.method.as_str(), "path": self.uri.path() });
-        Some(Breadcrumb::new(name, BreadcrumbType::Navigation, details).at(self.started))
+        // The seed's: "http request", `to` the path, `from` the page that linked here.
+        let mut details = serde_json::json!({ "to": self.uri.path(), "method": self.method.as_str() });
+        if let Some(from) = header(&self.headers, &REFERER) {
+            details["from"] = from.into();
+        }
+        Some(Breadcrumb::new("http request", BreadcrumbType::Navigation, details).at(self.started))
     }
 }
 

@@ -72,7 +72,7 @@ fn sessions_follow_notify_release_stages() {
 }
 
 #[test]
-fn breadcrumbs_arrive_newest_first_redacted_and_bounded() {
+fn breadcrumbs_arrive_oldest_first_redacted_and_bounded() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration().max_breadcrumbs(3));
     client.leave_breadcrumb("process started", BreadcrumbType::Process, json!(null));
@@ -88,13 +88,13 @@ fn breadcrumbs_arrive_newest_first_redacted_and_bounded() {
     let second = events.iter().find(|e| e["exceptions"][0]["message"] == "second").unwrap();
     let crumbs = second["breadcrumbs"].as_array().unwrap();
     let names: Vec<&str> = crumbs.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["retry", "FirstError", "login"], "newest first, at most 3");
+    assert_eq!(names, ["login", "FirstError", "retry"], "the newest 3, oldest first");
     assert_eq!(crumbs[1]["type"], "error");
     assert_eq!(
         crumbs[1]["metaData"],
         json!({"errorClass": "FirstError", "message": "first", "unhandled": false, "severity": "warning"})
     );
-    assert_eq!(crumbs[2]["metaData"], json!({"user": "ann", "password": "[FILTERED]"}));
+    assert_eq!(crumbs[0]["metaData"], json!({"user": "ann", "password": "[FILTERED]"}));
 
     // Outside the scope only the client's own breadcrumbs are seen.
     let _ = client.notify_message("outside", Options::new());

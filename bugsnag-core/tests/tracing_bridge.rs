@@ -55,7 +55,7 @@ fn an_error_event_is_reported_with_its_fields_and_earlier_events_as_breadcrumbs(
     let after = events.iter().find(|e| e["exceptions"][0]["message"] == "afterwards").unwrap();
     let names: Vec<&str> =
         after["breadcrumbs"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["LogERROR", "cache warmed"], "the INFO event logged before it, and the reported one");
+    assert_eq!(names, ["cache warmed", "LogERROR"], "the INFO event logged before it, then the reported one");
 }
 
 #[derive(Debug)]

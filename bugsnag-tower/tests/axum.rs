@@ -143,8 +143,16 @@ async fn a_panicking_handler_answers_500_reports_once_and_the_server_keeps_servi
     assert_eq!(request["headers"]["x-request-id"], "req-1");
     assert_eq!(request["referer"], "http://example.com/from?token=[FILTERED]");
     assert_eq!(event["device"]["runtimeVersions"]["axum"], "0.8");
-    assert_eq!(event["breadcrumbs"][0]["type"], "navigation");
-    assert_eq!(event["breadcrumbs"][0]["name"], "GET /users/{id}");
+    let navigation = &event["breadcrumbs"][0];
+    assert_eq!(navigation["type"], "navigation");
+    assert_eq!(navigation["name"], "http request", "as the seed names it");
+    assert_eq!(navigation["metaData"]["to"], "/users/42");
+    assert_eq!(navigation["metaData"]["from"], "http://example.com/from?token=[FILTERED]");
+    // The executor, server and middleware below the handler are dropped.
+    let frames = event["exceptions"][0]["stacktrace"].as_array().unwrap();
+    assert!(frames.len() <= 20, "{} frames: {frames:#?}", frames.len());
+    let size = server.collector.requests().iter().find(|r| r.path == "/notify").unwrap().size;
+    assert!(size <= 8 * 1024, "{size} bytes");
     assert_eq!(event["session"]["events"], json!({"handled": 0, "unhandled": 1}));
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::{Client, Decision, DropReason, Outcome};
 use crate::breadcrumbs::{self, Breadcrumb, BreadcrumbType};
 use crate::config::is_valid_api_key;
-use crate::error_chain::FALLBACK_CLASS;
+use crate::error_chain::{class_matches, FALLBACK_CLASS};
 use crate::event::{merge_tab, Event, Exception, Severity, SeverityReason};
 use crate::limits;
 use crate::options::Options;
@@ -45,7 +45,8 @@ impl Client {
             return Outcome::Dropped(DropReason::ReleaseStage);
         }
         let exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
-        if exceptions.iter().any(|e| inner.config.ignore_classes.contains(&e.error_class)) {
+        let ignored = |e: &Exception| inner.config.ignore_classes.iter().any(|c| class_matches(c, &e.error_class));
+        if exceptions.iter().any(ignored) {
             return Outcome::Dropped(DropReason::IgnoredClass);
         }
         let scope = options.scope.take().unwrap_or_else(Scope::current);
@@ -81,7 +82,11 @@ impl Client {
         let breadcrumbs = {
             let client_ring = self.inner.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner());
             let start = source.and_then(|s| s.breadcrumb());
-            breadcrumbs::merge(scope.breadcrumbs.as_ref(), start, &client_ring, config.breadcrumb_limit())
+            let mut newest_first =
+                breadcrumbs::merge(scope.breadcrumbs.as_ref(), start, &client_ring, config.breadcrumb_limit());
+            // Sent oldest first, as the seed and Bugsnag's other notifiers send them.
+            newest_first.reverse();
+            newest_first
         };
         let feature_flags = self.flags().merged(&scope.feature_flags);
         let severity_reason = options.severity_reason.unwrap_or_else(|| match options.severity {

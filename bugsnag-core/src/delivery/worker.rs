@@ -126,6 +126,7 @@ impl Worker {
                 project_packages: config.project_packages.clone(),
                 exclude_modules: config.exclude_modules.clone(),
                 send_code: config.send_code,
+                main_crate: crate::stacktrace::main_crate(),
             },
             retry: RetryPolicy {
                 max_retries: config.max_retries,

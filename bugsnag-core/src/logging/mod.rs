@@ -165,15 +165,12 @@ impl Record {
     }
 
     pub(crate) fn error(&mut self, name: &str, error: &(dyn Error + 'static)) {
-        self.fields.insert(name.to_owned(), Value::String(error.to_string()));
+        let message = crate::limits::display(&error);
+        self.fields.insert(name.to_owned(), Value::String(message));
         if self.error.is_none() {
-            let mut chain = vec![(error_chain::class_of_dyn(error), error.to_string())];
-            let mut cause = error.source();
-            while let Some(err) = cause.filter(|_| chain.len() < 32) {
-                chain.push((error_chain::class_of_dyn(err), err.to_string()));
-                cause = err.source();
-            }
-            self.error = Some(chain);
+            let class = error_chain::class_of_dyn(error);
+            let chain = error_chain::exceptions(error, Some(&class), crate::stacktrace::Stacktrace::empty());
+            self.error = Some(chain.into_iter().map(|e| (e.error_class, e.message)).collect());
         }
     }
 }
@@ -188,7 +185,9 @@ impl LogSettings {
         if record.level >= self.report_level {
             self.report(&client, record);
         } else if self.breadcrumb_level.is_some_and(|b| record.level >= b) {
-            let mut details = self.tabs(record.fields).remove(EXTRA_DATA_TAB).unwrap_or_default();
+            // The level is always there, fields or not, as the seed sends it.
+            let mut details =
+                self.tabs(record.fields).remove(EXTRA_DATA_TAB).unwrap_or_else(|| Value::Object(Map::new()));
             if let Value::Object(map) = &mut details {
                 map.insert("level".into(), record.level.name().into());
                 map.insert("target".into(), record.target.into());
@@ -203,7 +202,16 @@ impl LogSettings {
         if let Some(context) = record.context {
             options = options.fallback_context(context);
         }
-        let mut tabs = self.tabs(record.fields);
+        let mut fields = record.fields;
+        // The seed's logging handler takes `groupingHash` from the record.
+        for name in ["groupingHash", "grouping_hash"] {
+            match fields.remove(name) {
+                Some(Value::String(hash)) => options = options.grouping_hash(hash),
+                Some(other) if !other.is_null() => options = options.grouping_hash(other.to_string()),
+                _ => {}
+            }
+        }
+        let mut tabs = self.tabs(fields);
         let extra = tabs.entry(EXTRA_DATA_TAB.to_owned()).or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(extra) = extra {
             extra.insert("target".into(), record.target.into());

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 #[cfg(feature = "anyhow")]
 pub(crate) use resolver::parse_std_backtrace;
 pub(crate) use resolver::Resolver;
-pub(crate) use rules::FrameRules;
+pub(crate) use rules::{main_crate, FrameRules};
 
 /// One frame of a stack trace, as the API expects it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -27,6 +27,51 @@ const MACHINERY: &[&str] = &[
     "_Unwind",
 ];
 
+/// Crates of async runtimes, servers and middleware: their frames below the outermost
+/// in-project frame (the executor polling a handler's future) are dropped.
+const RUNTIME: &[&str] = &[
+    "tokio",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tower",
+    "tower_http",
+    "tower_layer",
+    "tower_service",
+    "axum",
+    "axum_core",
+    "actix_web",
+    "actix_http",
+    "actix_server",
+    "actix_rt",
+    "actix_service",
+    "actix_utils",
+    "actix_router",
+    "rocket",
+    "rocket_http",
+    "tonic",
+    "futures",
+    "futures_util",
+    "futures_core",
+    "futures_executor",
+    "async_std",
+    "async_task",
+    "smol",
+    "apalis",
+    "apalis_core",
+    "pin_project_lite",
+    "std",
+    "core",
+    "alloc",
+    "test",
+    "bugsnag_core",
+    "bugsnag_tower",
+    "bugsnag_actix",
+    "bugsnag_rocket",
+    "bugsnag_worker",
+    "<unknown>",
+];
+
 /// The standard library's marker below which frames belong to the panic machinery.
 const TOP_MARKER: &str = "__rust_end_short_backtrace";
 /// The standard library's marker above which frames belong to the program.
@@ -40,6 +85,26 @@ pub(crate) struct FrameRules {
     pub(crate) project_packages: Vec<String>,
     pub(crate) exclude_modules: Vec<String>,
     pub(crate) send_code: bool,
+    /// The crate of the program's `main`: in-project when a frame has no file.
+    pub(crate) main_crate: Option<String>,
+}
+
+/// The crate of the program's `main`, read from the executable's name: cargo names a
+/// binary after its crate, and a test binary `<crate>-<16 hex digits>`.
+pub(crate) fn main_crate() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let stem = exe.file_stem()?.to_str()?;
+    let name = match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => name,
+        _ => stem,
+    };
+    Some(name.replace('-', "_"))
+}
+
+/// Whether a frame is an async runtime's, a server's or the C runtime's.
+fn is_runtime(method: &str) -> bool {
+    let krate = crate_of(method);
+    RUNTIME.contains(&krate) || !method.contains("::")
 }
 
 fn is_machinery(method: &str) -> bool {
@@ -66,10 +131,20 @@ fn is_machinery_frame(frame: &RawFrame) -> bool {
     frame.method.as_deref().is_none_or(is_machinery) || frame.file.as_deref().is_some_and(is_machinery_file)
 }
 
-/// The crate a demangled path belongs to: `my_app` for `<my_app::Foo as Bar>::baz`.
+/// The crate a demangled path belongs to: `my_app` for `<my_app::Foo as Bar>::baz`, and
+/// the trait's crate when the type is a bare generic (`axum` for `<F as axum::Handler>`).
 fn crate_of(method: &str) -> &str {
     let path = method.trim_start_matches('<');
+    let path = match path.split_once(" as ") {
+        Some((self_type, rest)) if !self_type.contains("::") => rest,
+        _ => path,
+    };
     path.split("::").next().unwrap_or(path)
+}
+
+/// The notifier's own crates: never in-project, wherever their files are.
+fn is_notifier(krate: &str) -> bool {
+    krate.starts_with("bugsnag_")
 }
 
 impl FrameRules {
@@ -82,14 +157,23 @@ impl FrameRules {
         let first_caller =
             raw[after_marker..].iter().position(|f| !is_machinery_frame(f)).map_or(raw.len(), |i| i + after_marker);
         raw.drain(..first_caller);
-        raw.into_iter()
+        let mut frames: Vec<Stackframe> = raw
+            .into_iter()
             .filter(|f| {
                 let method = f.method.as_deref().unwrap_or_default();
                 !self.exclude_modules.iter().any(|m| method.trim_start_matches('<').starts_with(m.as_str()))
             })
             .take(MAX_FRAMES)
             .map(|f| self.frame(f, resolver))
-            .collect()
+            .collect();
+        // The executor, server and middleware below the outermost in-project frame say
+        // nothing about the error (an axum handler's panic had ~50 such frames).
+        if let Some(outermost) = frames.iter().rposition(|f| f.in_project) {
+            while frames.len() > outermost + 1 && frames.last().is_some_and(|f| is_runtime(&f.method)) {
+                frames.pop();
+            }
+        }
+        frames
     }
 
     fn frame(&self, raw: RawFrame, resolver: &mut Resolver) -> Stackframe {
@@ -99,8 +183,13 @@ impl FrameRules {
             let f = f.to_string_lossy();
             f.contains("/.cargo/registry/") || f.contains("/.cargo/git/") || f.starts_with("/rustc/")
         });
-        let in_project = (under_root.is_some() && !dependency)
-            || self.project_packages.iter().any(|p| crate_of(&method) == p.as_str());
+        let krate = crate_of(&method);
+        // Without a file (a release build without debug information) the crate decides.
+        let main_crate = raw.file.is_none() && self.main_crate.as_deref() == Some(krate);
+        let in_project = !is_notifier(krate)
+            && ((under_root.is_some() && !dependency)
+                || main_crate
+                || self.project_packages.iter().any(|p| krate == p));
         let line_number = raw.line.unwrap_or(0);
         let code = match (&raw.file, self.send_code && in_project) {
             (Some(file), true) if line_number > 0 => resolver.snippet(file, line_number),
@@ -129,6 +218,7 @@ mod tests {
             project_packages: vec!["my_app".into()],
             exclude_modules: vec!["my_app::logging".into()],
             send_code: false,
+            main_crate: Some("my_bin".into()),
         }
     }
 
@@ -167,6 +257,43 @@ mod tests {
             rules().apply(vec![raw("tracing_core::event::Event::dispatch"), closure, caller], &mut Resolver::default());
         assert_eq!(frames[0].method, "my_app::charge");
         assert_eq!(frames[0].file, "src/charge.rs");
+    }
+
+    #[test]
+    fn runtime_frames_below_the_outermost_in_project_frame_are_dropped() {
+        let frames = rules().apply(
+            vec![
+                raw("serde_json::de::from_str"),
+                raw("my_app::handler::{{closure}}"),
+                raw("<core::pin::Pin<P> as core::future::future::Future>::poll"),
+                raw("my_app::middleware::{{closure}}"),
+                raw("axum::routing::route::Route::call"),
+                raw("<bugsnag_tower::future::ResponseFuture<F> as core::future::future::Future>::poll"),
+                raw("hyper::proto::h1::dispatch::Dispatcher::poll"),
+                raw("tokio::runtime::task::harness::poll"),
+                raw("start_thread"),
+            ],
+            &mut Resolver::default(),
+        );
+        let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
+        assert_eq!(
+            methods,
+            [
+                "serde_json::de::from_str",
+                "my_app::handler::{{closure}}",
+                "<core::pin::Pin<P> as core::future::future::Future>::poll",
+                "my_app::middleware::{{closure}}"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_files_the_main_crate_is_in_project() {
+        let frames =
+            rules().apply(vec![raw("my_bin::work"), raw("other::lib"), raw("my_bin::main")], &mut Resolver::default());
+        let in_project: Vec<_> = frames.iter().map(|f| (f.method.as_str(), f.in_project)).collect();
+        assert_eq!(in_project, [("my_bin::work", true), ("other::lib", false), ("my_bin::main", true)]);
+        assert_eq!(frames[0].file, "<unknown>");
     }
 
     #[test]
