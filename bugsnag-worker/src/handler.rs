@@ -92,6 +92,28 @@ impl FailureHandler {
         self.finish(&scope, outcome)
     }
 
+    /// Runs an async job returning `anyhow::Error`, like [`FailureHandler::run`], and
+    /// reports a returned error with the backtrace anyhow captured where it was made
+    /// (when one was captured; else the stack here). The error comes back as is.
+    #[cfg(feature = "anyhow")]
+    pub async fn run_anyhow<F, T>(&self, job: Job, future: F) -> Result<T, JobError<anyhow::Error>>
+    where
+        F: Future<Output = anyhow::Result<T>>,
+    {
+        let scope = self.scope(&job);
+        match scope.run_catching(self.framework, future).await {
+            Ok(Err(err)) => {
+                if let Some(client) = self.client() {
+                    let reason = SeverityReason::unhandled_error_middleware(self.framework);
+                    let _ = client.notify_anyhow(&err, Options::new().unhandled(reason).scope(scope.clone()));
+                }
+                Err(JobError::Failed(err))
+            }
+            Ok(Ok(value)) => Ok(value),
+            Err(payload) => Err(self.panicked(&scope, payload)),
+        }
+    }
+
     /// Runs a blocking job in its own scope, like [`FailureHandler::run`].
     pub fn run_blocking<T, E>(&self, job: Job, f: impl FnOnce() -> Result<T, E>) -> Result<T, JobError<E>>
     where
@@ -127,12 +149,15 @@ impl FailureHandler {
                 }
                 Err(JobError::Failed(err))
             }
-            Err(payload) => {
-                if let Some(client) = self.client() {
-                    let _ = client.notify_panic(scope, &*payload, self.framework);
-                }
-                Err(JobError::Panicked(bugsnag_core::panic::payload_message(&*payload)))
-            }
+            Err(payload) => Err(self.panicked(scope, payload)),
         }
+    }
+
+    /// Reports a job's panic (with the stack at the panic point) as unhandled.
+    fn panicked<E>(&self, scope: &Scope, payload: Box<dyn std::any::Any + Send>) -> JobError<E> {
+        if let Some(client) = self.client() {
+            let _ = client.notify_panic(scope, &*payload, self.framework);
+        }
+        JobError::Panicked(bugsnag_core::panic::payload_message(&*payload))
     }
 }

@@ -9,6 +9,13 @@
 //! panic as unhandled (`unhandledExceptionMiddleware`, with the stack at the panic point)
 //! and turned into [`JobError::Panicked`] so the runner can retry or record it.
 //!
+//! **Which stack a failure carries.** A panic carries the stack at the panic point. A
+//! returned `Err` carries the stack where the `FailureHandler` received it (the job's
+//! caller, not the line that made the error), since a `std::error::Error` holds no
+//! backtrace; jobs returning `anyhow::Error` can use [`FailureHandler::run_anyhow`]
+//! (feature `anyhow`), which sends the backtrace anyhow captured where the error was
+//! made (with `RUST_BACKTRACE=1` or `RUST_LIB_BACKTRACE=1`).
+//!
 //! ```no_run
 //! use bugsnag_worker::{FailureHandler, Job};
 //! use serde_json::json;

@@ -102,3 +102,23 @@ async fn arguments_nested_100_000_deep_are_capped_and_filtered() {
     assert_eq!(events.len(), 1);
     assert!(events[0]["metaData"]["job"]["arguments"]["k"].is_object());
 }
+
+#[cfg(feature = "anyhow")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anyhow_job_error_is_reported_with_its_own_backtrace() {
+    #[inline(never)]
+    fn load_invoice() -> anyhow::Result<()> {
+        Err(anyhow::anyhow!("invoice store unreachable"))
+    }
+    // anyhow captures a backtrace only when asked to.
+    std::env::set_var("RUST_LIB_BACKTRACE", "1");
+    let (collector, client, handler) = setup();
+    let result = handler.run_anyhow(Job::new("load_invoice"), async { load_invoice() }).await;
+    assert!(matches!(result, Err(JobError::Failed(_))));
+    assert!(tokio::task::spawn_blocking(move || client.flush(WAIT)).await.unwrap());
+    let events = collector.events();
+    assert_eq!(events.len(), 1);
+    let top = &events[0]["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().contains("load_invoice"), "the frame that made the error: {top:#}");
+    assert_eq!(events[0]["context"], "load_invoice");
+}
