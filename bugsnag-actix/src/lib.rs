@@ -1,4 +1,4 @@
-//! Bugsnag for [actix-web]: `App::new().wrap(Bugsnag::default())`.
+//! Bugsnag for [actix-web]: `App::new().wrap(Bugsnag)`.
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer};
@@ -9,7 +9,7 @@
 //!     let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
 //!     HttpServer::new(|| {
 //!         App::new()
-//!             .wrap(Bugsnag::default())
+//!             .wrap(Bugsnag)
 //!             .route("/users/{id}", web::get().to(|| async { "hello" }))
 //!     })
 //!     .bind(("0.0.0.0", 8080))?
@@ -27,8 +27,13 @@
 //! a `500`; errors handlers return are reported (`unhandledErrorMiddleware`) when their
 //! status is one to report, 5xx by default.
 //!
+//! Options: `Bugsnag::with_client(client)` (an explicit client, as tests use),
+//! `.report_status(..)`, `.trust_forwarded_headers(true)`, `.drop_headers([..])`, each
+//! callable on `Bugsnag` itself: `App::new().wrap(Bugsnag.trust_forwarded_headers(true))`.
+//!
 //! # Modules
-//! - [`middleware`] — [`Bugsnag`] (the `Transform`) and [`BugsnagMiddleware`].
+//! - [`middleware`] — [`Bugsnag`] (the `Transform`), [`Configured`] (with options) and
+//!   [`BugsnagMiddleware`].
 //! - [`request`] — turning an actix request into request data.
 //!
 //! [actix-web]: https://actix.rs
@@ -37,4 +42,4 @@
 pub mod middleware;
 pub mod request;
 
-pub use middleware::{Bugsnag, BugsnagMiddleware};
+pub use middleware::{Bugsnag, BugsnagMiddleware, Configured};

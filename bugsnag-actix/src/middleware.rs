@@ -1,4 +1,5 @@
-//! [`Bugsnag`]: the actix-web `Transform`, and [`BugsnagMiddleware`], its service.
+//! [`Bugsnag`]: the actix-web `Transform` (`App::new().wrap(Bugsnag)`), [`Configured`]
+//! for options, and [`BugsnagMiddleware`], the service they make.
 
 use std::future::{ready, Future, Ready};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,9 +19,61 @@ use crate::request::http_request;
 /// The framework named in reports.
 const FRAMEWORK: &str = "actix-web";
 
-/// The middleware factory: `App::new().wrap(Bugsnag::default())`.
+/// The middleware with its defaults, reporting to the process-wide client:
+/// `App::new().wrap(Bugsnag)`. [`Bugsnag::with_client`] and the option methods give a
+/// [`Configured`] middleware.
+///
+/// ```
+/// use actix_web::App;
+/// use bugsnag_actix::Bugsnag;
+///
+/// let app = App::new().wrap(Bugsnag);
+/// let with_options = App::new().wrap(Bugsnag.report_status(|status| status.as_u16() >= 500 || status.as_u16() == 409));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bugsnag;
+
+impl Bugsnag {
+    /// The middleware reporting to `client`.
+    pub fn with_client(client: Client) -> Configured {
+        Configured::with_client(client)
+    }
+
+    /// Which statuses of error responses are reported (5xx by default).
+    pub fn report_status(self, report: impl Fn(StatusCode) -> bool + 'static) -> Configured {
+        Configured::new().report_status(report)
+    }
+
+    /// Read the client IP from forwarding headers (only behind a proxy that sets them).
+    pub fn trust_forwarded_headers(self, trust: bool) -> Configured {
+        Configured::new().trust_forwarded_headers(trust)
+    }
+
+    /// Headers never sent, whatever `params_filters` says.
+    pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(self, names: I) -> Configured {
+        Configured::new().drop_headers(names)
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Bugsnag
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = BugsnagMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        Configured::new().new_transform(service)
+    }
+}
+
+/// The middleware with options set: made by [`Bugsnag::with_client`] or one of [`Bugsnag`]'s option methods.
 #[derive(Clone)]
-pub struct Bugsnag {
+pub struct Configured {
     client: Option<Client>,
     settings: Rc<Settings>,
 }
@@ -30,13 +83,13 @@ struct Settings {
     report_status: Box<dyn Fn(StatusCode) -> bool>,
 }
 
-impl Default for Bugsnag {
+impl Default for Configured {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Bugsnag {
+impl Configured {
     /// Reports to the process-wide client (`bugsnag_core::configure`).
     pub fn new() -> Self {
         bugsnag_core::panic::ensure_hook();
@@ -81,7 +134,7 @@ impl Bugsnag {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for Bugsnag
+impl<S, B> Transform<S, ServiceRequest> for Configured
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
@@ -97,10 +150,10 @@ where
     }
 }
 
-/// The middleware service made by [`Bugsnag`].
+/// The middleware service made by [`Bugsnag`] and [`Configured`].
 pub struct BugsnagMiddleware<S> {
     service: Rc<S>,
-    factory: Bugsnag,
+    factory: Configured,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;

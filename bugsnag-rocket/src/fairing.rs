@@ -1,28 +1,83 @@
-//! [`BugsnagFairing`]: per-request scope, request data, sessions and runtime version.
+//! [`BugsnagFairing`] (`rocket::build().attach(BugsnagFairing)`) and [`Configured`]:
+//! per-request scope, request data, sessions and runtime version.
 
 use std::sync::Arc;
 
 use bugsnag_core::http::RequestSettings;
 use bugsnag_core::Client;
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::{Data, Request, Response};
+use rocket::{Data, Orbit, Request, Response, Rocket};
 
 use crate::request::RequestState;
 
-/// The fairing: `rocket::build().attach(BugsnagFairing::default())`.
+/// The fairing with its defaults, reporting to the process-wide client:
+/// `rocket::build().attach(BugsnagFairing)`. [`BugsnagFairing::with_client`] and the
+/// option methods give a [`Configured`] fairing.
+///
+/// ```
+/// use bugsnag_rocket::BugsnagFairing;
+///
+/// let rocket = rocket::build().attach(BugsnagFairing);
+/// let behind_a_proxy = rocket::build().attach(BugsnagFairing.trust_forwarded_headers(true));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BugsnagFairing;
+
+impl BugsnagFairing {
+    /// The fairing reporting to `client`.
+    pub fn with_client(client: Client) -> Configured {
+        Configured::with_client(client)
+    }
+
+    /// Read the client IP from forwarding headers (only behind a proxy that sets them).
+    pub fn trust_forwarded_headers(self, trust: bool) -> Configured {
+        Configured::new().trust_forwarded_headers(trust)
+    }
+
+    /// Headers never sent, whatever `params_filters` says.
+    pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(self, names: I) -> Configured {
+        Configured::new().drop_headers(names)
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for BugsnagFairing {
+    fn info(&self) -> Info {
+        Configured::info()
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        crate::handler::warn_unwrapped(rocket);
+    }
+
+    async fn on_request(&self, request: &mut Request<'_>, data: &mut Data<'_>) {
+        Configured::new().on_request(request, data).await;
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        Configured::new().on_response(request, response).await;
+    }
+}
+
+/// The fairing with options set: made by [`BugsnagFairing::with_client`] or
+/// one of [`BugsnagFairing`]'s option methods.
 #[derive(Clone)]
-pub struct BugsnagFairing {
+pub struct Configured {
     client: Option<Client>,
     settings: Arc<RequestSettings>,
 }
 
-impl Default for BugsnagFairing {
+impl Default for Configured {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl BugsnagFairing {
+impl Configured {
+    fn info() -> Info {
+        Info { name: "Bugsnag", kind: Kind::Request | Kind::Response | Kind::Liftoff }
+    }
+
     /// Reports to the process-wide client (`bugsnag_core::configure`).
     pub fn new() -> Self {
         bugsnag_core::panic::ensure_hook();
@@ -52,9 +107,13 @@ impl BugsnagFairing {
 }
 
 #[rocket::async_trait]
-impl Fairing for BugsnagFairing {
+impl Fairing for Configured {
     fn info(&self) -> Info {
-        Info { name: "Bugsnag", kind: Kind::Request | Kind::Response }
+        Self::info()
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        crate::handler::warn_unwrapped(rocket);
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {

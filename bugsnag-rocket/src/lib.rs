@@ -13,7 +13,7 @@
 //! async fn main() -> Result<(), rocket::Error> {
 //!     let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
 //!     rocket::build()
-//!         .attach(BugsnagFairing::default())
+//!         .attach(BugsnagFairing)
 //!         .mount("/", catch_panics(rocket::routes![user]))
 //!         .launch()
 //!         .await?;
@@ -27,12 +27,16 @@
 //!   context to `GET /users/<id>` from the matched route and `user.id` to the client IP,
 //!   starts a session and leaves a navigation breadcrumb.
 //! - [`catch_panics`] wraps routes so that a panicking handler is reported once
-//!   (`unhandledExceptionMiddleware`, framework `Rocket`) and answered with a `500`.
+//!   (`unhandledExceptionMiddleware`, framework `Rocket`), with its request, and answered
+//!   with a `500`. Rocket gives a fairing no way to wrap routes that are already mounted,
+//!   so the fairing cannot do this alone: at launch it logs one warning for each route
+//!   not wrapped (a panic there is still reported, by the panic hook, but without the
+//!   request, context or user).
 //! - [`Reported`] wraps an error a handler returns: it responds as the error does and
 //!   reports it (`unhandledErrorMiddleware`) with its `source()` chain.
 //!
 //! # Modules
-//! - [`fairing`] — [`BugsnagFairing`].
+//! - [`fairing`] — [`BugsnagFairing`] and [`Configured`] (with options).
 //! - [`handler`] — [`catch_panics`].
 //! - [`responder`] — [`Reported`].
 //! - `request` — the per-request state the three share.
@@ -45,7 +49,7 @@ pub mod handler;
 mod request;
 pub mod responder;
 
-pub use fairing::BugsnagFairing;
+pub use fairing::{BugsnagFairing, Configured};
 pub use handler::catch_panics;
 pub use responder::Reported;
 
