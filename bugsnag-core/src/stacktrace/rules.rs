@@ -101,10 +101,29 @@ pub(crate) fn main_crate() -> Option<String> {
     Some(name.replace('-', "_"))
 }
 
-/// Whether a frame is an async runtime's, a server's or the C runtime's.
-fn is_runtime(method: &str) -> bool {
-    let krate = crate_of(method);
-    RUNTIME.contains(&krate) || !method.contains("::")
+/// Whether a frame is an async runtime's, a server's or the C runtime's: by the crate
+/// its name says, or, when the name is bare (line tables only), by its file.
+fn is_runtime(frame: &Stackframe) -> bool {
+    let method = frame.method.as_str();
+    if RUNTIME.contains(&crate_of(method)) {
+        return true;
+    }
+    if frame.file.starts_with("/rustc/") || is_notifier_file(&frame.file) {
+        return true;
+    }
+    match registry_package(&frame.file) {
+        Some(package) => RUNTIME.contains(&package.as_str()),
+        None => !method.contains("::") && frame.file == "<unknown>",
+    }
+}
+
+/// The crate of a file from cargo's registry: `tokio` for
+/// `…/registry/src/index.crates.io-…/tokio-1.54.1/src/…`.
+fn registry_package(file: &str) -> Option<String> {
+    let in_registry = file.split("/registry/src/").nth(1)?;
+    let package = in_registry.split('/').nth(1)?;
+    let name = package.rsplit_once('-').map_or(package, |(name, _version)| name);
+    Some(name.replace('-', "_"))
 }
 
 fn is_machinery(method: &str) -> bool {
@@ -120,10 +139,7 @@ fn is_machinery_file(file: &std::path::Path) -> bool {
     if file.starts_with("/rustc/") {
         return true;
     }
-    let Some(in_registry) = file.split("/registry/src/").nth(1) else { return false };
-    let Some(package) = in_registry.split('/').nth(1) else { return false };
-    let name = package.rsplit_once('-').map_or(package, |(name, _version)| name).replace('-', "_");
-    is_machinery(&format!("{name}::"))
+    registry_package(&file).is_some_and(|name| is_machinery(&format!("{name}::"))) || is_notifier_file(&file)
 }
 
 /// Whether a frame belongs to the machinery rather than to the code that reported.
@@ -145,6 +161,15 @@ fn crate_of(method: &str) -> &str {
 /// The notifier's own crates: never in-project, wherever their files are.
 fn is_notifier(krate: &str) -> bool {
     krate.starts_with("bugsnag_")
+}
+
+/// A file of the notifier's own crates, from the registry or from a checkout of this
+/// repository (where bare names, as line tables give them, say nothing of the crate).
+fn is_notifier_file(file: &str) -> bool {
+    const CRATES: [&str; 5] =
+        ["bugsnag-core/", "bugsnag-tower/", "bugsnag-actix/", "bugsnag-rocket/", "bugsnag-worker/"];
+    registry_package(file).is_some_and(|p| is_notifier(&p))
+        || CRATES.iter().any(|c| file.starts_with(c) || file.contains(&format!("/{c}")))
 }
 
 impl FrameRules {
@@ -169,7 +194,7 @@ impl FrameRules {
         // The executor, server and middleware below the outermost in-project frame say
         // nothing about the error (an axum handler's panic had ~50 such frames).
         if let Some(outermost) = frames.iter().rposition(|f| f.in_project) {
-            while frames.len() > outermost + 1 && frames.last().is_some_and(|f| is_runtime(&f.method)) {
+            while frames.len() > outermost + 1 && frames.last().is_some_and(is_runtime) {
                 frames.pop();
             }
         }
@@ -186,7 +211,9 @@ impl FrameRules {
         let krate = crate_of(&method);
         // Without a file (a release build without debug information) the crate decides.
         let main_crate = raw.file.is_none() && self.main_crate.as_deref() == Some(krate);
-        let in_project = !is_notifier(krate)
+        let notifier =
+            is_notifier(krate) || raw.file.as_deref().is_some_and(|f| is_notifier_file(&f.to_string_lossy()));
+        let in_project = !notifier
             && ((under_root.is_some() && !dependency)
                 || main_crate
                 || self.project_packages.iter().any(|p| krate == p));

@@ -67,12 +67,17 @@ impl Symbolizer {
                 });
             }
         }
-        if frames.is_empty() {
-            // No line tables (a release build without debug info): the symbol table still
-            // names the function.
-            if let Some(name) = loader.find_symbol(svma) {
-                frames.push(RawFrame { method: Some(demangle(name)), file: None, line: None, column: None });
+        // The symbol table names the function the address is in with its full path;
+        // DWARF may not (`debug = "line-tables-only"` keeps bare names such as `poll`).
+        let symbol = loader.find_symbol(svma).map(demangle);
+        match frames.last_mut() {
+            None => {
+                frames.extend(symbol.map(|name| RawFrame { method: Some(name), file: None, line: None, column: None }))
             }
+            Some(outer) if !outer.method.as_deref().is_some_and(|m| m.contains("::")) => {
+                outer.method = symbol.or(outer.method.take());
+            }
+            Some(_) => {}
         }
         frames
     }
