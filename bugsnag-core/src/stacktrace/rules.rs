@@ -167,7 +167,7 @@ fn is_notifier(krate: &str) -> bool {
 /// repository (where bare names, as line tables give them, say nothing of the crate).
 fn is_notifier_file(file: &str) -> bool {
     const CRATES: [&str; 5] =
-        ["bugsnag-core/", "bugsnag-tower/", "bugsnag-actix/", "bugsnag-rocket/", "bugsnag-worker/"];
+        ["bugsnag-core/src/", "bugsnag-tower/src/", "bugsnag-actix/src/", "bugsnag-rocket/src/", "bugsnag-worker/src/"];
     registry_package(file).is_some_and(|p| is_notifier(&p))
         || CRATES.iter().any(|c| file.starts_with(c) || file.contains(&format!("/{c}")))
 }
