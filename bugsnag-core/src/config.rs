@@ -111,6 +111,7 @@ pub struct Configuration {
     pub(crate) max_in_flight: usize,
     #[serde(rename = "session_publish_interval_ms", with = "millis")]
     pub(crate) session_publish_interval: Duration,
+    pub(crate) debug: bool,
 }
 
 impl Default for Configuration {
@@ -150,6 +151,7 @@ impl Default for Configuration {
             retry_max_backoff: Duration::from_secs(60),
             max_in_flight: 4,
             session_publish_interval: Duration::from_secs(30),
+            debug: false,
         }
     }
 }
@@ -182,13 +184,25 @@ impl Configuration {
     /// `BUGSNAG_PROXY_HOST`, `BUGSNAG_PARAMS_FILTERS` (comma-separated, added to the
     /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), and the switches
     /// `BUGSNAG_AUTO_NOTIFY`, `BUGSNAG_SEND_CODE`, `BUGSNAG_AUTO_CAPTURE_SESSIONS`,
-    /// `BUGSNAG_ASYNCHRONOUS` (`true`/`false`/`1`/`0`).
+    /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG` (`true`/`false`/`1`/`0`).
     pub fn from_env() -> Self {
-        Self::default().with_env_from(|name| std::env::var(name).ok())
+        Self::default().with_env()
+    }
+
+    /// Overlays the `BUGSNAG_*` environment variables that are set onto this
+    /// configuration: how a configuration read from a file (which sees no environment)
+    /// picks them up. Values from the environment win.
+    ///
+    /// ```no_run
+    /// let from_file: bugsnag_core::Configuration = serde_json::from_str(r#"{"app_version": "2.5.1"}"#).unwrap();
+    /// let config = from_file.with_env(); // BUGSNAG_API_KEY and the others apply
+    /// ```
+    pub fn with_env(self) -> Self {
+        self.with_env_from(|name| std::env::var(name).ok())
     }
 
     /// Overlays values read by `lookup` (an environment) onto this configuration; the
-    /// testable core of [`Configuration::from_env`].
+    /// testable core of [`Configuration::with_env`].
     pub fn with_env_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(&format!("BUGSNAG_{name}")).filter(|v| !v.trim().is_empty());
         let list = |v: String| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
@@ -221,6 +235,7 @@ impl Configuration {
         self.send_code = flag("SEND_CODE", self.send_code);
         self.auto_capture_sessions = flag("AUTO_CAPTURE_SESSIONS", self.auto_capture_sessions);
         self.asynchronous = flag("ASYNCHRONOUS", self.asynchronous);
+        self.debug = flag("DEBUG", self.debug);
         self
     }
 
@@ -288,6 +303,10 @@ impl Configuration {
         max_in_flight: usize => max_in_flight;
         /// How often session counts are sent (30 s); they are also sent at flush.
         session_publish_interval: Duration => session_publish_interval;
+        /// Writes what the notifier does with every report (queued, sent, retried, kept,
+        /// dropped, and why) to standard error, as sentry's `debug: true` does. Off by
+        /// default; `BUGSNAG_DEBUG=1` turns it on.
+        debug: bool => debug;
     }
 
     /// Also sends as `[FILTERED]` the values of keys containing any of these

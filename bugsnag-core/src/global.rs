@@ -139,7 +139,9 @@ pub fn add_metadata_tab(name: impl Into<String>, value: Value) {
 pub fn before_notify(callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) {
     match client() {
         Some(client) => client.before_notify(callback),
-        None => tracing::warn!(target: "bugsnag_core", "before_notify called before configure; callback ignored"),
+        None => crate::diagnostics::misconfigured(
+            "bugsnag_core::before_notify was called before bugsnag_core::configure; the callback is ignored (call configure first)",
+        ),
     }
 }
 
@@ -184,6 +186,18 @@ pub fn clear_feature_flag(name: &str) {
         None => {
             if let Some(client) = client() {
                 client.clear_feature_flag(name);
+            }
+        }
+    }
+}
+
+/// Removes every feature flag of the current request (or of the process, outside one).
+pub fn clear_feature_flags() {
+    match Scope::entered() {
+        Some(scope) => scope.clear_feature_flags(),
+        None => {
+            if let Some(client) = client() {
+                client.clear_feature_flags();
             }
         }
     }

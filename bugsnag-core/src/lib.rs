@@ -47,6 +47,7 @@ pub mod breadcrumbs;
 pub mod client;
 pub mod config;
 mod delivery;
+mod diagnostics;
 pub mod error_chain;
 pub mod event;
 pub mod feature_flags;
@@ -74,8 +75,21 @@ pub use feature_flags::FeatureFlag;
 #[cfg(feature = "anyhow")]
 pub use global::notify_anyhow;
 pub use global::{
-    add_feature_flag, add_metadata_tab, before_notify, clear_feature_flag, client, configure, configure_request, flush,
-    leave_breadcrumb, notify, notify_message, notify_with, start_session, Guard,
+    add_feature_flag, add_metadata_tab, before_notify, clear_feature_flag, clear_feature_flags, client, configure,
+    configure_request, flush, leave_breadcrumb, notify, notify_message, notify_with, start_session, Guard,
 };
 pub use options::Options;
 pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};
+
+/// Your crate's version (`CARGO_PKG_VERSION`), for `app_version`: expands in your crate,
+/// so it reads your `Cargo.toml`, as sentry's `release_name!()` does.
+///
+/// ```
+/// let config = bugsnag_core::Configuration::from_env().app_version(bugsnag_core::app_version!());
+/// ```
+#[macro_export]
+macro_rules! app_version {
+    () => {
+        env!("CARGO_PKG_VERSION")
+    };
+}

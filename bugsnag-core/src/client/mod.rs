@@ -21,6 +21,24 @@ use crate::panic::{self as panics, PanicCapture};
 use crate::scope::{RequestSource, Scope, ScopeData};
 use crate::session::SessionTracker;
 
+/// The configured API key when it can be used; every way it cannot is told to the user,
+/// since a notifier without a key is silent.
+fn checked_api_key(config: &Configuration) -> Option<String> {
+    let from_env = std::env::var("BUGSNAG_API_KEY").ok().filter(|k| !k.trim().is_empty());
+    let problem = match config.api_key.as_ref().map(|k| k.0.as_str()) {
+        Some(key) if crate::diagnostics::is_placeholder_key(key) => format!(
+            "the Bugsnag API key is a placeholder copied from documentation{}; no events will be sent",
+            if from_env.is_some() { ", set in code over BUGSNAG_API_KEY: remove the .api_key(..) call" } else { "" }
+        ),
+        Some(key) if is_valid_api_key(key) => return Some(key.to_owned()),
+        Some(_) => "the Bugsnag API key is malformed (expected 32 hex characters); no events will be sent".to_owned(),
+        None if from_env.is_some() => "BUGSNAG_API_KEY is set, but this Configuration never read the environment (it was built with Configuration::default() or deserialized): use Configuration::from_env() or .with_env(); no events will be sent".to_owned(),
+        None => "no Bugsnag API key is configured (set BUGSNAG_API_KEY); no events will be sent".to_owned(),
+    };
+    crate::diagnostics::misconfigured(&problem);
+    None
+}
+
 /// What a `before_notify` callback decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -115,17 +133,13 @@ impl Client {
     /// and gives a client that sends nothing (unless a call supplies its own key).
     pub fn new(config: Configuration) -> Self {
         let config = config.within_limits();
-        let api_key = match config.api_key.as_ref().map(|k| k.0.as_str()) {
-            Some(key) if is_valid_api_key(key) => Some(key.to_owned()),
-            Some(_) => {
-                tracing::warn!(target: "bugsnag_core", "Bugsnag API key is malformed (expected 32 hex characters); no events will be sent");
-                None
-            }
-            None => {
-                tracing::warn!(target: "bugsnag_core", "no Bugsnag API key configured (set BUGSNAG_API_KEY); no events will be sent");
-                None
-            }
-        };
+        let api_key = checked_api_key(&config);
+        if !config.project_root.is_dir() {
+            crate::diagnostics::misconfigured(&format!(
+                "Bugsnag project_root {} is not a directory here: no frame will be marked in-project (leave it unset to use the current directory)",
+                config.project_root.display()
+            ));
+        }
         let app = App {
             version: config.app_version.clone(),
             release_stage: Some(config.release_stage.clone()),
@@ -142,7 +156,7 @@ impl Client {
         let sessions_on = api_key.is_some() && config.sessions_enabled();
         let sessions = Arc::new(SessionTracker::new(sessions_on, api_key.clone(), app.clone(), device.clone()));
         let delivery = Delivery::start(&config, api_key.clone(), sessions.clone())
-            .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag delivery disabled: {e}"))
+            .map_err(|e| crate::diagnostics::misconfigured(&format!("Bugsnag is disabled: {e}")))
             .ok();
         Self {
             inner: Arc::new(Inner {

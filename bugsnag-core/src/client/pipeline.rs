@@ -23,7 +23,13 @@ thread_local! {
 }
 
 impl Client {
-    pub(super) fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
+    pub(super) fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, options: Options) -> Outcome {
+        let outcome = self.report_inner(build, options);
+        crate::diagnostics::trace(self.inner.config.debug, || format!("notify: {outcome:?}"));
+        outcome
+    }
+
+    fn report_inner(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
         let inner = &*self.inner;
         if IN_CALLBACK.try_with(Cell::get).unwrap_or(false) {
             // It would run the callbacks again, and so on until the stack overflows.

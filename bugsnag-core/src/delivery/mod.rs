@@ -192,8 +192,9 @@ impl Delivery {
         }
         if self.has_outbox {
             let _ = self.stop.send(true);
-            // Writing files is quick; give it a moment, bounded like everything else.
-            return self.finished.wait(Some(Instant::now() + Duration::from_secs(1)));
+            // Writing files is quick, but the thread may be resolving a first stack
+            // (loading debug information): give it a moment, bounded like everything else.
+            return self.finished.wait(Some(Instant::now() + Duration::from_secs(2)));
         }
         false
     }

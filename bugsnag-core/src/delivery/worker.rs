@@ -70,6 +70,7 @@ pub(crate) struct Worker {
     rules: FrameRules,
     retry: RetryPolicy,
     session_interval: Duration,
+    debug: bool,
     outbox: Option<Outbox>,
     progress: Arc<Progress>,
     counters: Arc<Counters>,
@@ -134,6 +135,7 @@ impl Worker {
                 max_backoff: config.retry_max_backoff,
             },
             session_interval: config.session_publish_interval,
+            debug: config.debug,
             outbox,
             progress: Arc::default(),
             counters,
@@ -194,13 +196,29 @@ impl Worker {
             self.dispatch(&mut tasks, done, outgoing, Some(held));
         }
         let mut resolver = Resolver::default();
-        // Warm the symbol caches before the first event needs them.
-        Stacktrace::capture().resolve(&self.rules, &mut resolver);
+        let mut warmed = false;
         let mut ticker = tokio::time::interval(self.session_interval);
         ticker.tick().await; // the first tick is immediate
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
             tokio::select! {
+                // In order: the last branch runs only when nothing else is ready.
+                biased;
+                _ = stopped.wait_for(|stop| *stop) => {
+                    // Shutdown ran out of time: everything still queued goes to the outbox.
+                    while let Ok(job) = jobs.try_recv() {
+                        match job {
+                            Job::Event(mut event) => {
+                                if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
+                                    self.keep(&outgoing);
+                                }
+                            }
+                            Job::Ready(outgoing) => self.keep(&outgoing),
+                            Job::Barrier(barrier) => barrier.open(),
+                        }
+                    }
+                    break;
+                }
                 job = jobs.recv(), if tasks.len() < MAX_IN_HAND => match job {
                     None => break,
                     Some(Job::Event(mut event)) => {
@@ -231,20 +249,10 @@ impl Worker {
                         outbox.heartbeat();
                     }
                 }
-                _ = stopped.wait_for(|stop| *stop) => {
-                    // Shutdown ran out of time: everything still queued goes to the outbox.
-                    while let Ok(job) = jobs.try_recv() {
-                        match job {
-                            Job::Event(mut event) => {
-                                if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
-                                    self.keep(&outgoing);
-                                }
-                            }
-                            Job::Ready(outgoing) => self.keep(&outgoing),
-                            Job::Barrier(barrier) => barrier.open(),
-                        }
-                    }
-                    break;
+                // When idle, load debug information before the first event needs it.
+                _ = std::future::ready(()), if !warmed => {
+                    warmed = true;
+                    Stacktrace::capture().resolve(&self.rules, &mut resolver);
                 }
             }
         }
@@ -287,6 +295,9 @@ impl Worker {
                 verdict = self.attempt(endpoint, &outgoing) => verdict,
                 _ = stopped.wait_for(|stop| *stop) => break,
             };
+            crate::diagnostics::trace(self.debug, || {
+                format!("{:?} payload of {} bytes: {verdict:?}", outgoing.kind, outgoing.body.len())
+            });
             let (reason, retry_after) = match verdict {
                 Verdict::Delivered => {
                     bump(&self.counters.delivered);

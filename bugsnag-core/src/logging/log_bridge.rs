@@ -16,7 +16,13 @@ use crate::client::Client;
 /// // Alone:
 /// BugsnagLogger::new().init().unwrap();
 /// // Or around the logger you already use, which keeps printing as before:
-/// # let my_logger: Box<dyn log::Log> = Box::new(BugsnagLogger::new());
+/// # struct EnvLogger;
+/// # impl log::Log for EnvLogger {
+/// #     fn enabled(&self, _: &log::Metadata<'_>) -> bool { true }
+/// #     fn log(&self, _: &log::Record<'_>) {}
+/// #     fn flush(&self) {}
+/// # }
+/// # let my_logger = EnvLogger; // env_logger::Builder::from_default_env().build(), say
 /// BugsnagLogger::new().wrap(my_logger).init().unwrap();
 ///
 /// log::error!(order_id = 42; "payment failed");
@@ -55,9 +61,9 @@ impl BugsnagLogger {
         logger
     }
 
-    /// Passes every record on to `inner` as well (such as `env_logger`).
-    pub fn wrap(mut self, inner: Box<dyn Log>) -> Self {
-        self.inner = Some(inner);
+    /// Passes every record on to `inner` as well (such as `env_logger`'s logger).
+    pub fn wrap(mut self, inner: impl Log + 'static) -> Self {
+        self.inner = Some(Box::new(inner));
         self
     }
 

@@ -1,0 +1,82 @@
+//! A misconfigured notifier is silent, so each misconfiguration must reach the user: on
+//! standard error when no `tracing` subscriber is set (each case runs in a child
+//! process, as a new program would). And `debug` shows what happens to every report.
+
+use std::process::Command;
+
+use bugsnag_core::testing::Collector;
+use bugsnag_core::{Client, Configuration, Options};
+
+const CHILD: &str = "BUGSNAG_MISCONFIGURED_CHILD";
+
+/// The parts children play; a no-op in the test suite itself.
+#[test]
+fn child() {
+    let Ok(part) = std::env::var(CHILD) else { return };
+    let url = std::env::var("COLLECTOR_URL").unwrap_or_default();
+    match part.as_str() {
+        "placeholder" => drop(Client::new(Configuration::from_env().api_key("YOUR_API_KEY_HERE"))),
+        "no key" => drop(Client::new(Configuration::default())),
+        "deserialized" => {
+            let config: Configuration = serde_json::from_str(r#"{"app_version": "1.0"}"#).unwrap();
+            drop(Client::new(config));
+        }
+        "bad endpoint" => drop(Client::new(Configuration::from_env().endpoint("ftp://nowhere"))),
+        "callback first" => bugsnag_core::before_notify(|_| bugsnag_core::Decision::Send),
+        "project root" => drop(Client::new(Configuration::from_env().project_root("/path/to/your/app"))),
+        "debug" => {
+            let config = Configuration::from_env()
+                .endpoint(format!("{url}/notify"))
+                .session_endpoint(format!("{url}/sessions"))
+                .debug(true);
+            let client = Client::new(config);
+            let _ = client.notify_message("traced", Options::new());
+            client.flush(std::time::Duration::from_secs(10));
+        }
+        other => panic!("unknown part {other}"),
+    }
+}
+
+fn stderr_of(part: &str, env: &[(&str, &str)]) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, part)
+        .env_remove("BUGSNAG_API_KEY")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{part}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn each_misconfiguration_is_told_on_stderr_without_a_subscriber() {
+    let key = [("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY)];
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 6] = [
+        ("placeholder", &key, "placeholder copied from documentation, set in code over BUGSNAG_API_KEY"),
+        ("no key", &[], "no Bugsnag API key is configured (set BUGSNAG_API_KEY)"),
+        ("deserialized", &key, "BUGSNAG_API_KEY is set, but this Configuration never read the environment"),
+        ("bad endpoint", &key, "the endpoint \"ftp://nowhere\" is not an http(s) URL"),
+        ("callback first", &[], "before_notify was called before bugsnag_core::configure"),
+        ("project root", &key, "project_root /path/to/your/app is not a directory"),
+    ];
+    for (part, env, expected) in cases {
+        let stderr = stderr_of(part, env);
+        let line = stderr.lines().find(|l| l.starts_with("[bugsnag] ")).unwrap_or_else(|| panic!("{part}: {stderr}"));
+        assert!(line.contains(expected), "{part}: {line}");
+        assert!(!stderr.contains(bugsnag_core::testing::API_KEY), "the key itself is never printed");
+        assert!(!stderr.contains("YOUR_API_KEY_HERE"), "nor a placeholder");
+    }
+}
+
+#[test]
+fn debug_tells_what_happened_to_each_report() {
+    let collector = Collector::start();
+    let stderr =
+        stderr_of("debug", &[("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY), ("COLLECTOR_URL", collector.url())]);
+    assert!(stderr.contains("[bugsnag debug] notify: Queued"), "{stderr}");
+    assert!(stderr.contains("[bugsnag debug] Event payload of"), "{stderr}");
+    assert!(stderr.contains("Delivered"), "{stderr}");
+    assert_eq!(collector.events().len(), 1);
+}
