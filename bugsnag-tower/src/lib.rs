@@ -54,9 +54,3 @@ pub use error::ErrorReport;
 pub use future::ResponseFuture;
 pub use layer::BugsnagLayer;
 pub use service::BugsnagService;
-
-/// The README's examples, compiled and run as doctests so they stay true (here, because
-/// this crate's dev-dependencies cover every crate they use).
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
