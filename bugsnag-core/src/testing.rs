@@ -44,9 +44,9 @@ fn validator(cell: &'static OnceLock<jsonschema::Validator>, text: &str) -> &'st
 /// Schema errors of a body sent to `path` (`/sessions` bodies use the session schema).
 pub fn schema_errors(path: &str, body: &Value) -> Vec<String> {
     let validator = if path.ends_with("/sessions") {
-        validator(&SESSION_SCHEMA, include_str!("../../spec/session-payload.schema.json"))
+        validator(&SESSION_SCHEMA, include_str!("../spec/session-payload.schema.json"))
     } else {
-        validator(&NOTIFY_SCHEMA, include_str!("../../spec/error-reporting-payload.schema.json"))
+        validator(&NOTIFY_SCHEMA, include_str!("../spec/error-reporting-payload.schema.json"))
     };
     validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect()
 }
