@@ -24,6 +24,16 @@ fn child() {
         "bad endpoint" => drop(Client::new(Configuration::from_env().endpoint("ftp://nowhere"))),
         "callback first" => bugsnag_core::before_notify(|_| bugsnag_core::Decision::Send),
         "project root" => drop(Client::new(Configuration::from_env().project_root("/path/to/your/app"))),
+        "no frame under root" => {
+            // A directory that exists, but holds none of this program's code.
+            let config = Configuration::from_env()
+                .endpoint(format!("{url}/notify"))
+                .session_endpoint(format!("{url}/sessions"))
+                .project_root(std::env::temp_dir());
+            let client = Client::new(config);
+            let _ = client.notify_message("where is my code", Options::new());
+            client.flush(std::time::Duration::from_secs(10));
+        }
         "debug" => {
             let config = Configuration::from_env()
                 .endpoint(format!("{url}/notify"))
@@ -68,6 +78,17 @@ fn each_misconfiguration_is_told_on_stderr_without_a_subscriber() {
         assert!(!stderr.contains(bugsnag_core::testing::API_KEY), "the key itself is never printed");
         assert!(!stderr.contains("YOUR_API_KEY_HERE"), "nor a placeholder");
     }
+}
+
+#[test]
+fn a_report_with_no_frame_under_the_project_root_is_told() {
+    let collector = Collector::start();
+    let stderr = stderr_of(
+        "no frame under root",
+        &[("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY), ("COLLECTOR_URL", collector.url())],
+    );
+    assert!(stderr.contains("[bugsnag] no frame of this Bugsnag report is under project_root"), "{stderr}");
+    assert_eq!(collector.events().len(), 1, "the report is still sent");
 }
 
 #[test]

@@ -71,6 +71,7 @@ pub(crate) struct Worker {
     retry: RetryPolicy,
     session_interval: Duration,
     debug: bool,
+    root_warned: std::sync::atomic::AtomicBool,
     outbox: Option<Outbox>,
     progress: Arc<Progress>,
     counters: Arc<Counters>,
@@ -136,6 +137,7 @@ impl Worker {
             },
             session_interval: config.session_publish_interval,
             debug: config.debug,
+            root_warned: Default::default(),
             outbox,
             progress: Arc::default(),
             counters,
@@ -273,6 +275,7 @@ impl Worker {
         for exception in &mut event.exceptions {
             exception.stacktrace.resolve(&self.rules, resolver);
         }
+        self.check_project_root(event);
         self.filters.event(event);
         let api_key = event.api_key.take().or_else(|| self.api_key.clone())?;
         let payload = Payload { api_key: &api_key, payload_version: "4.0", notifier: &NOTIFIER, events: [event] };
@@ -281,6 +284,19 @@ impl Worker {
             .ok()?;
         let body = trim::fit(body, trim::MAX_PAYLOAD_BYTES)?;
         Some(Outgoing { kind: Kind::Event, api_key, body })
+    }
+
+    /// Warns once when a report's frames have files but none is in-project: a
+    /// `project_root` copied as is from documentation, or the wrong directory.
+    fn check_project_root(&self, event: &Event) {
+        let frames = event.exceptions.first().and_then(|e| e.stacktrace.frames()).unwrap_or_default();
+        let with_files = frames.iter().any(|f| f.file != "<unknown>");
+        if with_files && !frames.iter().any(|f| f.in_project) && !self.root_warned.swap(true, Ordering::Relaxed) {
+            crate::diagnostics::misconfigured(&format!(
+                "no frame of this Bugsnag report is under project_root {} (nor in project_packages): check the setting, or the report's stack will show no code of yours",
+                self.rules.project_root.display()
+            ));
+        }
     }
 
     /// Sends with retries; what cannot be sent is kept in the outbox or dropped. `held` is
