@@ -75,3 +75,26 @@ fn a_bad_endpoint_url_disables_delivery_with_an_error_line() {
     });
     assert!(logs.contains("Bugsnag is disabled") && logs.contains("not an http(s) URL"), "{logs}");
 }
+
+#[test]
+fn a_configuration_read_from_a_file_takes_the_environment_with_with_env() {
+    let collector = Collector::start();
+    let from_file: bugsnag_core::Configuration = serde_json::from_value(serde_json::json!({
+        "app_version": "2.5.1",
+        "release_stage": "staging",
+        "session_endpoint": format!("{}/sessions", collector.url()),
+    }))
+    .unwrap();
+    let env = |name: &str| match name {
+        "BUGSNAG_API_KEY" => Some(bugsnag_core::testing::API_KEY.to_owned()),
+        "BUGSNAG_ENDPOINT" => Some(format!("{}/notify", collector.url())),
+        "BUGSNAG_RELEASE_STAGE" => Some("production".to_owned()),
+        _ => None,
+    };
+    let client = Client::new(from_file.with_env_from(env));
+    assert_eq!(client.notify(&err()), Outcome::Queued);
+    assert!(client.flush(Duration::from_secs(10)));
+    let event = &collector.events()[0];
+    assert_eq!(event["app"]["version"], "2.5.1", "from the file");
+    assert_eq!(event["app"]["releaseStage"], "production", "the environment wins");
+}
