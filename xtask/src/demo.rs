@@ -142,7 +142,7 @@ fn print_event(event: &Value) {
     println!("    context     {}", text(&event["context"]));
     let crumbs: Vec<&str> = event["breadcrumbs"].as_array().into_iter().flatten().map(|c| text(&c["name"])).collect();
     if !crumbs.is_empty() {
-        println!("    breadcrumbs {}", crumbs.join(" <- "));
+        println!("    breadcrumbs {}", crumbs.join(" -> "));
     }
     if let Some(request) = event.get("request") {
         println!(
