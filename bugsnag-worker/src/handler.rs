@@ -68,11 +68,11 @@ impl FailureHandler {
         self
     }
 
-    fn client(&self) -> Option<Client> {
+    pub(crate) fn client(&self) -> Option<Client> {
         self.client.clone().or_else(bugsnag_core::client)
     }
 
-    fn scope(&self, job: &Job) -> Scope {
+    pub(crate) fn scope(&self, job: &Job) -> Scope {
         let scope = Scope::new();
         scope.set_context(job.name.clone());
         scope.add_metadata_tab("job", job.tab());

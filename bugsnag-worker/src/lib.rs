@@ -33,13 +33,21 @@
 //! # }
 //! ```
 //!
+//! **apalis** (feature `apalis`): `WorkerBuilder::new(..).layer(connect_failure_handler())`
+//! does all of this for every task of an apalis 1.0 worker; see [`apalis`](mod@apalis).
+//!
 //! # Modules
+//! - `apalis` (feature `apalis`) — [`connect_failure_handler`], the layer for apalis workers.
 //! - [`job`] — [`Job`], what the notifier knows of one job.
 //! - [`handler`] — [`FailureHandler`] and [`JobError`].
 #![warn(missing_docs)]
 
+#[cfg(feature = "apalis")]
+pub mod apalis;
 pub mod handler;
 pub mod job;
 
+#[cfg(feature = "apalis")]
+pub use apalis::{connect_failure_handler, FailureLayer, FailureService};
 pub use handler::{FailureHandler, JobError};
 pub use job::Job;

@@ -1,0 +1,170 @@
+//! [`connect_failure_handler`]: Bugsnag for [apalis] workers, as a tower layer.
+//!
+//! ```ignore
+//! WorkerBuilder::new("email-worker")
+//!     .backend(storage)
+//!     .layer(bugsnag_worker::connect_failure_handler()) // before .retry(..)
+//!     .retry(RetryPolicy::retries(2))
+//!     .build(send_email)
+//! ```
+//!
+//! Each task runs in its own scope: context = the task's name (its arguments' type, or
+//! the name given with [`FailureLayer::name`]), a `job` tab with the task id, attempt,
+//! queue and, only with [`FailureLayer::send_arguments`], the arguments (filtered by
+//! `params_filters`). A returned error is reported as unhandled
+//! (`unhandledErrorMiddleware`), a panic as unhandled (`unhandledExceptionMiddleware`,
+//! stack at the panic point) and handed to apalis as an error, so the worker keeps
+//! running; both with framework `apalis`, and `apalis` in `device.runtimeVersions`.
+//!
+//! **Retries.** Added before `.retry(..)` (as above), the layer wraps apalis's retries and
+//! sees each task's final outcome: one report per task that finally fails. Added after
+//! it, the layer sees every attempt, and reports a failure when the attempt is the task's
+//! last allowed one (`max_attempts`), or every failure when the task has no limit;
+//! [`FailureLayer::every_attempt`] reports every failed attempt wherever it stands. Task ids are reported as text, whatever their kind (apalis's
+//! Sentry layer panics on ids that are not UUIDs), and each report is an event of its
+//! own.
+//!
+//! [apalis]: https://docs.rs/apalis
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use apalis_core::error::BoxDynError;
+use apalis_core::task::Task;
+use bugsnag_core::{Client, Options, SeverityReason};
+use serde_json::Value;
+
+use crate::handler::FailureHandler;
+use crate::job::Job;
+
+/// The framework named in reports.
+const FRAMEWORK: &str = "apalis";
+
+type Arguments = Arc<dyn Fn(&dyn Any) -> Option<Value> + Send + Sync>;
+
+/// The layer for apalis workers reporting to the process-wide client; see the
+/// [module documentation](self).
+pub fn connect_failure_handler() -> FailureLayer {
+    FailureLayer::new(FailureHandler::new())
+}
+
+/// Reports the failures of an apalis worker's tasks: made by [`connect_failure_handler`]
+/// or [`FailureLayer::with_client`].
+#[derive(Clone)]
+pub struct FailureLayer {
+    handler: FailureHandler,
+    name: Option<String>,
+    arguments: Option<Arguments>,
+    every_attempt: bool,
+}
+
+impl FailureLayer {
+    fn new(handler: FailureHandler) -> Self {
+        let handler = handler.framework(FRAMEWORK);
+        if let Some(client) = handler.client() {
+            client.add_runtime_version(FRAMEWORK, "1");
+        }
+        Self { handler, name: None, arguments: None, every_attempt: false }
+    }
+
+    /// The layer reporting to `client`.
+    pub fn with_client(client: Client) -> Self {
+        Self::new(FailureHandler::with_client(client))
+    }
+
+    /// The context of the worker's reports, instead of the arguments' type name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sends the task's arguments in the `job` tab (filtered by `params_filters`); off by
+    /// default, since arguments often hold personal data.
+    pub fn send_arguments<Args: serde::Serialize + 'static>(mut self) -> Self {
+        self.arguments =
+            Some(Arc::new(|args: &dyn Any| args.downcast_ref::<Args>().and_then(|a| serde_json::to_value(a).ok())));
+        self
+    }
+
+    /// Reports every failed attempt, not only the last.
+    pub fn every_attempt(mut self, every: bool) -> Self {
+        self.every_attempt = every;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for FailureLayer {
+    type Service = FailureService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FailureService { inner, layer: self.clone() }
+    }
+}
+
+/// The service made by [`FailureLayer`].
+#[derive(Clone)]
+pub struct FailureService<S> {
+    inner: S,
+    layer: FailureLayer,
+}
+
+impl<S, Args> tower_service::Service<Task<Args>> for FailureService<S>
+where
+    S: tower_service::Service<Task<Args>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxDynError>,
+    S::Response: Send + 'static,
+    Args: 'static,
+{
+    type Response = S::Response;
+    type Error = BoxDynError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxDynError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, task: Task<Args>) -> Self::Future {
+        let layer = &self.layer;
+        let name = layer.name.clone().unwrap_or_else(|| std::any::type_name::<Args>().to_owned());
+        let attempt = task.attempt();
+        let last = task.max_attempts().is_none_or(|max| attempt >= max);
+        let mut job = Job::new(name).attempt(u32::try_from(attempt).unwrap_or(u32::MAX));
+        if let Some(id) = task.task_id() {
+            job = job.id(id.to_string());
+        }
+        if let Some(queue) = task.queue() {
+            job = job.queue(queue.to_string());
+        }
+        if let Some(arguments) = layer.arguments.as_ref().and_then(|f| f(&task.args as &dyn Any)) {
+            job = job.arguments(arguments);
+        }
+        let handler = layer.handler.clone();
+        let report = last || layer.every_attempt;
+        let scope = handler.scope(&job);
+        let future = self.inner.call(task);
+        Box::pin(async move {
+            match scope.run_catching(FRAMEWORK, future).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(error)) => {
+                    let error: BoxDynError = error.into();
+                    if let Some(client) = handler.client().filter(|_| report) {
+                        let reason = SeverityReason::unhandled_error_middleware(FRAMEWORK);
+                        let _ = client.notify_with(&*error, Options::new().unhandled(reason).scope(scope.clone()));
+                    }
+                    Err(error)
+                }
+                Err(payload) => {
+                    let message = bugsnag_core::panic::payload_message(&*payload);
+                    if let Some(client) = handler.client().filter(|_| report) {
+                        let _ = client.notify_panic(&scope, &*payload, FRAMEWORK);
+                    }
+                    Err(format!("task panicked: {message}").into())
+                }
+            }
+        })
+    }
+}

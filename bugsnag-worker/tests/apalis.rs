@@ -1,0 +1,120 @@
+//! `connect_failure_handler` on a real apalis worker (in-memory storage): each failed task
+//! is reported once with its job tab, a panicking task is reported with the stack at the
+//! panic point, and the worker keeps working after it.
+#![cfg(feature = "apalis")]
+
+use std::time::Duration;
+
+use apalis::prelude::*;
+use bugsnag_core::testing::Collector;
+use bugsnag_core::Client;
+use bugsnag_worker::FailureLayer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SendInvoice {
+    invoice: u32,
+    api_token: String,
+}
+
+#[inline(never)]
+async fn send_invoice(task: SendInvoice) -> Result<(), BoxDynError> {
+    match task.invoice {
+        13 => panic!("invoice 13 is cursed"),
+        n if n % 2 == 1 => Err(std::io::Error::other(format!("smtp refused invoice {n}")).into()),
+        _ => Ok(()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_panicking_tasks_are_reported_and_the_worker_keeps_running() {
+    let collector = Collector::start();
+    // No code snippets: this file's own lines hold the planted mark.
+    let client = Client::new(collector.configuration().send_code(false));
+    let mut storage = MemoryStorage::new();
+    for invoice in [7, 13, 8, 9] {
+        storage.push(SendInvoice { invoice, api_token: "planted-token".into() }).await.unwrap();
+    }
+    let worker = WorkerBuilder::new("billing")
+        .backend(storage)
+        .layer(FailureLayer::with_client(client.clone()).send_arguments::<SendInvoice>())
+        .build(send_invoice);
+    let running = tokio::spawn(worker.run());
+    // Three of the four tasks fail; the one after the panic (9) shows the worker goes on.
+    let events = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        loop {
+            let events = collector.events();
+            if events.len() >= 3 || started.elapsed() > Duration::from_secs(20) {
+                assert!(client.flush(Duration::from_secs(5)));
+                break (collector.events(), collector);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    running.abort();
+    let (events, collector) = events;
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let by_message = |m: &str| events.iter().find(|e| e["exceptions"][0]["message"] == m).unwrap().clone();
+
+    let failed = by_message("smtp refused invoice 7");
+    assert_eq!(failed["context"], std::any::type_name::<SendInvoice>());
+    assert_eq!(failed["unhandled"], true);
+    assert_eq!(
+        failed["severityReason"],
+        json!({"type": "unhandledErrorMiddleware", "attributes": {"framework": "apalis"}})
+    );
+    assert_eq!(failed["metaData"]["job"]["arguments"], json!({"invoice": 7, "api_token": "[FILTERED]"}));
+    assert!(failed["metaData"]["job"]["id"].is_string(), "{:#}", failed["metaData"]["job"]);
+    assert_eq!(failed["device"]["runtimeVersions"]["apalis"], "1");
+
+    let panicked = by_message("invoice 13 is cursed");
+    assert_eq!(
+        panicked["severityReason"],
+        json!({"type": "unhandledExceptionMiddleware", "attributes": {"framework": "apalis"}})
+    );
+    let top = &panicked["exceptions"][0]["stacktrace"][0];
+    assert!(top["method"].as_str().unwrap().starts_with("apalis::send_invoice"), "the panic point: {top:#}");
+
+    by_message("smtp refused invoice 9"); // after the panic: the worker kept running
+    collector.assert_no_planted_secret();
+}
+
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+async fn always_fails(_task: SendInvoice) -> Result<(), BoxDynError> {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Err(std::io::Error::other("mail server down").into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_retried_by_apalis_is_reported_once_for_its_final_failure() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let mut storage = MemoryStorage::new();
+    storage.push(SendInvoice { invoice: 1, api_token: String::new() }).await.unwrap();
+    let worker = WorkerBuilder::new("billing")
+        .backend(storage)
+        .layer(FailureLayer::with_client(client.clone()))
+        .retry(RetryPolicy::retries(2))
+        .build(always_fails);
+    let running = tokio::spawn(worker.run());
+    let (events, calls) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        while CALLS.load(std::sync::atomic::Ordering::SeqCst) < 3 && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(client.flush(Duration::from_secs(5)));
+        (collector.events(), CALLS.load(std::sync::atomic::Ordering::SeqCst))
+    })
+    .await
+    .unwrap();
+    running.abort();
+    assert_eq!(calls, 3, "the first attempt and two retries");
+    assert_eq!(events.len(), 1, "one report for the task's final failure: {events:#?}");
+    assert_eq!(events[0]["exceptions"][0]["message"], "mail server down");
+}
