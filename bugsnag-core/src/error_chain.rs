@@ -67,8 +67,9 @@ macro_rules! known_types {
     };
 }
 
-/// Names an error known only as `dyn Error`.
-pub(crate) fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
+/// Names an error known only as `dyn Error`: common standard-library types by their
+/// path, others from their `Debug` output.
+pub fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
     known_types!(
         err,
         std::io::Error,

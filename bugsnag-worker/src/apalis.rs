@@ -153,7 +153,10 @@ where
                     let error: BoxDynError = error.into();
                     if let Some(client) = handler.client().filter(|_| report) {
                         let reason = SeverityReason::unhandled_error_middleware(FRAMEWORK);
-                        let _ = client.notify_with(&*error, Options::new().unhandled(reason).scope(scope.clone()));
+                        // A boxed error: name it by what is in the box.
+                        let class = bugsnag_core::error_chain::class_of_dyn(&*error);
+                        let options = Options::new().unhandled(reason).scope(scope.clone()).error_class(class);
+                        let _ = client.notify_with(&*error, options);
                     }
                     Err(error)
                 }

@@ -24,23 +24,37 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     let plain = collector.wait_for_requests(3, WAIT);
     summarize(&plain);
 
-    println!("\n== examples/axum_app.rs: an axum service behind BugsnagLayer");
-    run_axum(root, &collector)?;
-    let served = collector.requests();
-    summarize(&served[plain.len()..]);
+    let mut seen = plain.len();
+    for (name, file, what) in [
+        ("axum-app", "axum_app.rs", "an axum service behind BugsnagLayer"),
+        ("actix-app", "actix_app.rs", "an actix-web service wrapped in Bugsnag"),
+        ("rocket-app", "rocket_app.rs", "a Rocket service with BugsnagFairing and catch_panics"),
+    ] {
+        println!("\n== examples/{file}: {what}");
+        run_server(root, name, &collector)?;
+        let served = collector.requests();
+        summarize(&served[seen..]);
+        seen = served.len();
+    }
 
-    println!("\n== examples/logging.rs: tracing events through BugsnagTracingLayer");
-    let status =
-        example(root, "logging", &collector).status().map_err(|e| format!("could not run the logging example: {e}"))?;
-    println!("(exited with {status})");
-    let all = collector.wait_for_requests(served.len() + 1, WAIT);
-    summarize(&all[served.len()..]);
-
+    for (name, file, what, expected) in [
+        ("worker", "worker.rs", "an apalis worker with connect_failure_handler", 3),
+        ("logging", "logging.rs", "tracing events through BugsnagTracingLayer", 1),
+    ] {
+        println!("\n== examples/{file}: {what}");
+        let status = example(root, name, &collector).status().map_err(|e| format!("could not run {name}: {e}"))?;
+        println!("(exited with {status})");
+        let received = collector.wait_for_requests(seen + expected, WAIT);
+        summarize(&received[seen..]);
+        seen = received.len();
+    }
+    let all = collector.requests();
     write_jsonl(root, &all)?;
     assert_valid(&all);
     let events = collector.events().len();
-    if events < 8 {
-        return Err(format!("expected 8 events (3 plain, 4 axum, 1 logged), the collector received {events}"));
+    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 3 worker, 1 logged.
+    if events < 17 {
+        return Err(format!("expected 17 events, the collector received {events}"));
     }
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())
@@ -56,27 +70,33 @@ fn example(root: &Path, name: &str, collector: &Collector) -> Command {
     command
 }
 
-fn run_axum(root: &Path, collector: &Collector) -> Result<(), String> {
+/// Runs a web example, calls its routes, and stops it by closing its standard input.
+fn run_server(root: &Path, name: &str, collector: &Collector) -> Result<(), String> {
     let before = collector.requests().len();
-    let mut server = example(root, "axum-app", collector)
+    let mut server = example(root, name, collector)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("could not start the axum example: {e}"))?;
+        .map_err(|e| format!("could not start {name}: {e}"))?;
     let mut line = String::new();
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+    let mut stdout = BufReader::new(server.stdout.take().ok_or("no stdout")?);
+    stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+    // Keep reading what the server prints, so that it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let address = line.trim().strip_prefix("listening on http://").ok_or(format!("unexpected output: {line}"))?;
-    for (path, what) in [
+    let mut routes = vec![
         ("/handled", "a handler reports a handled error"),
-        ("/orders/7", "a handler returns an error (500)"),
+        ("/orders/7", "a handler returns an error"),
         ("/panic", "a handler panics"),
-        ("/spawned", "a spawned task reports with the request's context"),
-    ] {
+    ];
+    if name == "axum-app" {
+        routes.push(("/spawned", "a spawned task reports with the request's context"));
+    }
+    for (path, what) in &routes {
         let status = get(address, path)?;
         println!("  GET {path:<10} -> {status}   ({what})");
     }
-    collector.wait_for_requests(before + 4, WAIT);
+    collector.wait_for_requests(before + routes.len(), WAIT);
     drop(server.stdin.take()); // closing stdin shuts the server down gracefully
     let status = server.wait().map_err(|e| e.to_string())?;
     println!("(server exited with {status} after flushing its session counts)");
@@ -85,7 +105,18 @@ fn run_axum(root: &Path, collector: &Collector) -> Result<(), String> {
 
 /// A plain HTTP/1.1 GET, enough for the demo; returns the status line's code and text.
 fn get(address: &str, path: &str) -> Result<String, String> {
-    let mut stream = TcpStream::connect(address).map_err(|e| format!("connect {address}: {e}"))?;
+    // A server may print its address a moment before it accepts connections.
+    let mut attempts = 0;
+    let mut stream = loop {
+        match TcpStream::connect(address) {
+            Ok(stream) => break stream,
+            Err(_) if attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("connect {address}: {e}")),
+        }
+    };
     stream.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
     let request = format!(
         "GET {path}?session_token=s3cr3t HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer demo\r\nCookie: id=42\r\nConnection: close\r\n\r\n"

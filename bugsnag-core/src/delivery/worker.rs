@@ -289,6 +289,11 @@ impl Worker {
     /// Warns once when a report's frames have files but none is in-project: a
     /// `project_root` copied as is from documentation, or the wrong directory.
     fn check_project_root(&self, event: &Event) {
+        // A returned error is reported where middleware received it: no code of the
+        // user's is expected on that stack.
+        if event.severity_reason.kind == "unhandledErrorMiddleware" {
+            return;
+        }
         let frames = event.exceptions.first().and_then(|e| e.stacktrace.frames()).unwrap_or_default();
         let with_files = frames.iter().any(|f| f.file != "<unknown>");
         if with_files && !frames.iter().any(|f| f.in_project) && !self.root_warned.swap(true, Ordering::Relaxed) {
