@@ -25,11 +25,14 @@ fn child() {
         "callback first" => bugsnag_core::before_notify(|_| bugsnag_core::Decision::Send),
         "project root" => drop(Client::new(Configuration::from_env().project_root("/path/to/your/app"))),
         "no frame under root" => {
-            // A directory that exists, but holds none of this program's code.
+            // A directory that exists, but holds none of this program's code (not the
+            // temporary directory itself: a checkout may live under it).
+            let root = std::env::temp_dir().join(format!("bugsnag-empty-root-{}", std::process::id()));
+            std::fs::create_dir_all(&root).unwrap();
             let config = Configuration::from_env()
                 .endpoint(format!("{url}/notify"))
                 .session_endpoint(format!("{url}/sessions"))
-                .project_root(std::env::temp_dir());
+                .project_root(&root);
             let client = Client::new(config);
             let _ = client.notify_message("where is my code", Options::new());
             client.flush(std::time::Duration::from_secs(10));
