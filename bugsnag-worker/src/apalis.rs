@@ -10,7 +10,7 @@
 //!
 //! Each task runs in its own scope: context = the task's name (its arguments' type, or
 //! the name given with [`FailureLayer::name`]), a `job` tab with the task id, attempt,
-//! queue and, only with [`FailureLayer::send_arguments`], the arguments (filtered by
+//! queue, worker and, only with [`FailureLayer::send_arguments`], the arguments (filtered by
 //! `params_filters`). A returned error is reported as unhandled
 //! (`unhandledErrorMiddleware`), a panic as unhandled (`unhandledExceptionMiddleware`,
 //! stack at the panic point) and handed to apalis as an error, so the worker keeps
@@ -138,6 +138,9 @@ where
         }
         if let Some(queue) = task.queue() {
             job = job.queue(queue.to_string());
+        }
+        if let Some(worker) = task.data().get::<apalis_core::worker::context::WorkerContext>() {
+            job = job.worker(worker.name());
         }
         if let Some(arguments) = layer.arguments.as_ref().and_then(|f| f(&task.args as &dyn Any)) {
             job = job.arguments(arguments);

@@ -10,13 +10,14 @@ pub struct Job {
     id: Option<String>,
     attempt: Option<u32>,
     queue: Option<String>,
+    worker: Option<String>,
     arguments: Option<Value>,
 }
 
 impl Job {
     /// A run of the job called `name`, such as `send_invoice`.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), id: None, attempt: None, queue: None, arguments: None }
+        Self { name: name.into(), id: None, attempt: None, queue: None, worker: None, arguments: None }
     }
 
     /// The run's id in your queue.
@@ -34,6 +35,12 @@ impl Job {
     /// The queue the job came from.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
+        self
+    }
+
+    /// The worker running it.
+    pub fn worker(mut self, worker: impl Into<String>) -> Self {
+        self.worker = Some(worker.into());
         self
     }
 
@@ -57,6 +64,9 @@ impl Job {
         }
         if let Some(queue) = &self.queue {
             tab.insert("queue".into(), queue.clone().into());
+        }
+        if let Some(worker) = &self.worker {
+            tab.insert("worker".into(), worker.clone().into());
         }
         if let Some(arguments) = &self.arguments {
             tab.insert("arguments".into(), arguments.clone());

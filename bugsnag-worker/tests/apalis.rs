@@ -70,6 +70,7 @@ async fn failed_and_panicking_tasks_are_reported_and_the_worker_keeps_running() 
     );
     assert_eq!(failed["metaData"]["job"]["arguments"], json!({"invoice": 7, "api_token": "[FILTERED]"}));
     assert!(failed["metaData"]["job"]["id"].is_string(), "{:#}", failed["metaData"]["job"]);
+    assert_eq!(failed["metaData"]["job"]["worker"], "billing");
     assert_eq!(failed["device"]["runtimeVersions"]["apalis"], "1");
 
     let panicked = by_message("invoice 13 is cursed");
