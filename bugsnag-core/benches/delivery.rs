@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use bugsnag_core::testing::{Collector, API_KEY};
+use bugsnag_core::testing::{closed_endpoint, Collector, API_KEY};
 use bugsnag_core::{Client, Configuration, DropReason, Options, Outcome};
 
 const STORM_CALLS: usize = 1_000_000;
@@ -64,13 +64,6 @@ impl Histogram {
         }
         self.max
     }
-}
-
-fn closed_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/notify")
 }
 
 #[inline(never)]

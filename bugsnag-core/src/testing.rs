@@ -233,6 +233,15 @@ impl Collector {
     }
 }
 
+/// A notify endpoint on 127.0.0.1 where nothing listens, so every connection is refused:
+/// an outage, for tests and benchmarks.
+pub fn closed_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    drop(listener);
+    format!("http://{addr}/notify")
+}
+
 /// Request headers that carry planted secrets, each marked `planted-`: credentials in
 /// headers, and URLs with secrets in their query in URL-valued headers. Send them with a
 /// request, then check with [`Collector::assert_no_planted_secret`].

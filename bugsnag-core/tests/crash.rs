@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
 
-use bugsnag_core::testing::{Collector, Reply, API_KEY};
+use bugsnag_core::testing::{closed_endpoint, Collector, Reply, API_KEY};
 use bugsnag_core::{Client, Configuration, Options};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -23,13 +23,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn closed_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/notify")
 }
 
 fn config(endpoint: &str, dir: &Path) -> Configuration {

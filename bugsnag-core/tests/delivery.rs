@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use bugsnag_core::testing::{Collector, Reply};
+use bugsnag_core::testing::{closed_endpoint, Collector, Reply};
 use bugsnag_core::{Client, Configuration, DropReason, Options, Outcome};
 use serde_json::json;
 
@@ -53,14 +53,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bugsnag-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-/// An address where nothing listens: connections are refused.
-fn closed_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/notify")
 }
 
 #[test]
