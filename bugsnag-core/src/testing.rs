@@ -220,6 +220,18 @@ impl Collector {
         }
     }
 
+    /// The message of each event's outermost error, sorted (events may arrive in any
+    /// order), after the same schema check as [`events`](Self::events).
+    pub fn messages(&self) -> Vec<String> {
+        let mut messages: Vec<String> = self
+            .events()
+            .iter()
+            .map(|e| e["exceptions"][0]["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        messages.sort();
+        messages
+    }
+
     /// The events of every `/notify` payload received, after asserting that every
     /// payload received (events and sessions) validates against the API schemas.
     pub fn events(&self) -> Vec<Value> {

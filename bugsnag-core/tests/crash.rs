@@ -54,13 +54,6 @@ fn files(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn messages(collector: &Collector) -> Vec<String> {
-    let mut messages: Vec<String> =
-        collector.events().iter().map(|e| e["exceptions"][0]["message"].as_str().unwrap().to_owned()).collect();
-    messages.sort();
-    messages
-}
-
 /// The parts children play; a no-op when this binary runs as the test suite.
 #[test]
 fn child() {
@@ -107,7 +100,7 @@ fn events_waiting_out_an_outage_survive_kill_9_and_arrive_once() {
     let collector = Collector::start();
     let restarted = Client::new(collector.configuration().outbox_dir(&dir));
     assert!(restarted.flush(WAIT));
-    assert_eq!(messages(&collector), (0..50).map(|n| format!("event {n:02}")).collect::<Vec<_>>());
+    assert_eq!(collector.messages(), (0..50).map(|n| format!("event {n:02}")).collect::<Vec<_>>());
     let again = Client::new(collector.configuration().outbox_dir(&dir));
     assert!(again.flush(WAIT));
     assert_eq!(collector.events().len(), 50, "sent once");
@@ -123,7 +116,7 @@ fn an_abort_after_a_panic_loses_neither_the_crash_nor_the_events_before_it() {
     let collector = Collector::start();
     let restarted = Client::new(collector.configuration().outbox_dir(&dir));
     assert!(restarted.flush(WAIT));
-    assert_eq!(messages(&collector), ["handled before the crash", "the crash itself"]);
+    assert_eq!(collector.messages(), ["handled before the crash", "the crash itself"]);
     let crash = collector.events().into_iter().find(|e| e["unhandled"] == true).unwrap();
     assert_eq!(crash["exceptions"][0]["errorClass"], "panic");
     assert_eq!(crash["severityReason"]["type"], "unhandledPanic");
@@ -152,6 +145,6 @@ fn two_processes_sharing_an_outbox_send_each_old_file_once() {
     let here = Client::new(config(&url, &dir).max_in_flight(1));
     assert!(here.flush(WAIT));
     assert!(other.wait().unwrap().success());
-    assert_eq!(messages(&collector), (0..50).map(|n| format!("old {n:02}")).collect::<Vec<_>>());
+    assert_eq!(collector.messages(), (0..50).map(|n| format!("old {n:02}")).collect::<Vec<_>>());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,13 +21,6 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn messages(collector: &Collector) -> Vec<String> {
-    let mut messages: Vec<String> =
-        collector.events().iter().map(|e| e["exceptions"][0]["message"].as_str().unwrap().to_owned()).collect();
-    messages.sort();
-    messages
-}
-
 #[test]
 fn a_413_gets_one_harder_trim_and_one_retry() {
     let collector = Collector::start();
@@ -71,7 +64,7 @@ fn every_body_sent_fits_in_a_megabyte_whatever_is_large() {
         let trimmed = &request.body["events"][0]["metaData"]["notifier"]["trimmed"];
         assert!(trimmed.as_array().is_some_and(|t| !t.is_empty()), "says what went: {trimmed}");
     }
-    assert_eq!(messages(&collector), ["long context", "long key", "many flags", "many values"]);
+    assert_eq!(collector.messages(), ["long context", "long key", "many flags", "many values"]);
 }
 
 #[test]
@@ -137,7 +130,7 @@ fn extreme_configuration_values_neither_panic_nor_stop_delivery() {
     let _ = client.notify_message("still delivered", Options::new());
     assert!(client.flush(Duration::MAX));
     assert!(client.shutdown(Duration::MAX));
-    assert_eq!(messages(&collector), ["still delivered"]);
+    assert_eq!(collector.messages(), ["still delivered"]);
 
     let zero =
         Client::new(collector.configuration().queue_capacity(0).max_in_flight(0).delivery_timeout(Duration::ZERO));
@@ -156,6 +149,6 @@ fn a_fifo_in_the_outbox_does_not_hang_the_start() {
     let client = Client::new(collector.configuration().outbox_dir(&dir));
     let _ = client.notify_message("after the fifo", Options::new());
     assert!(client.flush(WAIT));
-    assert_eq!(messages(&collector), ["after the fifo"]);
+    assert_eq!(collector.messages(), ["after the fifo"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

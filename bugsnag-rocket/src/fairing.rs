@@ -51,13 +51,17 @@ impl Fairing for BugsnagFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, data: &mut Data<'_>) {
-        Configured::new().on_request(request, data).await;
+        DEFAULTS.on_request(request, data).await;
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        Configured::new().on_response(request, response).await;
+        DEFAULTS.on_response(request, response).await;
     }
 }
+
+/// What [`BugsnagFairing`] does, built once (on the first request, after `configure`),
+/// not on every request.
+static DEFAULTS: std::sync::LazyLock<Configured> = std::sync::LazyLock::new(Configured::new);
 
 /// The fairing with options set: made by [`BugsnagFairing::with_client`] or
 /// one of [`BugsnagFairing`]'s option methods.

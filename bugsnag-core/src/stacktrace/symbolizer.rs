@@ -36,6 +36,8 @@ pub(crate) struct Symbolizer {
     /// Whether `/proc/self/maps` was readable the last time it was read.
     has_maps: Option<bool>,
     loaders: HashMap<Rc<Path>, Option<Rc<addr2line::Loader>>>,
+    /// Each file's first segment address, read once: maps are read again on every miss.
+    segments: HashMap<PathBuf, Option<u64>>,
 }
 
 impl Symbolizer {
@@ -115,7 +117,8 @@ impl Symbolizer {
                 Some((known, _)) => known.clone(),
                 None => Rc::from(Path::new(mapping.path)),
             };
-            let Some(first_vaddr) = first_segment_address(&path) else { continue };
+            let first = self.segments.entry(path.to_path_buf()).or_insert_with(|| first_segment_address(&path));
+            let Some(first_vaddr) = *first else { continue };
             let bias = base.start.wrapping_sub(first_vaddr);
             modules.push(Module { start: mapping.start, end: mapping.end, path, bias });
         }
