@@ -47,7 +47,11 @@ impl IntoResponse for OrderError {
 }
 
 async fn handled() -> &'static str {
-    bugsnag_core::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
+    bugsnag_core::configure_request(|scope| {
+        scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins"));
+        // A flag for this request only: its events say which checkout the user saw.
+        scope.add_feature_flag("new-checkout", Some("variant-b"));
+    });
     bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
     if let Err(err) = "forty-two".parse::<u32>() {
         let _ = bugsnag_core::notify(&err);

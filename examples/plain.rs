@@ -34,6 +34,8 @@ fn load_port() -> Result<u16, ConfigError> {
 
 fn main() {
     let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0").app_type("cli"));
+    // A flag every event of this process carries.
+    bugsnag_core::add_feature_flag("fast-import", None);
 
     // A handled error with its cause: two exceptions, severity warning.
     if let Err(err) = load_port() {

@@ -1,7 +1,8 @@
 //! A real Bugsnag endpoint for tests, demos and benchmarks: an HTTP server on
 //! `127.0.0.1:0` that records every request (headers and JSON), answers with scripted
 //! statuses, delays, `Retry-After` or dropped connections, and validates every body
-//! against the API schemas kept in the repository's `spec/`.
+//! against the API schemas kept in the repository's `spec/`. Tools build on it with an
+//! [`Observer`] (the workspace's `cargo xtask inbox` keeps and shows what it receives).
 //!
 //! ```
 //! use bugsnag_core::testing::Collector;
@@ -17,6 +18,7 @@
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -104,12 +106,31 @@ pub struct Received {
     pub received_at: Instant,
 }
 
+/// What a tool built on a [`Collector`] does with the requests it gets: sees each payload
+/// as it arrives, and answers `GET` requests with pages of its own.
+pub trait Observer: Send + Sync + 'static {
+    /// Called with each request the collector records, as it arrives.
+    fn received(&self, request: &Received);
+    /// Answers `GET path_and_query` (such as `/?event=3`); `None` answers 404.
+    fn page(&self, path_and_query: &str) -> Option<Page>;
+}
+
+/// A page an [`Observer`] serves.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The `Content-Type`, such as `text/html; charset=utf-8`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
 #[derive(Default)]
 struct State {
     received: Mutex<Vec<Received>>,
     arrived: Condvar,
     script: Mutex<VecDeque<Reply>>,
     path_scripts: Mutex<BTreeMap<String, VecDeque<Reply>>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 /// A loopback Bugsnag endpoint. Stops when dropped.
@@ -122,10 +143,16 @@ pub struct Collector {
 impl Collector {
     /// Starts a collector on its own thread; it answers 200 unless scripted otherwise.
     pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
-        let state = Arc::new(State::default());
+        Self::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), None).expect("bind a loopback port")
+    }
+
+    /// Starts a collector listening on `addr`, with an [`Observer`] that sees every
+    /// request and answers `GET` requests (which are then not recorded).
+    pub fn start_with(addr: SocketAddr, observer: Option<Arc<dyn Observer>>) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state = Arc::new(State { observer, ..State::default() });
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let served = state.clone();
         std::thread::Builder::new()
@@ -140,7 +167,7 @@ impl Collector {
                 runtime.shutdown_background();
             })
             .expect("collector thread");
-        Self { url, state, _stop: stop }
+        Ok(Self { url, state, _stop: stop })
     }
 
     /// The base URL, such as `http://127.0.0.1:40123`.
@@ -331,6 +358,23 @@ impl std::error::Error for Dropped {}
 
 async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Dropped> {
     let received_at = Instant::now();
+    if let (Some(observer), &hyper::Method::GET) = (&state.observer, request.method()) {
+        let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        return Ok(match observer.page(target) {
+            Some(page) => {
+                let mut response = Response::new(Full::new(Bytes::from(page.body)));
+                response
+                    .headers_mut()
+                    .insert(hyper::header::CONTENT_TYPE, page.content_type.parse().expect("a MIME type"));
+                response
+            }
+            None => {
+                let mut response = Response::new(Full::new(Bytes::from_static(b"not found")));
+                *response.status_mut() = StatusCode::NOT_FOUND;
+                response
+            }
+        });
+    }
     let path = request.uri().path().to_owned();
     let headers = request
         .headers()
@@ -343,15 +387,11 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
     let for_path = state.path_scripts.lock().unwrap().get_mut(&path).and_then(VecDeque::pop_front);
     let reply = for_path.or_else(|| state.script.lock().unwrap().pop_front()).unwrap_or_else(|| Reply::status(200));
     let status = if reply.drop_connection { 0 } else { reply.status };
-    state.received.lock().unwrap().push(Received {
-        path,
-        headers,
-        body,
-        size: bytes.len(),
-        status,
-        schema_errors,
-        received_at,
-    });
+    let received = Received { path, headers, body, size: bytes.len(), status, schema_errors, received_at };
+    if let Some(observer) = &state.observer {
+        observer.received(&received);
+    }
+    state.received.lock().unwrap().push(received);
     state.arrived.notify_all();
     // Even a zero sleep waits for the timer's next 1 ms tick; only sleep when scripted.
     if !reply.delay.is_zero() {

@@ -1,8 +1,9 @@
-//! `cargo xtask demo`: a local collector, the example programs pointed at it, and a
-//! readable summary of every event it received.
+//! `cargo xtask demo`: a local inbox, the example programs pointed at it, a readable
+//! summary of every event it received in the order they happened, and the inbox page
+//! saved as `target/demo/inbox.html`.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,16 +11,24 @@ use std::time::Duration;
 use bugsnag_core::testing::{assert_valid, Collector, Received, API_KEY};
 use serde_json::Value;
 
+use crate::inbox::{self, store::Store};
+
 const WAIT: Duration = Duration::from_secs(15);
 
-pub(crate) fn run(root: &Path) -> Result<(), String> {
+pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
+    println!("building the examples: cargo lists each crate as it compiles (a first build takes a few minutes)");
     crate::cargo(&["build", "--package", "bugsnag-examples", "--bins"])?;
-    let collector = Collector::start();
-    println!("collector listening on {}", collector.url());
+    let dir = target.join("demo");
+    let store_path = dir.join("received.jsonl");
+    let _ = std::fs::remove_file(&store_path);
+    let (collector, inbox) = inbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), Store::open(&store_path)?, false)?;
+    println!("inbox listening on {}", collector.url());
+    let bin = target.join("debug");
 
     println!("\n== examples/plain.rs: a handled chained error, a report with metadata and user, a panic in a thread");
-    let status =
-        example(root, "plain", &collector).status().map_err(|e| format!("could not run the plain example: {e}"))?;
+    let status = example(&bin, root, "plain", &collector)
+        .status()
+        .map_err(|e| format!("could not run the plain example: {e}"))?;
     println!("(exited with {status}; the panic message above was printed by the default hook, after the report)");
     let plain = collector.wait_for_requests(3, WAIT);
     summarize(&plain);
@@ -31,7 +40,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         ("rocket-app", "rocket_app.rs", "a Rocket service with BugsnagFairing and catch_panics"),
     ] {
         println!("\n== examples/{file}: {what}");
-        run_server(root, name, &collector)?;
+        run_server(&bin, root, name, &collector)?;
         let served = collector.requests();
         summarize(&served[seen..]);
         seen = served.len();
@@ -42,15 +51,20 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         ("logging", "logging.rs", "tracing events through BugsnagTracingLayer", 1),
     ] {
         println!("\n== examples/{file}: {what}");
-        let status = example(root, name, &collector).status().map_err(|e| format!("could not run {name}: {e}"))?;
+        let status =
+            example(&bin, root, name, &collector).status().map_err(|e| format!("could not run {name}: {e}"))?;
         println!("(exited with {status})");
         let received = collector.wait_for_requests(seen + expected, WAIT);
         summarize(&received[seen..]);
         seen = received.len();
     }
     let all = collector.requests();
-    write_jsonl(root, &all)?;
     assert_valid(&all);
+    let page = dir.join("inbox.html");
+    std::fs::write(&page, inbox.snapshot()).map_err(|e| format!("could not write {}: {e}", page.display()))?;
+    println!("\nevery payload, one JSON object per line: {}", store_path.display());
+    println!("the inbox page, as a file: {}", page.display());
+    println!("to browse them live: cargo xtask inbox --store {}", store_path.display());
     let events = collector.events().len();
     // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 3 worker, 1 logged.
     if events < 17 {
@@ -60,8 +74,8 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn example(root: &Path, name: &str, collector: &Collector) -> Command {
-    let mut command = Command::new(root.join("target/debug").join(name));
+fn example(bin: &Path, root: &Path, name: &str, collector: &Collector) -> Command {
+    let mut command = Command::new(bin.join(name));
     command
         .current_dir(root)
         .env("BUGSNAG_API_KEY", API_KEY)
@@ -71,9 +85,9 @@ fn example(root: &Path, name: &str, collector: &Collector) -> Command {
 }
 
 /// Runs a web example, calls its routes, and stops it by closing its standard input.
-fn run_server(root: &Path, name: &str, collector: &Collector) -> Result<(), String> {
+fn run_server(bin: &Path, root: &Path, name: &str, collector: &Collector) -> Result<(), String> {
     let before = collector.requests().len();
-    let mut server = example(root, name, collector)
+    let mut server = example(bin, root, name, collector)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -128,20 +142,23 @@ fn get(address: &str, path: &str) -> Result<String, String> {
     Ok(status.split_once(' ').map_or(status, |(_, rest)| rest).to_owned())
 }
 
+/// Prints events in the order they happened (their `device.time`; deliveries may
+/// overtake one another), then the session counts.
 fn summarize(received: &[Received]) {
-    for request in received {
-        if request.path.ends_with("/sessions") {
-            let counts: Vec<String> = request.body["sessionCounts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| format!("{} sessions at {}", c["sessionsStarted"], text(&c["startedAt"])))
-                .collect();
-            println!("\n  session counts: {}", counts.join(", "));
-        }
-        for event in request.body["events"].as_array().into_iter().flatten() {
-            print_event(event);
-        }
+    let mut events: Vec<&Value> =
+        received.iter().flat_map(|r| r.body["events"].as_array().into_iter().flatten()).collect();
+    events.sort_by_key(|event| text(&event["device"]["time"]));
+    for event in events {
+        print_event(event);
+    }
+    for request in received.iter().filter(|r| r.path.ends_with("/sessions")) {
+        let counts: Vec<String> = request.body["sessionCounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} sessions at {}", c["sessionsStarted"], text(&c["startedAt"])))
+            .collect();
+        println!("\n  session counts: {}", counts.join(", "));
     }
 }
 
@@ -171,6 +188,33 @@ fn print_event(event: &Value) {
         event["unhandled"]
     );
     println!("    context     {}", text(&event["context"]));
+    println!("    happened    {}", text(&event["device"]["time"]));
+    let app = &event["app"];
+    println!("    app         {} {} ({})", text(&app["type"]), text(&app["version"]), text(&app["releaseStage"]));
+    if let Some(user) = event.get("user") {
+        println!("    user        {user}");
+    }
+    if let Some(session) = event.get("session") {
+        println!(
+            "    session     {} started {} (events in it: {} handled, {} unhandled)",
+            text(&session["id"]),
+            text(&session["startedAt"]),
+            session["events"]["handled"],
+            session["events"]["unhandled"]
+        );
+    }
+    let flags: Vec<String> = event["featureFlags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| match f["variant"].as_str() {
+            Some(variant) => format!("{}={variant}", text(&f["featureFlag"])),
+            None => text(&f["featureFlag"]).to_owned(),
+        })
+        .collect();
+    if !flags.is_empty() {
+        println!("    flags       {}", flags.join(", "));
+    }
     let crumbs: Vec<&str> = event["breadcrumbs"].as_array().into_iter().flatten().map(|c| text(&c["name"])).collect();
     if !crumbs.is_empty() {
         println!("    breadcrumbs {}", crumbs.join(" -> "));
@@ -190,16 +234,4 @@ fn print_event(event: &Value) {
 
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or("-")
-}
-
-fn write_jsonl(root: &Path, received: &[Received]) -> Result<(), String> {
-    let dir = root.join("target/demo");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
-    let path = dir.join("received.jsonl");
-    let mut file = std::fs::File::create(&path).map_err(|e| format!("could not write {}: {e}", path.display()))?;
-    for request in received {
-        writeln!(file, "{}", request.body).map_err(|e| e.to_string())?;
-    }
-    println!("\nevery payload, one JSON per line: {}", path.display());
-    Ok(())
 }

@@ -1,22 +1,29 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `ci`: formatting, lints and every test of the workspace (what `.ci/run` runs).
-//! - `demo`: starts a local collector, runs the example programs against it and shows
-//!   what it received (also written to `target/demo/received.jsonl`).
+//! - `demo`: starts a local inbox, runs the example programs against it and shows what
+//!   it received (also kept in `target/demo/`: the payloads and a snapshot of the page).
+//! - `inbox`: a local Bugsnag endpoint with a web page showing what it received.
+//! - `browser`: the inbox page checked in headless Chromium (part of `ci`).
 //! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod browser;
 mod demo;
+mod inbox;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("demo") => demo::run(&workspace_root()),
+        Some("demo") => target_dir().and_then(|target| demo::run(&workspace_root(), &target)),
+        Some("inbox") => target_dir().and_then(|target| inbox::run(&args[1..], &target)),
+        Some("browser") => target_dir().and_then(|target| browser::check(&workspace_root(), &target)),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
-        _ => Err("usage: cargo xtask ci | demo | bench".to_owned()),
+        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | bench"
+            .to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -34,7 +41,8 @@ fn ci() -> Result<(), String> {
     cargo(&["clippy", "--package", "bugsnag-core", "--no-default-features", "--", "-D", "warnings"])?;
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     // Broken intra-doc links and undocumented items fail like any lint.
-    cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])
+    cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    browser::check(&workspace_root(), &target_dir()?)
 }
 
 /// Runs cargo in the workspace root, failing on a non-zero exit.
@@ -52,6 +60,22 @@ fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
         .status()
         .map_err(|e| format!("could not run cargo: {e}"))?;
     status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
+}
+
+/// The workspace's target directory as cargo sees it (`CARGO_TARGET_DIR`,
+/// `build.target-dir` or `target/`).
+fn target_dir() -> Result<PathBuf, String> {
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata gave no target directory".into())
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,0 +1,124 @@
+//! `cargo xtask inbox`: a local Bugsnag endpoint with a web page, for looking at the
+//! reports of a service under development without a Bugsnag account.
+//!
+//! It is the workspace's [`Collector`] (every payload schema-checked) with an
+//! [`Observer`] that keeps payloads in a [`Store`] and serves the page:
+//! - `GET /`: the groups, and the latest event; `GET /?event=N`: event `N`;
+//! - `GET /count`: how many payloads arrived (the page polls it to refresh itself).
+
+mod event_view;
+pub(crate) mod page;
+pub(crate) mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bugsnag_core::testing::{Collector, Observer, Page, Received};
+
+use page::View;
+use store::{Report, Store};
+
+/// The port `cargo xtask inbox` listens on unless told otherwise.
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:9339";
+
+/// The inbox's state, shared with the collector's threads.
+pub(crate) struct Inbox {
+    store: Mutex<Store>,
+    url: Mutex<String>,
+    /// Print a line per event received (the interactive command does; the demo prints
+    /// its own summary).
+    echo: bool,
+}
+
+impl Inbox {
+    /// The page as a file that needs no server.
+    pub(crate) fn snapshot(&self) -> String {
+        page::render(&self.store.lock().unwrap(), &View::Snapshot, &self.url.lock().unwrap())
+    }
+}
+
+impl Observer for Inbox {
+    fn received(&self, request: &Received) {
+        let report = Report::new(request.path.clone(), request.body.clone());
+        if self.echo {
+            for event in report.body["events"].as_array().into_iter().flatten() {
+                let exception = &event["exceptions"][0];
+                println!(
+                    "received {}: {} ({})",
+                    exception["errorClass"].as_str().unwrap_or("-"),
+                    exception["message"].as_str().unwrap_or_default(),
+                    event["context"].as_str().unwrap_or("no context"),
+                );
+            }
+            if !report.schema_errors.is_empty() {
+                println!("  that payload breaks the API schema: {}", report.schema_errors.join("; "));
+            }
+        }
+        self.store.lock().unwrap().add(report);
+    }
+
+    fn page(&self, path_and_query: &str) -> Option<Page> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let store = self.store.lock().unwrap();
+        match path {
+            "/" => {
+                let selected = query.split('&').find_map(|pair| pair.strip_prefix("event=")?.parse().ok());
+                let body = page::render(&store, &View::Live { selected }, &self.url.lock().unwrap());
+                Some(Page { content_type: "text/html; charset=utf-8", body })
+            }
+            "/count" => Some(Page { content_type: "text/plain", body: store.reports().len().to_string() }),
+            _ => None,
+        }
+    }
+}
+
+/// Starts an inbox on `addr` keeping payloads in `store`.
+pub(crate) fn start(addr: SocketAddr, store: Store, echo: bool) -> Result<(Collector, Arc<Inbox>), String> {
+    let inbox = Arc::new(Inbox { store: Mutex::new(store), url: Mutex::default(), echo });
+    let collector = Collector::start_with(addr, Some(inbox.clone())).map_err(|e| {
+        format!("could not listen on {addr}: {e} (is another inbox running? choose another with --addr)")
+    })?;
+    *inbox.url.lock().unwrap() = collector.url().to_owned();
+    Ok((collector, inbox))
+}
+
+/// `cargo xtask inbox [--addr HOST:PORT] [--store FILE] [--clear]`: runs until stopped.
+pub(crate) fn run(args: &[String], target: &Path) -> Result<(), String> {
+    let mut addr = DEFAULT_ADDR.to_owned();
+    let mut store_path = target.join("inbox/received.jsonl");
+    let mut clear = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?.clone(),
+            "--store" => store_path = PathBuf::from(args.next().ok_or("--store needs a file")?),
+            "--clear" => clear = true,
+            other => {
+                return Err(format!(
+                    "unknown option {other}; usage: cargo xtask inbox [--addr HOST:PORT] [--store FILE] [--clear]"
+                ))
+            }
+        }
+    }
+    let addr: SocketAddr =
+        addr.parse().map_err(|e| format!("--addr {addr}: {e} (expected HOST:PORT, such as {DEFAULT_ADDR})"))?;
+    if clear {
+        let _ = std::fs::remove_file(&store_path);
+    }
+    let store = Store::open(&store_path)?;
+    let kept = store.reports().len();
+    let (collector, _inbox) = start(addr, store, true)?;
+    let url = collector.url();
+    println!("Bugsnag inbox: {url}");
+    println!("  {kept} payloads kept from earlier runs in {} (--clear to start empty)", store_path.display());
+    println!("Point a service at it:");
+    println!("  BUGSNAG_ENDPOINT={url}/notify BUGSNAG_SESSION_ENDPOINT={url}/sessions cargo run");
+    println!("Stop with Ctrl-C.");
+    loop {
+        std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+//! What the inbox received: every payload in memory and, one JSON object per line, in a
+//! file, so that a restart keeps them. Events are numbered in the order they arrived and
+//! grouped as Bugsnag groups them, by error class and context.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bugsnag_core::testing::schema_errors;
+use serde_json::{json, Value};
+
+/// One payload, as received.
+pub(crate) struct Report {
+    /// The request path, such as `/notify` or `/sessions`.
+    pub path: String,
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub received_ms: i64,
+    pub body: Value,
+    /// Where it breaks the API schema; shown on the page, never a reason to drop it.
+    pub schema_errors: Vec<String>,
+}
+
+impl Report {
+    pub fn new(path: String, body: Value) -> Self {
+        let received_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let schema_errors =
+            if body.is_null() { vec!["body is not JSON".to_owned()] } else { schema_errors(&path, &body) };
+        Self { path, received_ms, body, schema_errors }
+    }
+
+    /// Session payloads, by path or, for a session endpoint set without a path, by body.
+    pub fn is_sessions(&self) -> bool {
+        self.path.ends_with("/sessions") || self.body.get("sessionCounts").is_some()
+    }
+}
+
+/// One event of a `/notify` payload.
+pub(crate) struct Event<'a> {
+    /// Its number: its position among all events received.
+    pub id: usize,
+    pub value: &'a Value,
+    pub report: &'a Report,
+}
+
+impl Event<'_> {
+    /// The outermost error's class, as Bugsnag shows it.
+    pub fn class(&self) -> &str {
+        self.value["exceptions"][0]["errorClass"].as_str().unwrap_or("(no error class)")
+    }
+    pub fn message(&self) -> &str {
+        self.value["exceptions"][0]["message"].as_str().unwrap_or_default()
+    }
+    pub fn context(&self) -> &str {
+        self.value["context"].as_str().unwrap_or_default()
+    }
+    pub fn unhandled(&self) -> bool {
+        self.value["unhandled"] == true
+    }
+}
+
+/// Events of one error class in one context.
+pub(crate) struct Group<'a> {
+    /// Oldest first.
+    pub events: Vec<Event<'a>>,
+}
+
+impl<'a> Group<'a> {
+    pub fn latest(&self) -> &Event<'a> {
+        self.events.last().expect("a group has an event")
+    }
+    pub fn first_seen(&self) -> i64 {
+        self.events[0].report.received_ms
+    }
+    pub fn last_seen(&self) -> i64 {
+        self.latest().report.received_ms
+    }
+}
+
+/// Every payload received, and the file that keeps them.
+pub(crate) struct Store {
+    reports: Vec<Report>,
+    file: Option<(PathBuf, File)>,
+}
+
+impl Store {
+    /// A store that keeps nothing on disk.
+    pub fn in_memory() -> Self {
+        Self { reports: Vec::new(), file: None }
+    }
+
+    /// Opens `path`, reading what an earlier run kept there; lines that are not a stored
+    /// payload are skipped with a warning rather than ending the inbox.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+        }
+        let mut reports = Vec::new();
+        if let Ok(file) = File::open(path) {
+            for (number, line) in BufReader::new(file).lines().enumerate() {
+                let parsed = line.ok().and_then(|line| serde_json::from_str::<Value>(&line).ok());
+                match parsed.as_ref().and_then(|v| Some((v["path"].as_str()?, v["receivedAt"].as_i64()?))) {
+                    Some((path, received_ms)) => {
+                        let body = parsed.as_ref().map_or(Value::Null, |v| v["body"].clone());
+                        reports.push(Report { received_ms, ..Report::new(path.to_owned(), body) });
+                    }
+                    None => eprintln!("inbox: skipped line {} of {}: not a stored payload", number + 1, path.display()),
+                }
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("could not open {}: {e}", path.display()))?;
+        Ok(Self { reports, file: Some((path.to_owned(), file)) })
+    }
+
+    /// Keeps a payload: in memory always, and in the file unless writing fails (then
+    /// with a log line: the page still shows it).
+    pub fn add(&mut self, report: Report) {
+        if let Some((path, file)) = &mut self.file {
+            let line = json!({"path": report.path, "receivedAt": report.received_ms, "body": report.body});
+            if let Err(e) = writeln!(file, "{line}") {
+                eprintln!("inbox: could not keep a payload in {}: {e}", path.display());
+            }
+        }
+        self.reports.push(report);
+    }
+
+    pub fn reports(&self) -> &[Report] {
+        &self.reports
+    }
+
+    /// Every event, in the order they arrived.
+    pub fn events(&self) -> Vec<Event<'_>> {
+        let notify = self.reports.iter().filter(|r| !r.is_sessions());
+        let values = notify.flat_map(|report| {
+            report.body["events"].as_array().into_iter().flatten().map(move |value| (value, report))
+        });
+        values.enumerate().map(|(id, (value, report))| Event { id, value, report }).collect()
+    }
+
+    /// Events grouped by class and context, the group seen last first.
+    pub fn groups(&self) -> Vec<Group<'_>> {
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut groups: Vec<Group<'_>> = Vec::new();
+        for event in self.events() {
+            let key = (event.class().to_owned(), event.context().to_owned());
+            let at = *index.entry(key).or_insert_with(|| {
+                groups.push(Group { events: Vec::new() });
+                groups.len() - 1
+            });
+            groups[at].events.push(event);
+        }
+        groups.sort_by_key(|g| std::cmp::Reverse(g.latest().id));
+        groups
+    }
+
+    /// Sessions started, summed over every session payload.
+    pub fn sessions_started(&self) -> u64 {
+        let counts = self.reports.iter().filter(|r| r.is_sessions());
+        let counts = counts.flat_map(|r| r.body["sessionCounts"].as_array().into_iter().flatten());
+        counts.filter_map(|c| c["sessionsStarted"].as_u64()).sum()
+    }
+}

@@ -1,0 +1,177 @@
+//! The inbox over real HTTP: events from a real `Client`, pages fetched from the running
+//! server, a restart from the kept file, and hostile reports.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bugsnag_core::testing::Collector;
+use bugsnag_core::{BreadcrumbType, Client, Options, Request, Scope, User};
+use serde_json::{json, Map, Value};
+
+use super::store::Store;
+use super::{start, Inbox};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-inbox-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn get(collector: &Collector, path: &str) -> (u16, String) {
+    let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let response = http.get(format!("{}{path}", collector.url())).send().unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+fn client(collector: &Collector) -> Client {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    Client::new(collector.configuration().project_root(root).app_version("2.0.0"))
+}
+
+#[derive(Debug)]
+struct OrderError;
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order has no lines")
+    }
+}
+impl std::error::Error for OrderError {}
+
+fn report_in(client: &Client, context: &str) {
+    let _ = client.notify_with(&OrderError, Options::new().context(context));
+}
+
+/// Rows of the groups table: (text of the row, its count cell), from the HTML.
+fn group_rows(html: &str) -> Vec<(String, String)> {
+    html.split("<tr class=\"group")
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").unwrap()];
+            let count = row.split("<td class=count>").nth(1).unwrap();
+            (row.to_owned(), count[..count.find("</td>").unwrap()].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn groups_by_class_and_context_and_keeps_them_across_a_restart() {
+    let dir = scratch("restart");
+    let file = dir.join("received.jsonl");
+    {
+        let (collector, _inbox) = start(local(), Store::open(&file).unwrap(), false).unwrap();
+        let client = client(&collector);
+        report_in(&client, "GET /orders/{id}");
+        report_in(&client, "GET /orders/{id}");
+        report_in(&client, "POST /orders");
+        assert!(client.flush(WAIT));
+
+        let (status, html) = get(&collector, "/");
+        assert_eq!(status, 200);
+        let rows = group_rows(&html);
+        assert_eq!(rows.len(), 2, "{html}");
+        let by_context = |context: &str| rows.iter().find(|(row, _)| row.contains(context)).map(|(_, c)| c.clone());
+        assert_eq!(by_context("GET /orders/{id}").as_deref(), Some("2"));
+        assert_eq!(by_context("POST /orders").as_deref(), Some("1"));
+        assert_eq!(get(&collector, "/count"), (200, "3".to_owned()));
+        assert_eq!(get(&collector, "/nothing-here").0, 404);
+    }
+    // A new inbox on the same file shows the same groups.
+    let (collector, _inbox) = start(local(), Store::open(&file).unwrap(), false).unwrap();
+    let (_, html) = get(&collector, "/");
+    let counts: Vec<String> = group_rows(&html).into_iter().map(|(_, count)| count).collect();
+    assert_eq!(counts.len(), 2);
+    assert!(counts.contains(&"2".to_owned()) && counts.contains(&"1".to_owned()), "{counts:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_event_shows_in_project_frames_first_with_their_code() {
+    let (collector, _inbox) = start(local(), Store::in_memory(), false).unwrap();
+    let client = client(&collector);
+    report_in(&client, "checkout");
+    assert!(client.flush(WAIT));
+    let (_, html) = get(&collector, "/?event=0");
+    let first_frame = html.find("<li class=\"frame").expect("a frame");
+    let all_frames = html.find("<details><summary>All").expect("the full stack");
+    assert!(first_frame < all_frames);
+    let frame = &html[first_frame..html[first_frame..].find("</li>").unwrap() + first_frame];
+    assert!(frame.contains("frame in-project") && frame.contains("xtask/src/inbox/tests.rs"), "{frame}");
+    assert!(frame.contains("<mark>") && frame.contains("OrderError"), "the line that reported is marked: {frame}");
+}
+
+/// `<script>` in every string, and in every key of the maps a notifier fills freely.
+const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
+
+fn poison(value: &Value, free_keys: bool) -> Value {
+    match value {
+        Value::String(_) => Value::String(HOSTILE.to_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| poison(v, false)).collect()),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (i, (key, inner)) in map.iter().enumerate() {
+                let free = matches!(key.as_str(), "metaData" | "headers" | "code" | "runtimeVersions");
+                let key = if free_keys { format!("{HOSTILE}{i}") } else { key.clone() };
+                out.insert(key, poison(inner, free));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn escapes_everything_a_report_carries() {
+    let (collector, inbox) = start(local(), Store::in_memory(), false).unwrap();
+    let client = client(&collector);
+    client.add_feature_flag("checkout", Some("b"));
+    client.leave_breadcrumb("opened cart", BreadcrumbType::Navigation, json!({"items": 2}));
+    let scope = Scope::new();
+    scope.set_request(Request {
+        http_method: Some("GET".into()),
+        url: Some("http://shop.test/cart".into()),
+        headers: [("accept".to_owned(), "text/html".to_owned())].into(),
+        ..Request::default()
+    });
+    client.start_session_in(&scope);
+    let options = Options::new()
+        .scope(scope)
+        .context("GET /cart")
+        .user(User::id("u1").with_name("Ann"))
+        .metadata("cart", json!({"items": 2, "nested": {"deep": {"deeper": {"deepest": "x"}}}}))
+        .grouping_hash("cart");
+    let _ = client.notify_with(&OrderError, options);
+    assert!(client.flush(WAIT));
+    let real = collector.events()[0].clone();
+    for section in ["request", "user", "session", "featureFlags", "breadcrumbs", "metaData", "groupingHash"] {
+        assert!(real.get(section).is_some(), "the real event has {section}: {real:#}");
+    }
+
+    let hostile = json!({"apiKey": HOSTILE, "notifier": {"name": HOSTILE}, "events": [poison(&real, false)]});
+    let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let sent = http.post(format!("{}/notify", collector.url())).json(&hostile).send().unwrap();
+    assert_eq!(sent.status(), 200);
+
+    let (_, live) = get(&collector, "/?event=1");
+    let snapshot = inbox.snapshot();
+    for (name, html) in [("live page", &live), ("snapshot", &snapshot)] {
+        let ours = usize::from(name == "live page");
+        assert_eq!(html.matches("<script").count(), ours, "{name}: only the inbox's own script");
+        assert!(!html.contains("<img") && !html.contains("alert(1)</"), "{name} lets markup through");
+        // Every section of the event was rendered, each carrying the escaped text.
+        assert!(html.matches("&lt;script&gt;alert(1)&lt;/script&gt;").count() > 30, "{name}");
+        for heading in ["Breadcrumbs", "Request", "User", "App", "Device", "Metadata", "Feature flags", "Session"] {
+            assert!(html.contains(&format!("<h3>{heading}</h3>")), "{name} has no {heading} section");
+        }
+        assert!(html.contains("Breaks the API schema"), "{name} says the hostile payload is not valid");
+    }
+    let _: &Arc<Inbox> = &inbox;
+}
