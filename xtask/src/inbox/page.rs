@@ -105,6 +105,12 @@ pub(crate) fn render(store: &Store, view: &View, listening: &str) -> String {
         View::Snapshot => None,
     };
     groups_table(&mut html, &groups, view, selected);
+    if let Some(id) = selected.filter(|id| *id >= events) {
+        let _ = write!(
+            html,
+            "<p id=missing>There is no event #{id}: this inbox has {events} events, numbered from #0.</p>"
+        );
+    }
     for group in &groups {
         match view {
             View::Live { .. } => {
