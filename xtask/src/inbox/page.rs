@@ -84,7 +84,13 @@ pub(crate) fn render(store: &Store, view: &View, listening: &str) -> String {
     let groups = store.groups();
     let events = groups.iter().map(|g| g.events.len()).sum::<usize>();
     let mut html = String::new();
-    let script = if matches!(view, View::Live { .. }) { LIVE_SCRIPT } else { "" };
+    let (script, place) = match view {
+        View::Live { .. } => (LIVE_SCRIPT, format!("listening on {listening}")),
+        View::Snapshot => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            ("", format!("saved {} UTC from {listening}", format_time(now.as_millis() as i64)))
+        }
+    };
     let _ = write!(
         html,
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Bugsnag inbox</title>{STYLE}{script}</head>\
@@ -94,7 +100,7 @@ pub(crate) fn render(store: &Store, view: &View, listening: &str) -> String {
         groups.len(),
         store.sessions_started(),
         store.reports().len(),
-        escape(listening),
+        escape(&place),
     );
     if groups.is_empty() {
         html.push_str("<p id=empty>No events yet. Point a service at this inbox: <code>BUGSNAG_ENDPOINT=");

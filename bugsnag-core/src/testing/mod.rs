@@ -30,6 +30,9 @@ use serde_json::Value;
 
 use crate::config::Configuration;
 
+mod planted;
+pub use planted::{get_with_planted_secrets, PLANTED_HEADERS, PLANTED_QUERY};
+
 /// The API key [`Collector::configuration`] uses.
 pub const API_KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -46,9 +49,9 @@ fn validator(cell: &'static OnceLock<jsonschema::Validator>, text: &str) -> &'st
 /// Schema errors of a body sent to `path` (`/sessions` bodies use the session schema).
 pub fn schema_errors(path: &str, body: &Value) -> Vec<String> {
     let validator = if path.ends_with("/sessions") {
-        validator(&SESSION_SCHEMA, include_str!("../spec/session-payload.schema.json"))
+        validator(&SESSION_SCHEMA, include_str!("../../spec/session-payload.schema.json"))
     } else {
-        validator(&NOTIFY_SCHEMA, include_str!("../spec/error-reporting-payload.schema.json"))
+        validator(&NOTIFY_SCHEMA, include_str!("../../spec/error-reporting-payload.schema.json"))
     };
     validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect()
 }
@@ -279,43 +282,6 @@ pub fn closed_endpoint() -> String {
     let addr = listener.local_addr().expect("local address");
     drop(listener);
     format!("http://{addr}/notify")
-}
-
-/// Request headers that carry planted secrets, each marked `planted-`: credentials in
-/// headers, and URLs with secrets in their query in URL-valued headers. Send them with a
-/// request, then check with [`Collector::assert_no_planted_secret`].
-pub const PLANTED_HEADERS: &[(&str, &str)] = &[
-    ("Authorization", "Bearer planted-authorization"),
-    ("Proxy-Authorization", "Basic planted-proxy-authorization"),
-    ("Cookie", "session=planted-cookie"),
-    ("X-Api-Key", "planted-x-api-key"),
-    ("X-Auth-Token", "planted-x-auth-token"),
-    ("Referer", "https://example.com/from?password=planted-referer&page=1"),
-    ("Content-Location", "https://example.com/doc?access_token=planted-content-location"),
-    ("X-Return-To", "https://example.com/cb?api_key=planted-return-to&lang=en"),
-];
-
-/// A query string with a planted secret, for the request's own URL.
-pub const PLANTED_QUERY: &str = "page=2&token=planted-query";
-
-/// Sends `GET http://bob:planted-userinfo@<addr><path>` in absolute form (as a client
-/// talking to a proxy does, the only way userinfo reaches a server) with
-/// [`PLANTED_HEADERS`], over a raw connection; returns the status code.
-pub fn get_with_planted_secrets(addr: std::net::SocketAddr, path: &str) -> u16 {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the server under test");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
-    let mut request =
-        format!("GET http://bob:planted-userinfo@{addr}{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in PLANTED_HEADERS {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("send the request");
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer);
-    answer.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
 }
 
 /// Panics with the schema errors of any request that has some.
