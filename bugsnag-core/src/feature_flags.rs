@@ -2,6 +2,7 @@
 //! sent as the event's `featureFlags`. Kept on the client (process-wide) and on scopes
 //! (per request); a scope's flag replaces the client's flag of the same name.
 
+use indexmap::IndexMap;
 use serde::Serialize;
 
 /// One feature flag and its variant.
@@ -24,22 +25,19 @@ impl FeatureFlag {
 }
 
 /// Flags in the order they were first added; adding a flag again replaces its variant.
+/// Indexed by name, so that adding tens of thousands stays linear.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Flags(Vec<FeatureFlag>);
+pub(crate) struct Flags(IndexMap<String, Option<String>>);
 
 impl Flags {
     pub(crate) fn add(&mut self, flag: FeatureFlag) {
-        if flag.name.is_empty() {
-            return;
-        }
-        match self.0.iter_mut().find(|f| f.name == flag.name) {
-            Some(existing) => existing.variant = flag.variant,
-            None => self.0.push(flag),
+        if !flag.name.is_empty() {
+            self.0.insert(flag.name, flag.variant);
         }
     }
 
     pub(crate) fn clear(&mut self, name: &str) {
-        self.0.retain(|f| f.name != name);
+        self.0.shift_remove(name);
     }
 
     pub(crate) fn clear_all(&mut self) {
@@ -49,9 +47,31 @@ impl Flags {
     /// The client's flags overlaid with a scope's.
     pub(crate) fn merged(&self, scope: &Flags) -> Vec<FeatureFlag> {
         let mut all = self.clone();
-        for flag in &scope.0 {
-            all.add(flag.clone());
-        }
-        all.0
+        all.0.extend(scope.0.iter().map(|(name, variant)| (name.clone(), variant.clone())));
+        all.0.into_iter().map(|(name, variant)| FeatureFlag { name, variant }).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(flags: &[FeatureFlag]) -> Vec<(&str, Option<&str>)> {
+        flags.iter().map(|f| (f.name.as_str(), f.variant.as_deref())).collect()
+    }
+
+    #[test]
+    fn keeps_first_order_replaces_variants_and_scope_wins() {
+        let mut client = Flags::default();
+        client.add(FeatureFlag::new("a", Some("1")));
+        client.add(FeatureFlag::new("b", None));
+        client.add(FeatureFlag::new("", Some("ignored")));
+        client.add(FeatureFlag::new("a", Some("2")));
+        let mut scope = Flags::default();
+        scope.add(FeatureFlag::new("c", None));
+        scope.add(FeatureFlag::new("b", Some("scoped")));
+        assert_eq!(names(&client.merged(&scope)), [("a", Some("2")), ("b", Some("scoped")), ("c", None)]);
+        client.clear("a");
+        assert_eq!(names(&client.merged(&Flags::default())), [("b", None)]);
     }
 }
