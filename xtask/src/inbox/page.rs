@@ -76,7 +76,7 @@ h2{font-size:17px;margin:0 0 6px}h3{font-size:15px;margin:16px 0 4px}h4{margin:1
 ol.frames{list-style:none;padding:0;margin:4px 0}.frame{padding:3px 0;border-bottom:1px solid #f0f1f4}
 .frame.in-project{background:#fffbe8}.frame .tag{font-size:11px;background:#f5c518;border-radius:3px;padding:0 4px}
 pre{background:#f6f7f9;padding:6px;overflow:auto;margin:4px 0}pre mark{background:#ffe58a}
-.errors{color:#a4161a}code{font-size:13px}
+.errors{color:#a4161a}header .errors{color:#ff9b9b}code{font-size:13px}
 </style>";
 
 /// Renders the inbox page.
@@ -91,11 +91,17 @@ pub(crate) fn render(store: &Store, view: &View, listening: &str) -> String {
             ("", format!("saved {} UTC from {listening}", format_time(now.as_millis() as i64)))
         }
     };
+    let invalid = store.reports().iter().filter(|r| !r.schema_errors.is_empty()).count();
+    let invalid = if invalid > 0 {
+        format!(" · <span class=errors>{invalid} break the API schema</span>")
+    } else {
+        String::new()
+    };
     let _ = write!(
         html,
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Bugsnag inbox</title>{STYLE}{script}</head>\
          <body data-count=\"{}\"><header><h1>Bugsnag inbox</h1><p>{events} events in {} groups · {} sessions started · \
-         {} payloads · {}</p></header><main>",
+         {} payloads{invalid} · {}</p></header><main>",
         store.reports().len(),
         groups.len(),
         store.sessions_started(),
@@ -135,6 +141,14 @@ pub(crate) fn render(store: &Store, view: &View, listening: &str) -> String {
     html
 }
 
+/// The first 300 characters of a message, for the groups table; the event shows it whole.
+fn shortened(message: &str) -> std::borrow::Cow<'_, str> {
+    match message.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &message[..end]).into(),
+        None => message.into(),
+    }
+}
+
 fn groups_table(html: &mut String, groups: &[Group<'_>], view: &View, selected: Option<usize>) {
     if groups.is_empty() {
         return;
@@ -153,7 +167,7 @@ fn groups_table(html: &mut String, groups: &[Group<'_>], view: &View, selected: 
             if is_selected { " selected" } else { "" },
             view.link(latest.id),
             escape(latest.class()),
-            escape(latest.message()),
+            escape(&shortened(latest.message())),
             escape(latest.context()),
             group.events.len(),
             format_time(group.first_seen()),

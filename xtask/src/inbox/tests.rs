@@ -159,6 +159,8 @@ fn escapes_everything_a_report_carries() {
     let http = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
     let sent = http.post(format!("{}/notify", collector.url())).json(&hostile).send().unwrap();
     assert_eq!(sent.status(), 200);
+    let garbage = http.post(format!("{}/notify", collector.url())).body("<script>not json").send().unwrap();
+    assert_eq!(garbage.status(), 200, "kept and shown, like any payload");
 
     let (_, live) = get(&collector, "/?event=1");
     let snapshot = inbox.snapshot();
@@ -172,6 +174,7 @@ fn escapes_everything_a_report_carries() {
             assert!(html.contains(&format!("<h3>{heading}</h3>")), "{name} has no {heading} section");
         }
         assert!(html.contains("Breaks the API schema"), "{name} says the hostile payload is not valid");
+        assert!(html.contains("2 break the API schema"), "{name} counts the payloads that are not valid");
     }
     let _: &Arc<Inbox> = &inbox;
 }
