@@ -5,6 +5,8 @@
 //! Each child is this test binary run again with `BUGSNAG_CRASH_CHILD` naming its part
 //! (the `child` test below plays it). A `panic = "abort"` build runs the panic hook and
 //! then aborts; the `abort` child does the same by chaining an aborting hook below ours.
+//! A real `panic = "abort"` release build is crashed by `cargo xtask crash`, part of
+//! `cargo xtask ci` (`xtask/src/crash.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

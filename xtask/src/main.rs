@@ -5,12 +5,14 @@
 //!   it received (also kept in `target/demo/`: the payloads and a snapshot of the page).
 //! - `inbox`: a local Bugsnag endpoint with a web page showing what it received.
 //! - `browser`: the inbox page checked in headless Chromium (part of `ci`).
+//! - `crash`: a `panic = "abort"` release build crashed for real (part of `ci`).
 //! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod browser;
+mod crash;
 mod demo;
 mod inbox;
 
@@ -21,8 +23,9 @@ fn main() -> ExitCode {
         Some("demo") => target_dir().and_then(|target| demo::run(&workspace_root(), &target)),
         Some("inbox") => target_dir().and_then(|target| inbox::run(&args[1..], &target)),
         Some("browser") => target_dir().and_then(|target| browser::check(&workspace_root(), &target)),
+        Some("crash") => target_dir().and_then(|target| crash::check(&workspace_root(), &target)),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
-        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | bench"
+        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | bench"
             .to_owned()),
     };
     match result {
@@ -42,7 +45,9 @@ fn ci() -> Result<(), String> {
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     // Broken intra-doc links and undocumented items fail like any lint.
     cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    browser::check(&workspace_root(), &target_dir()?)
+    let target = target_dir()?;
+    crash::check(&workspace_root(), &target)?;
+    browser::check(&workspace_root(), &target)
 }
 
 /// Runs cargo in the workspace root, failing on a non-zero exit.

@@ -1,0 +1,35 @@
+//! A program that reports a handled error and then panics, for `cargo xtask ci` to build
+//! the way many services ship (`--profile release-abort`: release, `panic = "abort"`, line
+//! tables only) and to crash for real: see `xtask/src/crash.rs`.
+//!
+//! `crash-check crash` reports, then panics (and so aborts); `crash-check replay` starts,
+//! sends what the outbox kept, and exits. Both read `BUGSNAG_*` variables, and the outbox
+//! directory from `CRASH_CHECK_OUTBOX`.
+
+use std::time::Duration;
+
+use bugsnag_core::{Configuration, Options};
+
+fn main() {
+    let outbox = std::env::var("CRASH_CHECK_OUTBOX").expect("CRASH_CHECK_OUTBOX names the outbox directory");
+    let config = Configuration::from_env()
+        .outbox_dir(outbox)
+        .auto_capture_sessions(false)
+        // When the endpoint is down, the handled event waits for a retry the abort cuts short.
+        .retry_initial_backoff(Duration::from_secs(30));
+    let guard = bugsnag_core::configure(config);
+    match std::env::args().nth(1).as_deref() {
+        Some("crash") => {
+            let _ = bugsnag_core::notify_message("handled before the crash", Options::new());
+            checkout(&[]);
+        }
+        Some("replay") => drop(guard),
+        _ => eprintln!("usage: crash-check crash|replay"),
+    }
+}
+
+#[inline(never)]
+fn checkout(lines: &[u32]) {
+    let first = lines[std::hint::black_box(0)];
+    println!("first line: {first}");
+}
