@@ -1,11 +1,13 @@
 //! Requests with planted secrets, for tests that prove none reaches Bugsnag: each secret
-//! is marked `planted-`, which [`Collector::assert_no_planted_secret`](super::Collector::assert_no_planted_secret) looks for.
+//! is marked `planted-`, which
+//! [`Collector::assert_no_planted_secret`](super::Collector::assert_no_planted_secret)
+//! looks for.
 
 use std::time::Duration;
 
 /// Request headers that carry planted secrets, each marked `planted-`: credentials in
 /// headers, and URLs with secrets in their query in URL-valued headers. Send them with a
-/// request, then check with [`Collector::assert_no_planted_secret`].
+/// request, then check with [`Collector::assert_no_planted_secret`](super::Collector::assert_no_planted_secret).
 pub const PLANTED_HEADERS: &[(&str, &str)] = &[
     ("Authorization", "Bearer planted-authorization"),
     ("Proxy-Authorization", "Basic planted-proxy-authorization"),
