@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -96,24 +96,27 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
         }
+        let kept = std::fs::read(path).unwrap_or_default();
         let mut reports = Vec::new();
-        if let Ok(file) = File::open(path) {
-            for (number, line) in BufReader::new(file).lines().enumerate() {
-                let parsed = line.ok().and_then(|line| serde_json::from_str::<Value>(&line).ok());
-                match parsed.as_ref().and_then(|v| Some((v["path"].as_str()?, v["receivedAt"].as_i64()?))) {
-                    Some((path, received_ms)) => {
-                        let body = parsed.as_ref().map_or(Value::Null, |v| v["body"].clone());
-                        reports.push(Report { received_ms, ..Report::new(path.to_owned(), body) });
-                    }
-                    None => eprintln!("inbox: skipped line {} of {}: not a stored payload", number + 1, path.display()),
+        for (number, line) in kept.split(|b| *b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+            let parsed = serde_json::from_slice::<Value>(line).ok();
+            match parsed.as_ref().and_then(|v| Some((v["path"].as_str()?, v["receivedAt"].as_i64()?))) {
+                Some((stored_path, received_ms)) => {
+                    let body = parsed.as_ref().map_or(Value::Null, |v| v["body"].clone());
+                    reports.push(Report { received_ms, ..Report::new(stored_path.to_owned(), body) });
                 }
+                None => eprintln!("inbox: skipped line {} of {}: not a stored payload", number + 1, path.display()),
             }
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(|e| format!("could not open {}: {e}", path.display()))?;
+        // A line cut short by a crash must not swallow the next one.
+        if kept.last().is_some_and(|b| *b != b'\n') {
+            writeln!(file).map_err(|e| format!("could not write to {}: {e}", path.display()))?;
+        }
         Ok(Self { reports, file: Some((path.to_owned(), file)) })
     }
 

@@ -178,3 +178,33 @@ fn escapes_everything_a_report_carries() {
     }
     let _: &Arc<Inbox> = &inbox;
 }
+
+#[test]
+fn a_damaged_store_file_keeps_what_it_can() {
+    let dir = scratch("damaged");
+    let file = dir.join("received.jsonl");
+    {
+        let (collector, _inbox) = start(local(), Store::open(&file).unwrap(), false).unwrap();
+        let client = client(&collector);
+        report_in(&client, "before the damage");
+        assert!(client.flush(WAIT));
+    }
+    // A line of something else, and a last line cut short by a crash mid-write.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("[1,2,3]\n{\"path\":\"/notify\",\"receivedAt\":17");
+    std::fs::write(&file, text).unwrap();
+
+    let (collector, _inbox) = start(local(), Store::open(&file).unwrap(), false).unwrap();
+    let client = client(&collector);
+    report_in(&client, "after the damage");
+    assert!(client.flush(WAIT));
+    let (_, html) = get(&collector, "/");
+    let rows = group_rows(&html);
+    assert_eq!(rows.len(), 2, "the event kept before the damage and the new one: {html}");
+    assert_eq!(get(&collector, "/count").1, "2");
+    drop(collector);
+    // The payload written after the cut line survives the next restart too.
+    let (collector, _inbox) = start(local(), Store::open(&file).unwrap(), false).unwrap();
+    assert_eq!(get(&collector, "/count").1, "2");
+    let _ = std::fs::remove_dir_all(dir);
+}
