@@ -59,6 +59,46 @@ fn notify(c: &mut Criterion) {
     eprintln!("notify: {} events queued, {} delivered, none dropped", stats.queued, stats.delivered);
 }
 
+#[inline(never)]
+fn failing(depth: u32) -> anyhow::Result<()> {
+    if depth == 0 {
+        anyhow::bail!("could not load the order")
+    }
+    failing(depth - 1)
+}
+
+/// `notify_anyhow` with a captured backtrace, the error given or borrowed; the error is
+/// made (and its backtrace captured) outside the timed part.
+fn notify_anyhow(c: &mut Criterion) {
+    std::env::set_var("RUST_LIB_BACKTRACE", "1");
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    for given in [true, false] {
+        let name = if given { "notify_anyhow: error given" } else { "notify_anyhow: error borrowed" };
+        c.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for n in 0..iters {
+                    let err = failing(20).unwrap_err();
+                    let started = Instant::now();
+                    let _ = if given {
+                        client.notify_anyhow(err, Options::new())
+                    } else {
+                        client.notify_anyhow(&err, Options::new())
+                    };
+                    spent += started.elapsed();
+                    if n % BURST == BURST - 1 {
+                        client.flush(Duration::from_secs(30));
+                    }
+                }
+                client.flush(Duration::from_secs(30));
+                spent
+            })
+        });
+    }
+    assert_eq!(client.stats().dropped(), 0);
+}
+
 fn serialize(c: &mut Criterion) {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
@@ -104,6 +144,6 @@ fn sample_frames() -> Vec<Stackframe> {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = notify, serialize
+    targets = notify, notify_anyhow, serialize
 }
 criterion_main!(benches);

@@ -97,9 +97,9 @@ fn fallback() -> String {
 /// string, say). How errors known only through `Debug` get an errorClass: `dyn Error`
 /// causes, and adapters' framework errors (actix-web's `ResponseError`s).
 pub fn class_from_debug(value: &dyn std::fmt::Debug) -> Option<String> {
-    // Bounded: only the first word is wanted, and user `Debug` may recurse without end.
-    let debug = limits::debug_start(value);
-    let word: String = debug.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+    // Only the first word is formatted: user `Debug` may recurse without end, or be
+    // costly past its type name.
+    let word = limits::debug_word(value);
     let word = word.trim_end_matches(':');
     word.chars().next().filter(|c| c.is_alphabetic() || *c == '_').map(|_| word.to_owned())
 }

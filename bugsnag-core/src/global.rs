@@ -109,9 +109,11 @@ pub fn notify_message(message: impl Into<String>, options: Options) -> Outcome {
     with_client(|c| c.notify_message(message, options))
 }
 
-/// Reports an `anyhow::Error`, with the backtrace it captured when there is one.
+/// Reports an `anyhow::Error`, given (`err`: cheaper, its backtrace is read on the
+/// delivery thread) or borrowed (`&err`), with the backtrace it captured when there is
+/// one; see [`AnyhowError`](crate::client::AnyhowError).
 #[cfg(feature = "anyhow")]
-pub fn notify_anyhow(error: &anyhow::Error, options: Options) -> Outcome {
+pub fn notify_anyhow<'a>(error: impl Into<crate::client::AnyhowError<'a>>, options: Options) -> Outcome {
     with_client(|c| c.notify_anyhow(error, options))
 }
 

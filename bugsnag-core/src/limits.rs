@@ -65,15 +65,23 @@ fn drop_flat(value: Value) {
     }
 }
 
-/// A `fmt::Write` that stops the formatting (with an error) once `max` bytes are in.
+/// A `fmt::Write` that stops the formatting (with an error) once `max` bytes are in, or
+/// at the first character `stop` accepts (kept out of the text).
 struct Bounded {
     text: String,
     max: usize,
+    stop: fn(char) -> bool,
     full: bool,
+    stopped: bool,
 }
 
 impl Write for Bounded {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        if let Some(at) = s.find(self.stop) {
+            self.write_str(&s[..at])?;
+            self.stopped = true;
+            return Err(fmt::Error);
+        }
         let room = self.max - self.text.len();
         if s.len() <= room {
             self.text.push_str(s);
@@ -88,12 +96,13 @@ impl Write for Bounded {
 
 /// Formats `args` into at most `max` bytes. A formatting error or a panic in user code
 /// ends in a note in the text, never in a panic of the caller.
-fn bounded(max: usize, format: impl FnOnce(&mut Bounded) -> fmt::Result) -> String {
-    let mut out = Bounded { text: String::new(), max, full: false };
+fn bounded(max: usize, stop: fn(char) -> bool, format: impl FnOnce(&mut Bounded) -> fmt::Result) -> String {
+    let mut out = Bounded { text: String::new(), max, stop, full: false, stopped: false };
     // User code's panic must not reach the host, nor be reported as a crash.
     let result = crate::panic::quietly(|| catch_unwind(AssertUnwindSafe(|| format(&mut out))));
     match result {
         Ok(Ok(())) => {}
+        Ok(Err(_)) if out.stopped => {}
         Ok(Err(_)) if out.full => out.text.push_str("…[truncated]"),
         Ok(Err(_)) => out.text.push_str("[its formatting returned an error]"),
         Err(_) => out.text.push_str("[its formatting panicked]"),
@@ -103,12 +112,19 @@ fn bounded(max: usize, format: impl FnOnce(&mut Bounded) -> fmt::Result) -> Stri
 
 /// The `Display` text of a value, bounded; see [`bounded`].
 pub(crate) fn display(value: &dyn fmt::Display) -> String {
-    bounded(MAX_MESSAGE, |out| write!(out, "{value}"))
+    bounded(MAX_MESSAGE, |_| false, |out| write!(out, "{value}"))
 }
 
-/// The start of the `Debug` text of a value, bounded; see [`bounded`].
-pub(crate) fn debug_start(value: &dyn fmt::Debug) -> String {
-    bounded(MAX_DEBUG, |out| write!(out, "{value:?}"))
+/// The first word of the `Debug` text of a value (a type path such as `io::Error`),
+/// bounded. Formatting stops right after it: what follows may be costly to write
+/// (`anyhow::Error` goes on to its backtrace, which makes std resolve symbols).
+pub(crate) fn debug_word(value: &dyn fmt::Debug) -> String {
+    fn in_word(c: char) -> bool {
+        c.is_alphanumeric() || c == '_' || c == ':'
+    }
+    let text = bounded(MAX_DEBUG, |c| !in_word(c), |out| write!(out, "{value:?}"));
+    // Without the note `bounded` adds when the limit or an error ends the text.
+    text.chars().take_while(|c| in_word(*c)).collect()
 }
 
 /// Runs user code that may panic, quietly; `None` if it did.
@@ -166,6 +182,8 @@ mod tests {
         assert_eq!(display(&Failing), "partial[its formatting returned an error]");
         assert_eq!(display(&Panicking), "[its formatting panicked]");
         assert_eq!(display(&"x".repeat(100_000)).len(), MAX_MESSAGE + "…[truncated]".len());
-        assert_eq!(debug_start(&vec![0u8; 10_000]).len(), MAX_DEBUG + "…[truncated]".len());
+        assert_eq!(debug_word(&"x".repeat(10_000)), "", "a Debug text starting with a quote has no word");
+        assert_eq!(debug_word(&std::io::Error::other("x")), "Custom");
+        assert_eq!(debug_word(&Some(vec![1])), "Some");
     }
 }

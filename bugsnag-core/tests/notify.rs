@@ -228,21 +228,76 @@ fn load_settings() -> anyhow::Error {
 }
 
 #[test]
-fn anyhow_errors_keep_their_chain_and_their_backtrace() {
+fn anyhow_errors_keep_their_chain_and_their_backtrace_given_or_borrowed() {
     // anyhow captures a backtrace when this is set (read once, before its first error).
     std::env::set_var("RUST_LIB_BACKTRACE", "1");
-    let collector = Collector::start();
-    let client = Client::new(collector.configuration());
+    let borrowed = load_settings();
+    let calls: [&dyn Fn(&Client) -> Outcome; 2] =
+        [&|c| c.notify_anyhow(&borrowed, Options::new()), &|c| c.notify_anyhow(load_settings(), Options::new())];
+    for call in calls {
+        let collector = Collector::start();
+        let event = send_one(&collector, &Client::new(collector.configuration()), call);
+        let messages: Vec<&str> =
+            event["exceptions"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+        assert_eq!(messages, ["loading settings", "invalid digit found in string"]);
+        assert_eq!(event["exceptions"][1]["errorClass"], "core::num::error::ParseIntError");
+        // The stack is where the error was made, not where it was reported.
+        let top = &event["exceptions"][0]["stacktrace"][0];
+        assert_eq!(top["method"], "notify::load_settings", "{top:#}");
+        assert_eq!(top["file"], "tests/notify.rs");
+    }
+}
+
+/// The part a child process plays in the test below: the first report of an anyhow
+/// error with a captured backtrace in a fresh process (given, borrowed, or as a plain
+/// `dyn Error`); prints how long it took.
+#[test]
+fn anyhow_child() {
+    if std::env::var("BUGSNAG_ANYHOW_CHILD").is_err() {
+        return;
+    }
+    std::env::set_var("RUST_LIB_BACKTRACE", "1");
+    let client = Client::new(Collector::start().configuration());
     let err = load_settings();
-    let event = send_one(&collector, &client, |c| c.notify_anyhow(&err, Options::new()));
-    let messages: Vec<&str> =
-        event["exceptions"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
-    assert_eq!(messages, ["loading settings", "invalid digit found in string"]);
-    assert_eq!(event["exceptions"][1]["errorClass"], "core::num::error::ParseIntError");
-    // The stack is where the error was made, not where it was reported.
-    let top = &event["exceptions"][0]["stacktrace"][0];
-    assert_eq!(top["method"], "notify::load_settings", "{top:#}");
-    assert_eq!(top["file"], "tests/notify.rs");
+    if std::env::var("SLEEP").is_ok() {
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let t = Instant::now();
+    let _ = bugsnag_core::stacktrace::Stacktrace::capture();
+    println!("capture took {} us", t.elapsed().as_micros());
+    let t = Instant::now();
+    let _ = bugsnag_core::stacktrace::Stacktrace::capture();
+    println!("capture2 took {} us", t.elapsed().as_micros());
+    let started = Instant::now();
+    let outcome = match std::env::var("BUGSNAG_ANYHOW_CHILD").as_deref() {
+        Ok("borrowed") => client.notify_anyhow(&err, Options::new()),
+        Ok("dyn") => client.notify(&*err),
+        _ => client.notify_anyhow(err, Options::new()),
+    };
+    println!("notify_anyhow took {} us", started.elapsed().as_micros());
+    assert_eq!(outcome, Outcome::Queued);
+}
+
+#[test]
+fn an_anyhow_error_given_or_as_dyn_error_is_symbolized_off_the_callers_thread() {
+    // In a fresh process, std has not loaded debug information yet: a caller that made it
+    // resolve the backtrace (by reading it, or anyhow's `Debug` text, which ends with it)
+    // would wait for that load, 0.1 s and more for a test binary.
+    for part in ["given", "dyn"] {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "anyhow_child", "--nocapture", "--test-threads=1"])
+            .env("BUGSNAG_ANYHOW_CHILD", part)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        let took: u64 = stdout
+            .split("notify_anyhow took ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("the child printed no time: {stdout}"));
+        assert!(took < 50_000, "{part}: the report took {took} us on the caller");
+    }
 }
 
 #[test]

@@ -94,7 +94,9 @@ impl FailureHandler {
 
     /// Runs an async job returning `anyhow::Error`, like [`FailureHandler::run`], and
     /// reports a returned error with the backtrace anyhow captured where it was made
-    /// (when one was captured; else the stack here). The error comes back as is.
+    /// (when one was captured; else the stack here). The error comes back as is, so the
+    /// report borrows it: std resolves that backtrace on this task's thread (see
+    /// [`bugsnag_core::client::AnyhowError`] for the cost).
     #[cfg(feature = "anyhow")]
     pub async fn run_anyhow<F, T>(&self, job: Job, future: F) -> Result<T, JobError<anyhow::Error>>
     where

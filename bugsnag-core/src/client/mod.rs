@@ -2,7 +2,12 @@
 //! thread (cheaply: the stack is captured unresolved), decides whether to send them, and
 //! hands them to its delivery thread without blocking.
 
+#[cfg(feature = "anyhow")]
+mod anyhow_error;
 mod pipeline;
+
+#[cfg(feature = "anyhow")]
+pub use anyhow_error::AnyhowError;
 
 use std::error::Error;
 use std::sync::{Arc, Mutex, RwLock};
@@ -212,25 +217,6 @@ impl Client {
                         stacktrace: trace.take().unwrap_or_else(crate::stacktrace::Stacktrace::empty),
                     })
                     .collect()
-            },
-            options,
-        )
-    }
-
-    /// Reports an `anyhow::Error`, using the backtrace it captured when there is one.
-    #[cfg(feature = "anyhow")]
-    pub fn notify_anyhow(&self, error: &anyhow::Error, options: Options) -> Outcome {
-        use std::backtrace::BacktraceStatus;
-        // A backtrace whose text yields no frames (an unknown format) counts as none.
-        let captured = (error.backtrace().status() == BacktraceStatus::Captured)
-            .then(|| crate::stacktrace::parse_std_backtrace(&format!("{:#}", error.backtrace())))
-            .filter(|frames| !frames.is_empty());
-        let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
-        let class = options.error_class.clone().unwrap_or_else(|| crate::error_chain::class_of_dyn(root));
-        self.report(
-            |trace| {
-                let trace = captured.map_or(trace, crate::stacktrace::Stacktrace::from_raw);
-                exceptions(root, Some(&class), trace)
             },
             options,
         )

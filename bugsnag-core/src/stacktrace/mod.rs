@@ -18,8 +18,6 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-#[cfg(feature = "anyhow")]
-pub(crate) use resolver::parse_std_backtrace;
 pub(crate) use resolver::Resolver;
 pub(crate) use rules::{main_crate, FrameRules};
 
@@ -63,6 +61,10 @@ enum Repr {
     Unresolved(backtrace::Backtrace),
     #[cfg(feature = "anyhow")]
     Raw(Vec<RawFrame>),
+    /// An `anyhow::Error` whose captured backtrace is read when resolving, and the stack
+    /// where it was reported, in case that backtrace yields no frames.
+    #[cfg(feature = "anyhow")]
+    Anyhow(std::sync::Arc<anyhow::Error>, Box<Stacktrace>),
     Frames(Vec<Stackframe>),
 }
 
@@ -82,9 +84,22 @@ impl Stacktrace {
         Self(Repr::Frames(frames))
     }
 
+    /// The frames of a captured std backtrace, read now (std resolves its symbols), or
+    /// `here` when its text yields no frames (an unknown format).
     #[cfg(feature = "anyhow")]
-    pub(crate) fn from_raw(frames: Vec<RawFrame>) -> Self {
-        Self(Repr::Raw(frames))
+    pub(crate) fn from_std_backtrace(backtrace: &std::backtrace::Backtrace, here: Stacktrace) -> Self {
+        let raw = resolver::parse_std_backtrace(&format!("{backtrace:#}"));
+        if raw.is_empty() {
+            here
+        } else {
+            Self(Repr::Raw(raw))
+        }
+    }
+
+    /// The backtrace `error` captured, read on the delivery thread; `here` if it has none.
+    #[cfg(feature = "anyhow")]
+    pub(crate) fn from_anyhow(error: std::sync::Arc<anyhow::Error>, here: Stacktrace) -> Self {
+        Self(Repr::Anyhow(error, Box::new(here)))
     }
 
     /// The resolved frames, once the delivery thread has resolved them.
@@ -103,6 +118,11 @@ impl Stacktrace {
             Repr::Unresolved(bt) => resolver.frames(&bt),
             #[cfg(feature = "anyhow")]
             Repr::Raw(raw) => raw,
+            #[cfg(feature = "anyhow")]
+            Repr::Anyhow(error, here) => {
+                *self = Self::from_std_backtrace(error.backtrace(), *here);
+                return self.resolve(rules, resolver);
+            }
             done => {
                 self.0 = done;
                 return;
