@@ -111,6 +111,29 @@ pub struct Received {
 
 /// What a tool built on a [`Collector`] does with the requests it gets: sees each payload
 /// as it arrives, and answers `GET` requests with pages of its own.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use bugsnag_core::testing::{Collector, Observer, Page, Received};
+///
+/// #[derive(Default)]
+/// struct Counter(AtomicUsize);
+///
+/// impl Observer for Counter {
+///     fn received(&self, _: &Received) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn page(&self, path_and_query: &str) -> Option<Page> {
+///         let body = self.0.load(Ordering::Relaxed).to_string();
+///         (path_and_query == "/count").then(|| Page { content_type: "text/plain", body })
+///     }
+/// }
+///
+/// let counter = Arc::new(Counter::default());
+/// let collector = Collector::start_with(([127, 0, 0, 1], 0).into(), Some(counter.clone())).unwrap();
+/// # let _ = collector;
+/// ```
 pub trait Observer: Send + Sync + 'static {
     /// Called with each request the collector records, as it arrives.
     fn received(&self, request: &Received);
