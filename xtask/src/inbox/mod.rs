@@ -12,7 +12,7 @@ pub(crate) mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bugsnag_core::testing::{Collector, Observer, Page, Received};
 
@@ -25,16 +25,21 @@ pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:9339";
 /// The inbox's state, shared with the collector's threads.
 pub(crate) struct Inbox {
     store: Mutex<Store>,
-    url: Mutex<String>,
+    /// Known once the collector listens (the port may be chosen by the system).
+    url: OnceLock<String>,
     /// Print a line per event received (the interactive command does; the demo prints
     /// its own summary).
     echo: bool,
 }
 
 impl Inbox {
+    fn url(&self) -> &str {
+        self.url.get().map_or("", String::as_str)
+    }
+
     /// The page as a file that needs no server.
     pub(crate) fn snapshot(&self) -> String {
-        page::render(&self.store.lock().unwrap(), &View::Snapshot, &self.url.lock().unwrap())
+        page::render(&self.store.lock().unwrap(), &View::Snapshot, self.url())
     }
 }
 
@@ -64,7 +69,7 @@ impl Observer for Inbox {
         match path {
             "/" => {
                 let selected = query.split('&').find_map(|pair| pair.strip_prefix("event=")?.parse().ok());
-                let body = page::render(&store, &View::Live { selected }, &self.url.lock().unwrap());
+                let body = page::render(&store, &View::Live { selected }, self.url());
                 Some(Page { content_type: "text/html; charset=utf-8", body })
             }
             "/count" => Some(Page { content_type: "text/plain", body: store.reports().len().to_string() }),
@@ -75,11 +80,11 @@ impl Observer for Inbox {
 
 /// Starts an inbox on `addr` keeping payloads in `store`.
 pub(crate) fn start(addr: SocketAddr, store: Store, echo: bool) -> Result<(Collector, Arc<Inbox>), String> {
-    let inbox = Arc::new(Inbox { store: Mutex::new(store), url: Mutex::default(), echo });
+    let inbox = Arc::new(Inbox { store: Mutex::new(store), url: OnceLock::new(), echo });
     let collector = Collector::start_with(addr, Some(inbox.clone())).map_err(|e| {
         format!("could not listen on {addr}: {e} (is another inbox running? choose another with --addr)")
     })?;
-    *inbox.url.lock().unwrap() = collector.url().to_owned();
+    let _ = inbox.url.set(collector.url().to_owned());
     Ok((collector, inbox))
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn render(store: &Store, view: &View, listening: &str) -> String {
     };
     let _ = write!(
         html,
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Bugsnag inbox</title>{STYLE}{script}</head>\
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>Bugsnag inbox</title>{STYLE}{script}</head>\
          <body data-count=\"{}\"><header><h1>Bugsnag inbox</h1><p>{events} events in {} groups · {} sessions started · \
          {} payloads{invalid} · {}</p></header><main>",
         store.reports().len(),
