@@ -44,11 +44,14 @@ impl Flags {
         self.0.clear();
     }
 
-    /// The client's flags overlaid with a scope's.
+    /// The client's flags overlaid with a scope's (on every report: no map is copied).
     pub(crate) fn merged(&self, scope: &Flags) -> Vec<FeatureFlag> {
-        let mut all = self.clone();
-        all.0.extend(scope.0.iter().map(|(name, variant)| (name.clone(), variant.clone())));
-        all.0.into_iter().map(|(name, variant)| FeatureFlag { name, variant }).collect()
+        let flag =
+            |name: &String, variant: &Option<String>| FeatureFlag { name: name.clone(), variant: variant.clone() };
+        let mut all: Vec<FeatureFlag> =
+            self.0.iter().map(|(name, variant)| flag(name, scope.0.get(name).unwrap_or(variant))).collect();
+        all.extend(scope.0.iter().filter(|(name, _)| !self.0.contains_key(*name)).map(|(n, v)| flag(n, v)));
+        all
     }
 }
 

@@ -55,27 +55,28 @@ impl Client {
     /// let _ = client.notify_anyhow(err, Options::new()); // done with it: cheaper
     /// ```
     pub fn notify_anyhow<'a>(&self, error: impl Into<AnyhowError<'a>>, options: Options) -> Outcome {
-        let given = match error.into() {
-            AnyhowError::Owned(error) => Ok(Arc::new(error)),
-            AnyhowError::Borrowed(error) => Err(error),
-        };
-        let error: &anyhow::Error = match &given {
-            Ok(owned) => owned,
-            Err(borrowed) => borrowed,
-        };
+        match error.into() {
+            AnyhowError::Owned(error) => {
+                let error = Arc::new(error);
+                self.report_anyhow(&error, options, |here| Stacktrace::from_anyhow(error.clone(), here))
+            }
+            AnyhowError::Borrowed(error) => {
+                self.report_anyhow(error, options, |here| Stacktrace::from_std_backtrace(error.backtrace(), here))
+            }
+        }
+    }
+
+    /// Reports `error`, its stack made by `backtrace` from the stack here when anyhow
+    /// captured one.
+    fn report_anyhow(
+        &self,
+        error: &anyhow::Error,
+        options: Options,
+        backtrace: impl FnOnce(Stacktrace) -> Stacktrace,
+    ) -> Outcome {
         let captured = error.backtrace().status() == BacktraceStatus::Captured;
         let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
         let class = options.error_class.clone().unwrap_or_else(|| class_of_dyn(root));
-        self.report(
-            |here| {
-                let trace = match (captured, &given) {
-                    (false, _) => here,
-                    (true, Ok(owned)) => Stacktrace::from_anyhow(owned.clone(), here),
-                    (true, Err(borrowed)) => Stacktrace::from_std_backtrace(borrowed.backtrace(), here),
-                };
-                exceptions(root, Some(&class), trace)
-            },
-            options,
-        )
+        self.report(|here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }), options)
     }
 }

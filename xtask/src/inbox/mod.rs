@@ -45,7 +45,7 @@ impl Inbox {
 
 impl Observer for Inbox {
     fn received(&self, request: &Received) {
-        let report = Report::new(request.path.clone(), request.body.clone());
+        let report = Report::arrived(request.path.clone(), request.body.clone(), request.schema_errors.clone());
         if self.echo {
             for event in report.body["events"].as_array().into_iter().flatten() {
                 let exception = &event["exceptions"][0];

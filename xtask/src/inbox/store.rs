@@ -23,8 +23,14 @@ pub(crate) struct Report {
 }
 
 impl Report {
-    pub fn new(path: String, body: Value) -> Self {
+    /// A payload arriving now, already checked by the collector.
+    pub fn arrived(path: String, body: Value, schema_errors: Vec<String>) -> Self {
         let received_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        Self { path, received_ms, body, schema_errors }
+    }
+
+    /// A payload an earlier run kept, checked again (the schemas may have changed).
+    fn kept(path: String, received_ms: i64, body: Value) -> Self {
         let schema_errors =
             if body.is_null() { vec!["body is not JSON".to_owned()] } else { schema_errors(&path, &body) };
         Self { path, received_ms, body, schema_errors }
@@ -103,7 +109,7 @@ impl Store {
             match parsed.as_ref().and_then(|v| Some((v["path"].as_str()?, v["receivedAt"].as_i64()?))) {
                 Some((stored_path, received_ms)) => {
                     let body = parsed.as_ref().map_or(Value::Null, |v| v["body"].clone());
-                    reports.push(Report { received_ms, ..Report::new(stored_path.to_owned(), body) });
+                    reports.push(Report::kept(stored_path.to_owned(), received_ms, body));
                 }
                 None => eprintln!("inbox: skipped line {} of {}: not a stored payload", number + 1, path.display()),
             }
