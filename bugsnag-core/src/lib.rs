@@ -40,7 +40,7 @@
 //! - `http` (feature `http`): request data from `http::Request` for web adapters.
 //! - `logging` (features `log`, `tracing`): reports and breadcrumbs from log records.
 //! - `delivery`: the delivery thread: queue, retries, outbox, trimming ([`Stats`]).
-//! - `testing` (feature `testing`): a loopback collector for tests.
+//! - `testing` (feature `testing`): a loopback collector for tests, and an `Observer` hook for tools built on it.
 #![warn(missing_docs)]
 
 pub mod breadcrumbs;
