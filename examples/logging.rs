@@ -1,4 +1,4 @@
-//! The tracing bridge (the seed's logging handler): ERROR events become reports, INFO
+//! The tracing bridge (the Python notifier's logging handler): ERROR events become reports, INFO
 //! and WARN events become breadcrumbs, fields land in metaData tabs.
 
 use bugsnag_core::logging::BugsnagTracingLayer;

@@ -50,7 +50,10 @@ fn main() {
     bugsnag_core::add_metadata_tab("account", json!({"name": "ACME Inc.", "password": "never sent"}));
     let _ = bugsnag_core::notify_message(
         "import skipped 3 rows",
-        Options::new().error_class("ImportWarning").severity(Severity::Info).metadata("import", json!({"rows": 3})),
+        Options::new()
+            .error_class("ImportWarning")
+            .severity(Severity::Info)
+            .add_metadata_tab("import", json!({"rows": 3})),
     );
 
     // A panic in a worker thread: reported by the panic hook before the thread ends.

@@ -27,19 +27,20 @@
 //! a `500`; errors handlers return are reported (`unhandledErrorMiddleware`) when their
 //! status is one to report, 5xx by default.
 //!
-//! Options: `Bugsnag::with_client(client)` (an explicit client, as tests use),
-//! `.report_status(..)`, `.trust_forwarded_headers(true)`, `.drop_headers([..])`, each
-//! callable on `Bugsnag` itself: `App::new().wrap(Bugsnag.trust_forwarded_headers(true))`.
+//! Options, the same as every Bugsnag adapter's: `Bugsnag::with_client(client)` (an
+//! explicit client, as tests use), `.report_status(..)`,
+//! `.report_responses_without_error(true)`, `.trust_forwarded_headers(true)`,
+//! `.drop_headers([..])`, each callable on `Bugsnag` itself:
+//! `App::new().wrap(Bugsnag.trust_forwarded_headers(true))`.
 //!
-//! # Modules
-//! - [`middleware`] — [`Bugsnag`] (the `Transform`), [`Configured`] (with options) and
-//!   [`BugsnagMiddleware`].
-//! - [`request`] — turning an actix request into request data.
+//! # Contents
+//! - [`Bugsnag`](struct@Bugsnag) (the `Transform`) and [`BugsnagMiddleware`], the service it makes.
+//! - `request`: turning an actix request into request data.
 //!
 //! [actix-web]: https://actix.rs
 #![warn(missing_docs)]
 
-pub mod middleware;
-pub mod request;
+mod middleware;
+mod request;
 
-pub use middleware::{Bugsnag, BugsnagMiddleware, Configured};
+pub use middleware::{Bugsnag, BugsnagMiddleware};

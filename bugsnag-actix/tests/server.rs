@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bugsnag_actix::Bugsnag;
-use bugsnag_core::testing::Collector;
+use bugsnag_core::testing::{self, Collector};
 use bugsnag_core::{Client, User};
 use serde_json::{json, Value};
 
@@ -100,7 +100,10 @@ async fn a_panicking_handler_answers_500_and_is_reported_once() {
     assert_eq!(event["request"]["clientIp"], "127.0.0.1");
     assert_eq!(event["request"]["headers"]["authorization"], "[FILTERED]");
     assert!(event["request"]["url"].as_str().unwrap().ends_with("/users/42?token=[FILTERED]"));
-    assert_eq!(event["device"]["runtimeVersions"]["actix-web"], "4");
+    assert_eq!(
+        event["device"]["runtimeVersions"]["actix-web"],
+        testing::dependency_version("bugsnag-actix", "actix-web")
+    );
     assert_eq!(event["breadcrumbs"][0]["type"], "navigation");
 }
 

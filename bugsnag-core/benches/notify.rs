@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bugsnag_core::stacktrace::{Stackframe, Stacktrace};
 use bugsnag_core::testing::Collector;
 use bugsnag_core::{Client, Decision, Options};
+use bugsnag_core::{Stackframe, Stacktrace};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
@@ -32,7 +32,7 @@ fn notify(c: &mut Criterion) {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     let err = "x".parse::<u8>().unwrap_err();
-    let options = || Options::new().context("checkout").metadata("order", json!({"id": 42, "items": 3}));
+    let options = || Options::new().context("checkout").add_metadata_tab("order", json!({"id": 42, "items": 3}));
     c.bench_function("notify: error 20 frames deep (caller side)", |b| {
         b.iter_custom(|iters| {
             let mut spent = Duration::ZERO;
@@ -116,8 +116,8 @@ fn serialize(c: &mut Criterion) {
         b.iter_custom(|iters| {
             *spent.lock().unwrap() = Duration::ZERO;
             for _ in 0..iters {
-                let _ =
-                    client.notify_with(&err, Options::new().metadata("order", json!({"id": 42, "items": [1, 2, 3]})));
+                let _ = client
+                    .notify_with(&err, Options::new().add_metadata_tab("order", json!({"id": 42, "items": [1, 2, 3]})));
             }
             *spent.lock().unwrap()
         })

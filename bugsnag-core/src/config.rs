@@ -261,7 +261,7 @@ impl Configuration {
         app_type: impl Into<String> => app_type(some);
         /// errorClasses that are never sent, such as `my_app::NotFound`.
         ignore_classes: impl IntoIterator<Item = impl Into<String>> => ignore_classes(list);
-        /// Module path prefixes whose frames are dropped from stack traces (the seed's
+        /// Module path prefixes whose frames are dropped from stack traces (the Python notifier's
         /// `traceback_exclude_modules`), for wrappers around `notify`.
         exclude_modules: impl IntoIterator<Item = impl Into<String>> => exclude_modules(list);
         /// An HTTP proxy for all requests, such as `http://proxy:3128`.
@@ -347,12 +347,12 @@ impl Configuration {
 
     /// `max_breadcrumbs` within the API's limit.
     pub(crate) fn breadcrumb_limit(&self) -> usize {
-        self.max_breadcrumbs.min(crate::breadcrumbs::MAX_BREADCRUMBS)
+        self.max_breadcrumbs.min(crate::model::MAX_BREADCRUMBS)
     }
 
     /// Whether this client may send sessions: a custom notify endpoint with the default
     /// session endpoint would send sessions to bugsnag.com, so sessions are off (as the
-    /// seed does) with a warning.
+    /// Python notifier does) with a warning.
     pub(crate) fn sessions_enabled(&self) -> bool {
         if self.endpoint != DEFAULT_ENDPOINT && self.session_endpoint == DEFAULT_SESSION_ENDPOINT {
             tracing::warn!(target: "bugsnag_core", "a custom endpoint is set without a session_endpoint; sessions will not be sent");
@@ -414,6 +414,24 @@ impl std::fmt::Debug for ApiKey {
 /// Whether `key` looks like a Bugsnag API key: 32 hexadecimal characters.
 pub(crate) fn is_valid_api_key(key: &str) -> bool {
     key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The configured API key when it can be used; every way it cannot is told to the user,
+/// since a notifier without a key is silent.
+pub(crate) fn checked_api_key(config: &Configuration) -> Option<String> {
+    let from_env = std::env::var("BUGSNAG_API_KEY").ok().filter(|k| !k.trim().is_empty());
+    let problem = match config.api_key.as_ref().map(|k| k.0.as_str()) {
+        Some(key) if crate::diagnostics::is_placeholder_key(key) => format!(
+            "the Bugsnag API key is a placeholder copied from documentation{}; no events will be sent",
+            if from_env.is_some() { ", set in code over BUGSNAG_API_KEY: remove the .api_key(..) call" } else { "" }
+        ),
+        Some(key) if is_valid_api_key(key) => return Some(key.to_owned()),
+        Some(_) => "the Bugsnag API key is malformed (expected 32 hex characters); no events will be sent".to_owned(),
+        None if from_env.is_some() => "BUGSNAG_API_KEY is set, but this Configuration never read the environment (it was built with Configuration::default() or deserialized): use Configuration::from_env() or .with_env(); no events will be sent".to_owned(),
+        None => "no Bugsnag API key is configured (set BUGSNAG_API_KEY); no events will be sent".to_owned(),
+    };
+    crate::diagnostics::misconfigured(&problem);
+    None
 }
 
 mod millis {

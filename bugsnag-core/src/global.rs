@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::capture::{Options, Scope};
 use crate::client::{Client, Decision, DropReason, Outcome};
 use crate::config::Configuration;
-use crate::event::Event;
-use crate::options::Options;
-use crate::scope::Scope;
+use crate::model::{BreadcrumbType, Event};
 
 static GLOBAL: RwLock<Option<Client>> = RwLock::new(None);
 static WARNED_UNCONFIGURED: AtomicBool = AtomicBool::new(false);
@@ -117,8 +116,8 @@ pub fn notify_anyhow<'a>(error: impl Into<crate::client::AnyhowError<'a>>, optio
     with_client(|c| c.notify_anyhow(error, options))
 }
 
-/// Changes the current request's (or task's, or thread's) context, the seed's
-/// `bugsnag.configure_request`.
+/// Changes the current request's (or task's, or thread's) context, the Python
+/// notifier's `bugsnag.configure_request`.
 ///
 /// ```
 /// use bugsnag_core::User;
@@ -150,11 +149,11 @@ pub fn before_notify(callback: impl Fn(&mut Event) -> Decision + Send + Sync + '
 /// Leaves a breadcrumb for the current request (or the process, outside one).
 ///
 /// ```
-/// use bugsnag_core::breadcrumbs::BreadcrumbType;
+/// use bugsnag_core::BreadcrumbType;
 ///
 /// bugsnag_core::leave_breadcrumb("cache warmed", BreadcrumbType::State, serde_json::json!({"entries": 420}));
 /// ```
-pub fn leave_breadcrumb(name: impl Into<String>, kind: crate::breadcrumbs::BreadcrumbType, metadata: Value) {
+pub fn leave_breadcrumb(name: impl Into<String>, kind: BreadcrumbType, metadata: Value) {
     if let Some(client) = client() {
         client.leave_breadcrumb(name, kind, metadata);
     }

@@ -8,7 +8,8 @@
 //! use bugsnag_core::{Configuration, Options, Severity, User};
 //! use serde_json::json;
 //!
-//! let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("2.5.1"));
+//! // Keep the guard in a named binding: dropping it flushes and ends reporting.
+//! let bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("2.5.1"));
 //!
 //! let err = "forty-two".parse::<u32>().unwrap_err();
 //! let _ = bugsnag_core::notify(&err);
@@ -18,68 +19,81 @@
 //!         .severity(Severity::Info)
 //!         .context("sign_up")
 //!         .user(User::id("bob"))
-//!         .metadata("account", json!({"premium": true})),
+//!         .add_metadata_tab("account", json!({"premium": true})),
 //! );
+//! println!("{:?}", bugsnag.client().stats());
 //! ```
 //!
-//! # Where things live
-//! - [`config`] — [`Configuration`] and its environment variables.
-//! - [`global`] — [`configure`] and the free functions ([`notify`], [`configure_request`]...).
-//! - [`client`](mod@client) — [`Client`], [`Outcome`], [`Decision`] and the notify pipeline.
-//! - [`options`] — per-call [`Options`].
-//! - [`scope`] — per-request [`Scope`] and [`InCurrentScope`].
-//! - [`session`] — sessions and their per-minute counts.
-//! - [`breadcrumbs`] — [`Breadcrumb`]s, per scope and per client.
-//! - [`feature_flags`] — [`FeatureFlag`]s, per scope and per client.
-//! - [`event`] — the [`Event`] model sent to the API.
-//! - [`error_chain`] — errors into `exceptions`, and how an errorClass is named.
-//! - [`stacktrace`] — capture and resolution of stack traces.
-//! - [`redact`] — redaction by `params_filters`: what is filtered, and where.
-//! - [`limits`] — bounds on what user code hands the notifier (depth, formatting).
-//! - [`panic`](mod@panic) — the panic hook and [`panic::CatchUnwind`] for adapters.
-//! - `http` (feature `http`): request data from `http::Request` for web adapters.
-//! - `logging` (features `log`, `tracing`): reports and breadcrumbs from log records.
-//! - `delivery`: the delivery thread: queue, retries, outbox, trimming ([`Stats`]).
-//! - `testing` (feature `testing`): a loopback collector for tests, and an `Observer` hook for tools built on it.
+//! # The public API
+//! - Setting up: [`Configuration`], [`configure`] and its [`Guard`], [`Client`].
+//! - Reporting: [`notify`], [`notify_with`] and [`Options`], [`notify_message`],
+//!   `notify_anyhow` (feature `anyhow`); each returns an [`Outcome`].
+//! - Per request or task: [`Scope`], [`configure_request`], [`add_metadata_tab`],
+//!   [`InCurrentScope`].
+//! - Around reports: [`before_notify`] and [`Decision`], [`leave_breadcrumb`],
+//!   [`add_feature_flag`], [`start_session`], [`Client::stats`].
+//! - The model callbacks see: [`Event`] and its parts.
+//! - [`logging`] (features `log`, `tracing`): reports and breadcrumbs from log records.
+//! - [`adapter`]: what framework adapters are built from.
+//! - [`testing`] (feature `testing`): a loopback collector for your tests.
+//!
+//! # How it is built, floor by floor
+//! Each module imports only from the floors below it:
+//!
+//! | floor | modules | what they hold |
+//! |---|---|---|
+//! | 8 | `adapter`, `logging` | integrations: adapters' settings and units of work, the log bridges |
+//! | 7 | `global` | the process-wide client and the free functions |
+//! | 6 | `panic_hook` | the panic hook |
+//! | 5 | `client/` | [`Client`] and the pipeline of one event on the caller's thread |
+//! | 4 | `delivery/` | the delivery thread: resolve, redact, trim, send, retry, outbox |
+//! | 3 | `sessions` | per-minute session counts |
+//! | 2 | `capture/` | scopes, per-call options, error chains, what a panic leaves |
+//! | 1 | `config` | [`Configuration`] |
+//! | 0 | `model/` | the data sent: [`Event`], breadcrumbs, feature flags, payloads |
+//! | − | `stacktrace/`, `limits`, `reentry`, `time`, `diagnostics` | helpers with no notifier knowledge |
+//!
+//! One event goes up and across: a `notify` call (floor 7 or 5) captures on the
+//! caller's thread (2), is built and filtered by the client's pipeline (5) and handed to
+//! the delivery thread (4), which resolves its stack (−), redacts, trims and sends it.
 #![warn(missing_docs)]
 
-pub mod breadcrumbs;
-pub mod client;
-pub mod config;
+pub mod adapter;
+mod capture;
+mod client;
+mod config;
 mod delivery;
 mod diagnostics;
-pub mod error_chain;
-pub mod event;
-pub mod feature_flags;
-pub mod global;
-#[cfg(feature = "http")]
-pub mod http;
-pub mod limits;
+mod global;
+mod limits;
 #[cfg(any(feature = "log", feature = "tracing"))]
 pub mod logging;
-pub mod options;
-pub mod panic;
-pub mod redact;
-pub mod scope;
-pub mod session;
-pub mod stacktrace;
+mod model;
+mod panic_hook;
+mod reentry;
+mod sessions;
+mod stacktrace;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod time;
 
-pub use breadcrumbs::{Breadcrumb, BreadcrumbType};
+pub use capture::{InCurrentScope, Options, Scope, Scoped};
+#[cfg(feature = "anyhow")]
+pub use client::AnyhowError;
 pub use client::{Client, Decision, DropReason, Outcome};
-pub use config::Configuration;
+pub use config::{Configuration, DEFAULT_ENDPOINT, DEFAULT_PARAMS_FILTERS, DEFAULT_SESSION_ENDPOINT};
 pub use delivery::Stats;
-pub use event::{Event, Exception, Request, Severity, SeverityReason, User};
-pub use feature_flags::FeatureFlag;
 #[cfg(feature = "anyhow")]
 pub use global::notify_anyhow;
 pub use global::{
     add_feature_flag, add_metadata_tab, before_notify, clear_feature_flag, clear_feature_flags, client, configure,
     configure_request, flush, leave_breadcrumb, notify, notify_message, notify_with, start_session, Guard,
 };
-pub use options::Options;
-pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};
+pub use model::{
+    App, Breadcrumb, BreadcrumbType, Device, Event, EventSession, Exception, FeatureFlag, ReasonAttributes, Request,
+    SessionEvents, Severity, SeverityReason, User,
+};
+pub use stacktrace::{Stackframe, Stacktrace};
 
 /// Your crate's version (`CARGO_PKG_VERSION`), for `app_version`: expands in your crate,
 /// so it reads your `Cargo.toml`, as sentry's `release_name!()` does.

@@ -9,9 +9,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde_json::Value;
 
 /// Levels of objects and arrays kept in metadata; deeper values are replaced.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// What a value nested too deep is replaced with.
-pub const TOO_DEEP: &str = "[nested too deep]";
+pub(crate) const TOO_DEEP: &str = "[nested too deep]";
 /// Bytes of an error's `Display` output kept.
 const MAX_MESSAGE: usize = 64 * 1024;
 /// Bytes of `Debug` output read to name an error type.
@@ -19,7 +19,7 @@ const MAX_DEBUG: usize = 256;
 
 /// Replaces every object or array nested deeper than [`MAX_DEPTH`] with [`TOO_DEEP`],
 /// without recursion, so any depth is safe.
-pub fn cap_depth(value: &mut Value) {
+pub(crate) fn cap_depth(value: &mut Value) {
     if !(value.is_object() || value.is_array()) {
         return;
     }
@@ -99,7 +99,7 @@ impl Write for Bounded {
 fn bounded(max: usize, stop: fn(char) -> bool, format: impl FnOnce(&mut Bounded) -> fmt::Result) -> String {
     let mut out = Bounded { text: String::new(), max, stop, full: false, stopped: false };
     // User code's panic must not reach the host, nor be reported as a crash.
-    let result = crate::panic::quietly(|| catch_unwind(AssertUnwindSafe(|| format(&mut out))));
+    let result = crate::reentry::quietly(|| catch_unwind(AssertUnwindSafe(|| format(&mut out))));
     match result {
         Ok(Ok(())) => {}
         Ok(Err(_)) if out.stopped => {}
@@ -129,7 +129,7 @@ pub(crate) fn debug_word(value: &dyn fmt::Debug) -> String {
 
 /// Runs user code that may panic, quietly; `None` if it did.
 pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
-    crate::panic::quietly(|| catch_unwind(AssertUnwindSafe(f))).ok()
+    crate::reentry::quietly(|| catch_unwind(AssertUnwindSafe(f))).ok()
 }
 
 #[cfg(test)]

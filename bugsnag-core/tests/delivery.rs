@@ -200,7 +200,7 @@ fn oversized_payloads_are_trimmed_below_the_limit_and_say_so() {
     let huge = "x".repeat(3 * 1024 * 1024);
     let _ = client.notify_with(
         &std::io::Error::other("big"),
-        Options::new().metadata("upload", json!({ "body": huge, "name": "report.csv" })),
+        Options::new().add_metadata_tab("upload", json!({ "body": huge, "name": "report.csv" })),
     );
     assert!(client.flush(WAIT));
     let request = &collector.requests()[0];

@@ -27,7 +27,8 @@ fn a_413_gets_one_harder_trim_and_one_retry() {
     collector.script([Reply::status(413)]);
     let client = Client::new(collector.configuration());
     let note = "n".repeat(700_000); // fits our limit, but this endpoint says no
-    let _ = client.notify_message("too big for them", Options::new().metadata("upload", json!({ "note": note })));
+    let _ =
+        client.notify_message("too big for them", Options::new().add_metadata_tab("upload", json!({ "note": note })));
     assert!(client.flush(WAIT));
     let requests = collector.requests();
     assert_eq!(requests.len(), 2, "one retry after the 413");
@@ -51,8 +52,8 @@ fn every_body_sent_fits_in_a_megabyte_whatever_is_large() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     let many_values: Map<String, Value> = (0..60_000).map(|i| (format!("key{i}"), json!("short value"))).collect();
-    let _ = client.notify_message("many values", Options::new().metadata("tab", Value::Object(many_values)));
-    let _ = client.notify_message("long key", Options::new().metadata("k".repeat(1_200_000), json!({"a": 1})));
+    let _ = client.notify_message("many values", Options::new().add_metadata_tab("tab", Value::Object(many_values)));
+    let _ = client.notify_message("long key", Options::new().add_metadata_tab("k".repeat(1_200_000), json!({"a": 1})));
     let _ = client.notify_message("long context", Options::new().context("c".repeat(1_200_000)));
     client.add_feature_flags((0..30_000).map(|i| FeatureFlag::new(format!("flag-number-{i}"), Some("variant"))));
     let _ = client.notify_message("many flags", Options::new());

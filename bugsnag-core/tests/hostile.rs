@@ -120,15 +120,15 @@ fn metadata_nested_100_000_deep_is_capped_everywhere_it_enters() {
     let client = Client::new(collector.configuration());
     let scope = Scope::new();
     scope.add_metadata_tab("scope", nested(100_000));
-    client.add_breadcrumb(&scope, Breadcrumb::new("deep", BreadcrumbType::Manual, nested(100_000)));
-    let options = Options::new().scope(scope).metadata("call", nested(100_000));
+    client.leave_breadcrumb_in(&scope, Breadcrumb::new("deep", BreadcrumbType::Manual, nested(100_000)));
+    let options = Options::new().scope(scope).add_metadata_tab("call", nested(100_000));
     assert_eq!(client.notify_message("deep", options), Outcome::Queued);
     let event = one_event(&collector, &client);
     let mut walk = &event["metaData"]["call"];
-    for _ in 0..bugsnag_core::limits::MAX_DEPTH {
+    for _ in 0..32 {
         walk = &walk["k"];
     }
-    assert_eq!(walk, &json!(bugsnag_core::limits::TOO_DEEP));
+    assert_eq!(walk, &json!("[nested too deep]"));
     assert!(event["metaData"]["scope"].is_object());
     assert!(event["breadcrumbs"].as_array().unwrap().iter().any(|b| b["name"] == "deep"));
 }
@@ -187,8 +187,8 @@ fn user_device_and_tabs_are_filtered_by_name_like_the_seed() {
     let client = Client::new(config.params_filters(["email", "hostname"]).hostname("db-7.internal"));
     let options = Options::new()
         .user(User::id("u1").with_email("ann@example.com"))
-        .metadata("cookies", json!({"session": "abc", "theme": "dark"}))
-        .metadata("links", json!({"next": "https://api.example.com/p?page=2&api_key=planted-link"}));
+        .add_metadata_tab("cookies", json!({"session": "abc", "theme": "dark"}))
+        .add_metadata_tab("links", json!({"next": "https://api.example.com/p?page=2&api_key=planted-link"}));
     let _ = client.notify_message("filtered", options);
     let event = one_event(&collector, &client);
     assert_eq!(event["user"], json!({"id": "u1", "email": "[FILTERED]"}));

@@ -109,7 +109,7 @@ fn per_call_options_override_and_set_user_specified_severity() {
         .severity(Severity::Info)
         .context("sign_up")
         .user(User::id("bob").with_email("bob@example.com"))
-        .metadata("account", json!({"premium": true}))
+        .add_metadata_tab("account", json!({"premium": true}))
         .grouping_hash("sign_up|Timeout");
     let event = send_one(&collector, &client, |c| c.notify_with(&chained(), options));
     assert_eq!(event["severity"], "info");
@@ -130,7 +130,8 @@ fn params_filters_redact_nested_objects_and_arrays() {
         "grants": [{"refresh_TOKEN": "r", "kind": "oauth"}],
         "client_secret": "s"
     });
-    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("account", meta)));
+    let event =
+        send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().add_metadata_tab("account", meta)));
     assert_eq!(
         event["metaData"]["account"],
         json!({
@@ -147,13 +148,15 @@ fn custom_params_filters_add_to_the_defaults_and_replacing_them_is_explicit() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration().params_filters(["iban"]));
     let meta = json!({"iban": "DE89", "password": "hunter2", "name": "Ann"});
-    let event =
-        send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta.clone())));
+    let event = send_one(&collector, &client, |c| {
+        c.notify_with(&chained(), Options::new().add_metadata_tab("m", meta.clone()))
+    });
     assert_eq!(event["metaData"]["m"], json!({"iban": "[FILTERED]", "password": "[FILTERED]", "name": "Ann"}));
 
     let collector = Collector::start();
     let client = Client::new(collector.configuration().without_default_params_filters().params_filters(["iban"]));
-    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta)));
+    let event =
+        send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().add_metadata_tab("m", meta)));
     assert_eq!(event["metaData"]["m"], json!({"iban": "[FILTERED]", "password": "hunter2", "name": "Ann"}));
 }
 
@@ -190,7 +193,7 @@ fn callbacks_can_drop_events_or_change_them() {
     client.before_notify(|event| {
         event.severity = Severity::Error;
         event.user = Some(User::id("from-callback"));
-        event.add_tab("account", json!({"paying": true}));
+        event.add_metadata_tab("account", json!({"paying": true}));
         Decision::Send
     });
     assert_eq!(client.notify_message("noise", Options::new()), Outcome::Dropped(DropReason::Callback));
@@ -263,10 +266,10 @@ fn anyhow_child() {
         std::thread::sleep(Duration::from_secs(2));
     }
     let t = Instant::now();
-    let _ = bugsnag_core::stacktrace::Stacktrace::capture();
+    let _ = bugsnag_core::Stacktrace::capture();
     println!("capture took {} us", t.elapsed().as_micros());
     let t = Instant::now();
-    let _ = bugsnag_core::stacktrace::Stacktrace::capture();
+    let _ = bugsnag_core::Stacktrace::capture();
     println!("capture2 took {} us", t.elapsed().as_micros());
     let started = Instant::now();
     let outcome = match std::env::var("BUGSNAG_ANYHOW_CHILD").as_deref() {
@@ -349,6 +352,7 @@ fn an_empty_filter_from_a_configuration_file_turns_no_filtering_off() {
     .unwrap();
     let client = Client::new(from_file);
     let meta = json!({"password": "hunter2", "name": "Ann"});
-    let event = send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().metadata("m", meta)));
+    let event =
+        send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().add_metadata_tab("m", meta)));
     assert_eq!(event["metaData"]["m"], json!({"password": "[FILTERED]", "name": "Ann"}));
 }

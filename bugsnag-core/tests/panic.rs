@@ -4,8 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bugsnag_core::adapter::Settings;
 use bugsnag_core::testing::Collector;
-use bugsnag_core::{Client, Scope};
+use bugsnag_core::Client;
 use serde_json::json;
 
 static PREVIOUS_HOOK_RAN: AtomicUsize = AtomicUsize::new(0);
@@ -42,11 +43,10 @@ fn panics_are_reported_once_before_the_thread_ends_and_adapters_get_one_report()
     assert_eq!(PREVIOUS_HOOK_RAN.load(Ordering::SeqCst), 1);
 
     // Inside a scope that catches panics, the hook only stashes; the adapter reports one.
-    let scope = Scope::new();
-    scope.catch_panics("test-framework");
-    scope.set_context("GET /explode");
-    let caught = scope.run_sync(|| std::panic::catch_unwind(|| explode(8))).unwrap_err();
-    assert!(client.notify_panic(&scope, &*caught, "test-framework").is_queued());
+    let unit = Settings::new("test-framework", &[]).with_client(client.clone()).open(None);
+    unit.scope().set_context("GET /explode");
+    let caught = unit.call(|| explode(8)).unwrap_err();
+    assert!(unit.report_panic(&*caught).is_queued());
     assert!(client.flush(Duration::from_secs(10)));
     let events = collector.events();
     assert_eq!(events.len(), 2, "exactly one more report: {events:#?}");

@@ -91,7 +91,7 @@ fn headers() -> impl Strategy<Value = BTreeMap<String, String>> {
     (prop::collection::vec(plain, 0..6), prop::collection::vec(sensitive, 0..3), prop::collection::vec(urls, 0..3))
         .prop_map(|(plain, sensitive, urls)| {
             let mut all: BTreeMap<String, String> =
-                plain.into_iter().filter(|(name, _)| !bugsnag_core::redact::is_sensitive_header(name)).collect();
+                plain.into_iter().filter(|(name, _)| !bugsnag_core::adapter::is_sensitive_header(name)).collect();
             all.extend(sensitive.into_iter().map(|(n, v)| (n.to_owned(), v)));
             all.extend(urls.into_iter().map(|(n, v)| (n.to_owned(), v)));
             all
@@ -162,7 +162,7 @@ proptest! {
             url: Some(report.url.clone()),
             referer: Some(report.url.clone()),
         });
-        client.add_breadcrumb(&scope, Breadcrumb::new("crumb", BreadcrumbType::Request, report.crumb.clone()));
+        client.leave_breadcrumb_in(&scope, Breadcrumb::new("crumb", BreadcrumbType::Request, report.crumb.clone()));
         for flag in &report.flags {
             scope.add_feature_flag(flag.clone(), Some("on"));
         }
@@ -171,7 +171,7 @@ proptest! {
             .context(report.context.clone())
             .user(User::id("u").with_name(report.user_name.clone()));
         for (tab, value) in &report.tabs {
-            options = options.metadata(tab.clone(), value.clone());
+            options = options.add_metadata_tab(tab.clone(), value.clone());
         }
         let error = std::io::Error::other(report.message.clone());
         prop_assert!(client.notify_with(&error, options).is_queued());

@@ -50,7 +50,8 @@ fn add_metadata_tab_merges_and_call_options_win() {
         bugsnag_core::add_metadata_tab("account", json!({"name": "ACME Inc.", "premium": false}));
         bugsnag_core::add_metadata_tab("account", json!({"premium": true}));
         bugsnag_core::configure_request(|s| s.set_context("/users"));
-        let _ = client.notify_message("x", Options::new().context("sign_up").metadata("account", json!({"seats": 3})));
+        let _ = client
+            .notify_message("x", Options::new().context("sign_up").add_metadata_tab("account", json!({"seats": 3})));
     });
     client.flush(Duration::from_secs(10));
     let event = &collector.events()[0];

@@ -13,10 +13,10 @@ fn sessions_are_counted_per_minute_and_events_carry_their_session() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     for _ in 0..99 {
-        client.start_session_in(&Scope::new());
+        Scope::new().run_sync(|| client.start_session());
     }
     let scope = Scope::new();
-    client.start_session_in(&scope);
+    scope.run_sync(|| client.start_session());
     scope.run_sync(|| {
         let _ = client.notify_message("first", Options::new());
         let _ = client.notify_message("second", Options::new());
@@ -51,9 +51,9 @@ fn a_custom_endpoint_without_a_session_endpoint_sends_no_sessions() {
             .api_key(bugsnag_core::testing::API_KEY)
             .endpoint(format!("{}/notify", collector.url())),
     );
-    client.start_session_in(&Scope::new());
+    Scope::new().run_sync(|| client.start_session());
     let scope = Scope::new();
-    client.start_session_in(&scope);
+    scope.run_sync(|| client.start_session());
     scope.run_sync(|| {
         let _ = client.notify_message("no session", Options::new());
     });
@@ -66,7 +66,7 @@ fn a_custom_endpoint_without_a_session_endpoint_sends_no_sessions() {
 fn sessions_follow_notify_release_stages() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration().release_stage("test").notify_release_stages(["production"]));
-    client.start_session_in(&Scope::new());
+    Scope::new().run_sync(|| client.start_session());
     assert!(client.flush(WAIT));
     assert!(collector.requests().is_empty());
 }

@@ -2,20 +2,17 @@
 //! panic into one report and a `500`.
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 
-use bugsnag_core::http::RequestSettings;
 use rocket::http::Status;
 use rocket::route::{Handler, Outcome};
 use rocket::{Data, Orbit, Request, Rocket, Route};
 
-use crate::request::RequestState;
-use crate::FRAMEWORK;
+use crate::request::{RequestState, DEFAULT_SETTINGS};
 
 /// Wraps `routes` so that their handlers run in the request's Bugsnag scope and their
 /// panics are reported: `.mount("/", catch_panics(routes![...]))`.
 pub fn catch_panics(routes: Vec<Route>) -> Vec<Route> {
-    bugsnag_core::panic::ensure_hook();
     let mut wrapped = WRAPPED.lock().unwrap_or_else(|p| p.into_inner());
     routes
         .into_iter()
@@ -59,15 +56,13 @@ struct CatchPanics {
 #[rocket::async_trait]
 impl Handler for CatchPanics {
     async fn handle<'r>(&self, request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
-        let state = RequestState::of(request, bugsnag_core::client);
-        let settings = request.local_cache(Arc::<RequestSettings>::default);
-        state.describe(request, settings);
-        match state.scope.run_catching(FRAMEWORK, self.inner.handle(request, data)).await {
+        let state = RequestState::of(request, || DEFAULT_SETTINGS);
+        state.describe(request);
+        match state.unit.run(self.inner.handle(request, data)).await {
             Ok(outcome) => outcome,
             Err(payload) => {
-                if let Some(client) = &state.client {
-                    let _ = client.notify_panic(&state.scope, &*payload, FRAMEWORK);
-                }
+                state.mark_reported();
+                let _ = state.unit.report_panic(&*payload);
                 Outcome::Error(Status::InternalServerError)
             }
         }

@@ -21,7 +21,7 @@
 //! }
 //! ```
 //!
-//! - [`BugsnagFairing`] opens a scope for every request (so `configure_request`,
+//! - [`BugsnagFairing`](struct@BugsnagFairing) opens a scope for every request (so `configure_request`,
 //!   `add_metadata_tab` and `notify` in handlers attach to it), records the request
 //!   (method, URL with filtered query, filtered headers, client IP, referer), sets the
 //!   context to `GET /users/<id>` from the matched route and `user.id` to the client IP,
@@ -35,23 +35,25 @@
 //! - [`Reported`] wraps an error a handler returns: it responds as the error does and
 //!   reports it (`unhandledErrorMiddleware`) with its `source()` chain.
 //!
-//! # Modules
-//! - [`fairing`] — [`BugsnagFairing`] and [`Configured`] (with options).
-//! - [`handler`] — [`catch_panics`].
-//! - [`responder`] — [`Reported`].
-//! - `request` — the per-request state the three share.
+//! Options, the same as every Bugsnag adapter's: `BugsnagFairing::with_client(client)`,
+//! `.report_status(..)`, `.report_responses_without_error(true)`,
+//! `.trust_forwarded_headers(true)`, `.drop_headers([..])`, each callable on
+//! `BugsnagFairing` itself: `.attach(BugsnagFairing.trust_forwarded_headers(true))`.
+//!
+//! # Contents
+//! - [`BugsnagFairing`](struct@BugsnagFairing): the per-request unit of work and its options.
+//! - [`catch_panics`]: the route wrapper.
+//! - [`Reported`]: the responder.
+//! - `request`: the per-request state the three share.
 //!
 //! [Rocket]: https://rocket.rs
 #![warn(missing_docs)]
 
-pub mod fairing;
-pub mod handler;
+mod fairing;
+mod handler;
 mod request;
-pub mod responder;
+mod responder;
 
-pub use fairing::{BugsnagFairing, Configured};
+pub use fairing::BugsnagFairing;
 pub use handler::catch_panics;
 pub use responder::Reported;
-
-/// The framework named in reports.
-const FRAMEWORK: &str = "Rocket";

@@ -1,39 +1,38 @@
-//! The state kept with each request (in Rocket's request-local cache): its scope and the
-//! client that reports for it.
+//! The state kept with each request (in Rocket's request-local cache): its unit of work.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use bugsnag_core::http::{HttpRequest, RequestSettings};
-use bugsnag_core::{Client, Scope};
+use bugsnag_core::adapter::{HttpRequest, Settings, UnitOfWork};
 use rocket::Request;
 
-use crate::FRAMEWORK;
+/// The framework named in reports.
+const FRAMEWORK: &str = "Rocket";
 
-/// One request's scope and client.
+/// The defaults, and the settings of a request no fairing opened (a wrapped route or a
+/// responder on a Rocket without the fairing).
+pub(crate) const DEFAULT_SETTINGS: Settings = Settings::new(FRAMEWORK, &[(FRAMEWORK, env!("BUGSNAG_VERSION_ROCKET"))]);
+
+/// One request's unit of work, and what has been done with it.
 pub(crate) struct RequestState {
-    pub(crate) scope: Scope,
-    pub(crate) client: Option<Client>,
+    pub(crate) unit: UnitOfWork,
     described: AtomicBool,
+    reported: AtomicBool,
 }
 
 impl RequestState {
-    /// The request's state, made on first use (by the fairing, or by a wrapped route or
-    /// a responder when the fairing is not attached).
-    pub(crate) fn of<'a>(request: &'a Request<'_>, client: impl FnOnce() -> Option<Client>) -> &'a RequestState {
-        request.local_cache(|| {
-            let client = client();
-            let scope = Scope::new();
-            scope.catch_panics(FRAMEWORK);
-            if let Some(client) = &client {
-                client.auto_start_session(&scope);
-            }
-            RequestState { scope, client, described: AtomicBool::new(false) }
+    /// The request's state, made on first use: by the fairing with its settings, or by a
+    /// wrapped route or a responder (with the defaults) when the fairing is not attached.
+    pub(crate) fn of<'a>(request: &'a Request<'_>, settings: impl FnOnce() -> Settings) -> &'a RequestState {
+        request.local_cache(|| RequestState {
+            unit: settings().open(None),
+            described: AtomicBool::new(false),
+            reported: AtomicBool::new(false),
         })
     }
 
     /// Records the request data, once the route is known (it is not when fairings run).
-    pub(crate) fn describe(&self, request: &Request<'_>, settings: &Arc<RequestSettings>) {
+    pub(crate) fn describe(&self, request: &Request<'_>) {
         if request.route().is_none() || self.described.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -42,7 +41,17 @@ impl RequestState {
         let route = request.route().map(|r| r.uri.as_str().to_owned());
         let uri = request.uri().to_string();
         let method = request.method();
-        let source = HttpRequest::from_raw(method.as_str(), &uri, pairs, request.remote(), route, settings.clone());
-        self.scope.set_request_source(Arc::new(source));
+        let settings = self.unit.settings().clone();
+        let source = HttpRequest::from_raw(method.as_str(), &uri, pairs, request.remote(), route, settings);
+        self.unit.scope().set_request_source(Arc::new(source));
+    }
+
+    /// Notes that this request's failure was reported, so its 5xx is not reported again.
+    pub(crate) fn mark_reported(&self) {
+        self.reported.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn was_reported(&self) -> bool {
+        self.reported.load(Ordering::Acquire)
     }
 }

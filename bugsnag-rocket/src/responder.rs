@@ -1,19 +1,17 @@
 //! [`Reported`]: a responder that reports the error it wraps.
 
 use std::error::Error;
-use std::sync::Arc;
 
-use bugsnag_core::http::RequestSettings;
-use bugsnag_core::stacktrace::Stacktrace;
-use bugsnag_core::{Options, SeverityReason};
+use bugsnag_core::adapter::ErrorChain;
+use bugsnag_core::{Options, Stacktrace};
 use rocket::response::{self, Responder};
 use rocket::Request;
 
-use crate::request::RequestState;
-use crate::FRAMEWORK;
+use crate::request::{RequestState, DEFAULT_SETTINGS};
 
-/// An error a handler returns, reported to Bugsnag when Rocket turns it into a response.
-/// It responds exactly as the error does.
+/// An error a handler returns, reported to Bugsnag when Rocket turns it into a response
+/// of a status the fairing reports (5xx by default). It responds exactly as the error
+/// does.
 ///
 /// ```
 /// use bugsnag_rocket::Reported;
@@ -61,15 +59,24 @@ where
     E: Error + Responder<'r, 'o> + 'static,
 {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
-        let state = RequestState::of(request, bugsnag_core::client);
-        state.describe(request, request.local_cache(Arc::<RequestSettings>::default));
-        if let Some(client) = &state.client {
+        let state = RequestState::of(request, || DEFAULT_SETTINGS);
+        state.describe(request);
+        let Self { error, stacktrace } = self;
+        // The status is only known once the error has responded, and responding consumes
+        // it: its chain is read first.
+        let chain = ErrorChain::of(&error);
+        let response = error.respond_to(request);
+        let status = match &response {
+            Ok(response) => response.status().code,
+            Err(status) => status.code,
+        };
+        if state.unit.settings().reports_status(status) {
+            state.mark_reported();
             let options = Options::new()
-                .unhandled(SeverityReason::unhandled_error_middleware(FRAMEWORK))
-                .scope(state.scope.clone())
-                .stacktrace(self.stacktrace);
-            let _ = client.notify_with(&self.error, options);
+                .stacktrace(stacktrace)
+                .add_metadata_tab("response", serde_json::json!({ "status": status }));
+            let _ = state.unit.report_chain(chain, options);
         }
-        self.error.respond_to(request)
+        response
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bugsnag_core::testing::Collector;
+use bugsnag_core::testing::{self, Collector};
 use bugsnag_core::Client;
 use bugsnag_rocket::{catch_panics, BugsnagFairing, Reported};
 use serde_json::{json, Value};
@@ -115,7 +115,7 @@ async fn a_panicking_handler_answers_500_and_is_reported_once() {
     assert_eq!(event["user"]["id"], "127.0.0.1");
     assert_eq!(event["request"]["headers"]["cookie"], "[FILTERED]");
     assert!(event["request"]["url"].as_str().unwrap().ends_with("/users/42?token=[FILTERED]"));
-    assert_eq!(event["device"]["runtimeVersions"]["Rocket"], "0.5");
+    assert_eq!(event["device"]["runtimeVersions"]["Rocket"], testing::dependency_version("bugsnag-rocket", "rocket"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@
 use std::error::Error;
 use std::sync::Arc;
 
-use bugsnag_core::stacktrace::Stacktrace;
+use bugsnag_core::Stacktrace;
 
 /// An error a handler returned, attached to its response for the layer to report.
 #[derive(Clone)]

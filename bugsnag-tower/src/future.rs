@@ -1,17 +1,15 @@
-//! [`ResponseFuture`]: runs the handler's future in the request's scope, turns its panic
-//! into one report and a `500`, and reports returned errors.
+//! [`ResponseFuture`]: runs the handler's future in the request's unit of work, turns
+//! its panic into one report and a `500`, and reports returned errors.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bugsnag_core::panic::CatchUnwind;
-use bugsnag_core::{Client, Options, Scope, SeverityReason};
+use bugsnag_core::adapter::{CatchUnwind, UnitOfWork};
+use bugsnag_core::Options;
 use http::{Response, StatusCode};
 
 use crate::error::ErrorReport;
-use crate::layer::Settings;
 
 pin_project_lite::pin_project! {
     /// The response future of [`BugsnagService`](crate::BugsnagService).
@@ -27,29 +25,20 @@ pin_project_lite::pin_project! {
         Running {
             #[pin]
             future: CatchUnwind<F>,
-            scope: Scope,
-            client: Option<Client>,
-            settings: Arc<Settings>,
+            unit: UnitOfWork,
         },
         Panicked,
     }
 }
 
 impl<F: Future> ResponseFuture<F> {
-    pub(crate) fn running(scope: Scope, future: F, client: Option<Client>, settings: Arc<Settings>) -> Self {
-        let future = scope.run_catching(settings.framework, future);
-        Self { state: State::Running { future, scope, client, settings } }
+    pub(crate) fn running(unit: UnitOfWork, future: F) -> Self {
+        Self { state: State::Running { future: unit.run(future), unit } }
     }
 
-    pub(crate) fn panicked(
-        scope: &Scope,
-        payload: &(dyn std::any::Any + Send),
-        client: Option<Client>,
-        settings: &Settings,
-    ) -> Self {
-        if let Some(client) = client {
-            let _ = client.notify_panic(scope, payload, settings.framework);
-        }
+    /// The service's `call` itself panicked: reported now, answered with a `500`.
+    pub(crate) fn panicked(unit: &UnitOfWork, payload: &(dyn std::any::Any + Send)) -> Self {
+        let _ = unit.report_panic(payload);
         Self { state: State::Panicked }
     }
 }
@@ -68,44 +57,36 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let StateProj::Running { future, scope, client, settings } = self.project().state.project() else {
+        let StateProj::Running { future, unit } = self.project().state.project() else {
             return Poll::Ready(Ok(internal_error()));
         };
         match ready!(future.poll(cx)) {
             Ok(Ok(response)) => {
-                if let Some(client) = client {
-                    report_response(client, scope, settings, &response);
-                }
+                report_response(unit, &response);
                 Poll::Ready(Ok(response))
             }
             Ok(Err(error)) => Poll::Ready(Err(error)),
             Err(payload) => {
-                if let Some(client) = client {
-                    let _ = client.notify_panic(scope, &*payload, settings.framework);
-                }
+                let _ = unit.report_panic(&*payload);
                 Poll::Ready(Ok(internal_error()))
             }
         }
     }
 }
 
-fn report_response<B>(client: &Client, scope: &Scope, settings: &Settings, response: &Response<B>) {
+fn report_response<B>(unit: &UnitOfWork, response: &Response<B>) {
     let status = response.status();
-    if !(settings.report_status)(status) {
-        return;
-    }
-    let options = Options::new()
-        .unhandled(SeverityReason::unhandled_error_middleware(settings.framework))
-        .scope(scope.clone())
-        .metadata("response", serde_json::json!({ "status": status.as_u16() }));
-    let _ = match response.extensions().get::<ErrorReport>() {
-        Some(report) => {
-            client.notify_with(&*report.error, options.error_class(report.class).stacktrace(report.stacktrace.clone()))
+    match response.extensions().get::<ErrorReport>() {
+        Some(report) if unit.settings().reports_status(status.as_u16()) => {
+            let options = Options::new()
+                .error_class(report.class)
+                .stacktrace(report.stacktrace.clone())
+                .add_metadata_tab("response", serde_json::json!({ "status": status.as_u16() }));
+            let _ = unit.report_error(&*report.error, options);
         }
-        None if settings.report_without_error => client.notify_message(
-            status.canonical_reason().unwrap_or("error response"),
-            options.error_class(format!("HTTP {}", status.as_u16())),
-        ),
-        None => return,
-    };
+        Some(_) => {}
+        None => {
+            let _ = unit.report_response(status.as_u16(), status.canonical_reason());
+        }
+    }
 }

@@ -33,11 +33,10 @@
 //! - reports errors a handler returned, when their response carries an [`ErrorReport`]
 //!   and its status is one to report (5xx by default).
 //!
-//! # Modules
-//! - [`layer`] — [`BugsnagLayer`] and its options.
-//! - [`service`] — [`BugsnagService`].
-//! - [`future`] — [`ResponseFuture`].
-//! - [`error`] — [`ErrorReport`], how a handler hands its error to the layer.
+//! # Contents
+//! - [`BugsnagLayer`] and its options, the [`BugsnagService`] it makes and that
+//!   service's [`ResponseFuture`].
+//! - [`ErrorReport`]: how a handler hands its error to the layer.
 //!
 //! [axum]: https://docs.rs/axum
 //! [tonic]: https://docs.rs/tonic
@@ -45,10 +44,11 @@
 //! [tower]: https://docs.rs/tower
 #![warn(missing_docs)]
 
-pub mod error;
-pub mod future;
-pub mod layer;
-pub mod service;
+mod error;
+mod future;
+mod layer;
+mod service;
+mod versions;
 
 pub use error::ErrorReport;
 pub use future::ResponseFuture;

@@ -1,29 +1,26 @@
-//! [`BugsnagService`]: opens a scope per request, records the request and catches panics
-//! of the wrapped service's `call`.
+//! [`BugsnagService`]: opens a unit of work per request, records the request and catches
+//! panics of the wrapped service's `call`.
 
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bugsnag_core::http::HttpRequest;
-use bugsnag_core::Scope;
+use bugsnag_core::adapter::{HttpRequest, Settings};
 use http::{Request, Response};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
-use crate::layer::BugsnagLayer;
 
-/// The service made by [`BugsnagLayer`].
-#[derive(Clone)]
+/// The service made by [`BugsnagLayer`](crate::BugsnagLayer).
+#[derive(Clone, Debug)]
 pub struct BugsnagService<S> {
     inner: S,
-    layer: BugsnagLayer,
+    settings: Settings,
 }
 
 impl<S> BugsnagService<S> {
-    pub(crate) fn new(inner: S, layer: BugsnagLayer) -> Self {
-        Self { inner, layer }
+    pub(crate) fn new(inner: S, settings: Settings) -> Self {
+        Self { inner, settings }
     }
 }
 
@@ -41,22 +38,17 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let settings = &self.layer.settings;
-        let client = self.layer.client.clone().or_else(bugsnag_core::client);
-        let source = Arc::new(HttpRequest::new(
+        let source = HttpRequest::new(
             (request.method(), request.uri(), request.headers()),
             peer(&request),
             route(&request),
-            settings.request.clone(),
-        ));
-        let scope = match &client {
-            Some(client) => client.request_scope(source, settings.framework),
-            None => Scope::for_request(source, settings.framework),
-        };
+            self.settings.clone(),
+        );
+        let unit = self.settings.open(Some(Arc::new(source)));
         let inner = &mut self.inner;
-        match scope.run_sync(|| catch_unwind(AssertUnwindSafe(|| inner.call(request)))) {
-            Ok(future) => ResponseFuture::running(scope, future, client, settings.clone()),
-            Err(payload) => ResponseFuture::panicked(&scope, &*payload, client, settings),
+        match unit.call(|| inner.call(request)) {
+            Ok(future) => ResponseFuture::running(unit, future),
+            Err(payload) => ResponseFuture::panicked(&unit, &*payload),
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bugsnag_core::testing::Collector;
+use bugsnag_core::testing::{self, Collector};
 use bugsnag_core::{Client, InCurrentScope, Options, User};
 use bugsnag_tower::{BugsnagLayer, ErrorReport};
 use serde_json::{json, Value};
@@ -142,7 +142,7 @@ async fn a_panicking_handler_answers_500_reports_once_and_the_server_keeps_servi
     assert_eq!(request["headers"]["cookie"], "[FILTERED]");
     assert_eq!(request["headers"]["x-request-id"], "req-1");
     assert_eq!(request["referer"], "http://example.com/from?token=[FILTERED]");
-    assert_eq!(event["device"]["runtimeVersions"]["axum"], "0.8");
+    assert_eq!(event["device"]["runtimeVersions"]["axum"], testing::dependency_version("bugsnag-tower", "axum"));
     let navigation = &event["breadcrumbs"][0];
     assert_eq!(navigation["type"], "navigation");
     assert_eq!(navigation["name"], "http request", "as the seed names it");

@@ -135,13 +135,14 @@ async fn payloads_match_the_seeds_field_by_field() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration().hostname("web-1").app_version("1.2.3"));
     let scope = Scope::new();
-    client.add_breadcrumb(&scope, bugsnag_core::Breadcrumb::new("clicked", BreadcrumbType::Manual, json!({"x": 1})));
+    client
+        .leave_breadcrumb_in(&scope, bugsnag_core::Breadcrumb::new("clicked", BreadcrumbType::Manual, json!({"x": 1})));
     scope.add_feature_flag("checkout", Some("v2"));
     let options = Options::new()
         .scope(scope)
         .context("checkout")
         .user(User::id("u1"))
-        .metadata("account", json!({"password": "hunter2", "plan": "pro"}));
+        .add_metadata_tab("account", json!({"password": "hunter2", "plan": "pro"}));
     let _ = client.notify_with(&ValueError(Inner), options);
     let flushed = client.clone();
     assert!(tokio::task::spawn_blocking(move || flushed.flush(WAIT)).await.unwrap());

@@ -34,7 +34,8 @@ use std::task::{Context, Poll};
 
 use apalis_core::error::BoxDynError;
 use apalis_core::task::Task;
-use bugsnag_core::{Client, Options, SeverityReason};
+use bugsnag_core::adapter::Settings;
+use bugsnag_core::{Client, Options};
 use serde_json::Value;
 
 use crate::handler::FailureHandler;
@@ -42,13 +43,15 @@ use crate::job::Job;
 
 /// The framework named in reports.
 const FRAMEWORK: &str = "apalis";
+/// The settings of the apalis layer.
+const SETTINGS: Settings = Settings::new(FRAMEWORK, &[(FRAMEWORK, env!("BUGSNAG_VERSION_APALIS"))]);
 
 type Arguments = Arc<dyn Fn(&dyn Any) -> Option<Value> + Send + Sync>;
 
 /// The layer for apalis workers reporting to the process-wide client; see the
 /// [module documentation](self).
 pub fn connect_failure_handler() -> FailureLayer {
-    FailureLayer::new(FailureHandler::new())
+    FailureLayer::new(FailureHandler::with_settings(SETTINGS))
 }
 
 /// Reports the failures of an apalis worker's tasks: made by [`connect_failure_handler`]
@@ -63,16 +66,12 @@ pub struct FailureLayer {
 
 impl FailureLayer {
     fn new(handler: FailureHandler) -> Self {
-        let handler = handler.framework(FRAMEWORK);
-        if let Some(client) = handler.client() {
-            client.add_runtime_version(FRAMEWORK, "1");
-        }
         Self { handler, name: None, arguments: None, every_attempt: false }
     }
 
-    /// The layer reporting to `client`.
+    /// The layer reporting to `client` instead of the process-wide client.
     pub fn with_client(client: Client) -> Self {
-        Self::new(FailureHandler::with_client(client))
+        Self::new(FailureHandler::with_settings(SETTINGS).client(client))
     }
 
     /// The context of the worker's reports, instead of the arguments' type name.
@@ -145,28 +144,25 @@ where
         if let Some(arguments) = layer.arguments.as_ref().and_then(|f| f(&task.args as &dyn Any)) {
             job = job.arguments(arguments);
         }
-        let handler = layer.handler.clone();
         let report = last || layer.every_attempt;
-        let scope = handler.scope(&job);
+        let unit = layer.handler.open(&job);
         let future = self.inner.call(task);
         Box::pin(async move {
-            match scope.run_catching(FRAMEWORK, future).await {
+            match unit.run(future).await {
                 Ok(Ok(response)) => Ok(response),
                 Ok(Err(error)) => {
                     let error: BoxDynError = error.into();
-                    if let Some(client) = handler.client().filter(|_| report) {
-                        let reason = SeverityReason::unhandled_error_middleware(FRAMEWORK);
+                    if report {
                         // A boxed error: name it by what is in the box.
-                        let class = bugsnag_core::error_chain::class_of_dyn(&*error);
-                        let options = Options::new().unhandled(reason).scope(scope.clone()).error_class(class);
-                        let _ = client.notify_with(&*error, options);
+                        let class = bugsnag_core::adapter::class_of_dyn(&*error);
+                        let _ = unit.report_error(&*error, Options::new().error_class(class));
                     }
                     Err(error)
                 }
                 Err(payload) => {
-                    let message = bugsnag_core::panic::payload_message(&*payload);
-                    if let Some(client) = handler.client().filter(|_| report) {
-                        let _ = client.notify_panic(&scope, &*payload, FRAMEWORK);
+                    let message = bugsnag_core::adapter::payload_message(&*payload);
+                    if report {
+                        let _ = unit.report_panic(&*payload);
                     }
                     Err(format!("task panicked: {message}").into())
                 }

@@ -3,9 +3,11 @@
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use bugsnag_core::{Client, Options, Scope, SeverityReason};
+use bugsnag_core::adapter::{payload_message, Settings, UnitOfWork};
+#[cfg(feature = "anyhow")]
+use bugsnag_core::SeverityReason;
+use bugsnag_core::{Client, Options};
 
 use crate::job::Job;
 
@@ -36,11 +38,10 @@ impl<E: Error + 'static> Error for JobError<E> {
     }
 }
 
-/// Runs jobs and reports their failures (the seed's `connect_failure_handler`).
+/// Runs jobs and reports their failures (the Python notifier's `connect_failure_handler`).
 #[derive(Debug, Clone)]
 pub struct FailureHandler {
-    client: Option<Client>,
-    framework: &'static str,
+    settings: Settings,
 }
 
 impl Default for FailureHandler {
@@ -52,32 +53,37 @@ impl Default for FailureHandler {
 impl FailureHandler {
     /// Reports to the process-wide client.
     pub fn new() -> Self {
-        bugsnag_core::panic::ensure_hook();
-        Self { client: None, framework: "bugsnag-worker" }
+        Self::with_settings(Settings::new("bugsnag-worker", &[]))
     }
 
-    /// Reports to `client`.
+    pub(crate) fn with_settings(settings: Settings) -> Self {
+        Self { settings }
+    }
+
+    /// Reports to `client` instead of the process-wide client.
     pub fn with_client(client: Client) -> Self {
-        Self { client: Some(client), ..Self::new() }
+        Self::new().client(client)
     }
 
-    /// The runner named in `severityReason.attributes.framework` (`bugsnag-worker` by
-    /// default), such as `apalis` or `my-queue`.
-    pub fn framework(mut self, name: &'static str) -> Self {
-        self.framework = name;
+    pub(crate) fn client(mut self, client: Client) -> Self {
+        self.settings = self.settings.with_client(client);
         self
     }
 
-    pub(crate) fn client(&self) -> Option<Client> {
-        self.client.clone().or_else(bugsnag_core::client)
+    /// The runner named in `severityReason.attributes.framework` (`bugsnag-worker` by
+    /// default), such as `my-queue`.
+    pub fn framework(mut self, name: &'static str) -> Self {
+        self.settings = self.settings.framework(name);
+        self
     }
 
-    pub(crate) fn scope(&self, job: &Job) -> Scope {
-        let scope = Scope::new();
-        scope.set_context(job.name.clone());
-        scope.add_metadata_tab("job", job.tab());
-        scope.catch_panics(self.framework);
-        scope
+    /// The unit of work of one job: its own scope, context = the job's name, and the
+    /// `job` tab.
+    pub(crate) fn open(&self, job: &Job) -> UnitOfWork {
+        let unit = self.settings.open(None);
+        unit.scope().set_context(job.name.clone());
+        unit.scope().add_metadata_tab("job", job.tab());
+        unit
     }
 
     /// Runs an async job in its own scope; a returned error or a panic is reported and
@@ -87,32 +93,32 @@ impl FailureHandler {
         F: Future<Output = Result<T, E>>,
         E: Error + 'static,
     {
-        let scope = self.scope(&job);
-        let outcome = scope.run_catching(self.framework, future).await;
-        self.finish(&scope, outcome)
+        let unit = self.open(&job);
+        let outcome = unit.run(future).await;
+        finish(&unit, outcome)
     }
 
     /// Runs an async job returning `anyhow::Error`, like [`FailureHandler::run`], and
     /// reports a returned error with the backtrace anyhow captured where it was made
     /// (when one was captured; else the stack here). The error comes back as is, so the
     /// report borrows it: std resolves that backtrace on this task's thread (see
-    /// [`bugsnag_core::client::AnyhowError`] for the cost).
+    /// [`bugsnag_core::AnyhowError`] for the cost).
     #[cfg(feature = "anyhow")]
     pub async fn run_anyhow<F, T>(&self, job: Job, future: F) -> Result<T, JobError<anyhow::Error>>
     where
         F: Future<Output = anyhow::Result<T>>,
     {
-        let scope = self.scope(&job);
-        match scope.run_catching(self.framework, future).await {
+        let unit = self.open(&job);
+        match unit.run(future).await {
             Ok(Err(err)) => {
-                if let Some(client) = self.client() {
-                    let reason = SeverityReason::unhandled_error_middleware(self.framework);
-                    let _ = client.notify_anyhow(&err, Options::new().unhandled(reason).scope(scope.clone()));
+                if let Some(client) = unit.client() {
+                    let reason = SeverityReason::unhandled_error_middleware(unit.settings().framework_name());
+                    let _ = client.notify_anyhow(&err, Options::new().unhandled(reason).scope(unit.scope().clone()));
                 }
                 Err(JobError::Failed(err))
             }
             Ok(Ok(value)) => Ok(value),
-            Err(payload) => Err(self.panicked(&scope, payload)),
+            Err(payload) => Err(panicked(&unit, payload)),
         }
     }
 
@@ -121,9 +127,9 @@ impl FailureHandler {
     where
         E: Error + 'static,
     {
-        let scope = self.scope(&job);
-        let outcome = scope.run_sync(|| catch_unwind(AssertUnwindSafe(f)));
-        self.finish(&scope, outcome)
+        let unit = self.open(&job);
+        let outcome = unit.call(f);
+        finish(&unit, outcome)
     }
 
     /// Spawns an async job on the current tokio runtime, like [`FailureHandler::run`].
@@ -136,30 +142,24 @@ impl FailureHandler {
         let handler = self.clone();
         tokio::spawn(async move { handler.run(job, future).await })
     }
+}
 
-    fn finish<T, E: Error + 'static>(
-        &self,
-        scope: &Scope,
-        outcome: Result<Result<T, E>, Box<dyn std::any::Any + Send>>,
-    ) -> Result<T, JobError<E>> {
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                if let Some(client) = self.client() {
-                    let reason = SeverityReason::unhandled_error_middleware(self.framework);
-                    let _ = client.notify_with(&err, Options::new().unhandled(reason).scope(scope.clone()));
-                }
-                Err(JobError::Failed(err))
-            }
-            Err(payload) => Err(self.panicked(scope, payload)),
+fn finish<T, E: Error + 'static>(
+    unit: &UnitOfWork,
+    outcome: Result<Result<T, E>, Box<dyn std::any::Any + Send>>,
+) -> Result<T, JobError<E>> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => {
+            let _ = unit.report_error(&err, Options::new());
+            Err(JobError::Failed(err))
         }
+        Err(payload) => Err(panicked(unit, payload)),
     }
+}
 
-    /// Reports a job's panic (with the stack at the panic point) as unhandled.
-    fn panicked<E>(&self, scope: &Scope, payload: Box<dyn std::any::Any + Send>) -> JobError<E> {
-        if let Some(client) = self.client() {
-            let _ = client.notify_panic(scope, &*payload, self.framework);
-        }
-        JobError::Panicked(bugsnag_core::panic::payload_message(&*payload))
-    }
+/// Reports a job's panic (with the stack at the panic point) as unhandled.
+fn panicked<E>(unit: &UnitOfWork, payload: Box<dyn std::any::Any + Send>) -> JobError<E> {
+    let _ = unit.report_panic(&*payload);
+    JobError::Panicked(payload_message(&*payload))
 }

@@ -45,9 +45,9 @@ impl Job {
     }
 
     /// The job's arguments; redacted by `params_filters` before they are sent, and cut
-    /// at [`MAX_DEPTH`](bugsnag_core::limits::MAX_DEPTH) levels of nesting.
+    /// at 32 levels of nesting.
     pub fn arguments(mut self, mut arguments: Value) -> Self {
-        bugsnag_core::limits::cap_depth(&mut arguments);
+        bugsnag_core::adapter::cap_depth(&mut arguments);
         self.arguments = Some(arguments);
         self
     }

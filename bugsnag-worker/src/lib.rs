@@ -1,4 +1,4 @@
-//! Bugsnag for background jobs: the counterpart of the seed's Celery
+//! Bugsnag for background jobs: the counterpart of the Python notifier's Celery
 //! `connect_failure_handler`, for whatever runs your jobs (a tokio task loop, a queue
 //! consumer, a cron binary).
 //!
@@ -36,16 +36,16 @@
 //! **apalis** (feature `apalis`): `WorkerBuilder::new(..).layer(connect_failure_handler())`
 //! does all of this for every task of an apalis 1.0 worker; see [`apalis`](mod@apalis).
 //!
-//! # Modules
-//! - `apalis` (feature `apalis`) — [`connect_failure_handler`], the layer for apalis workers.
-//! - [`job`] — [`Job`], what the notifier knows of one job.
-//! - [`handler`] — [`FailureHandler`] and [`JobError`].
+//! # Contents
+//! - [`FailureHandler`] and [`JobError`]: running jobs and reporting how they fail.
+//! - [`Job`]: what the notifier knows of one job.
+//! - `apalis` (feature `apalis`): [`connect_failure_handler`], the layer for apalis workers.
 #![warn(missing_docs)]
 
 #[cfg(feature = "apalis")]
 pub mod apalis;
-pub mod handler;
-pub mod job;
+mod handler;
+mod job;
 
 #[cfg(feature = "apalis")]
 pub use apalis::{connect_failure_handler, FailureLayer, FailureService};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use apalis::prelude::*;
-use bugsnag_core::testing::Collector;
+use bugsnag_core::testing::{self, Collector};
 use bugsnag_core::Client;
 use bugsnag_worker::FailureLayer;
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ async fn failed_and_panicking_tasks_are_reported_and_the_worker_keeps_running() 
     assert_eq!(failed["metaData"]["job"]["arguments"], json!({"invoice": 7, "api_token": "[FILTERED]"}));
     assert!(failed["metaData"]["job"]["id"].is_string(), "{:#}", failed["metaData"]["job"]);
     assert_eq!(failed["metaData"]["job"]["worker"], "billing");
-    assert_eq!(failed["device"]["runtimeVersions"]["apalis"], "1");
+    assert_eq!(failed["device"]["runtimeVersions"]["apalis"], testing::dependency_version("bugsnag-worker", "apalis"));
 
     let panicked = by_message("invoice 13 is cursed");
     assert_eq!(

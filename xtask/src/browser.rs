@@ -50,7 +50,8 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     for _ in 0..2 {
         report_order_error(&client);
     }
-    let hostile = Options::new().context(HOSTILE).error_class(HOSTILE).metadata(HOSTILE, json!({ HOSTILE: HOSTILE }));
+    let hostile =
+        Options::new().context(HOSTILE).error_class(HOSTILE).add_metadata_tab(HOSTILE, json!({ HOSTILE: HOSTILE }));
     let _ = client.notify_message(HOSTILE, hostile);
     client.flush(WAIT);
 

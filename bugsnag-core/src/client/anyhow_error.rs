@@ -7,12 +7,13 @@ use std::backtrace::BacktraceStatus;
 use std::error::Error;
 use std::sync::Arc;
 
-use super::{Client, Outcome};
-use crate::error_chain::{class_of_dyn, exceptions};
-use crate::options::Options;
+use super::outcome::Outcome;
+use super::pipeline::Pipeline;
+use crate::capture::error_chain::{class_of_dyn, exceptions};
+use crate::capture::Options;
 use crate::stacktrace::Stacktrace;
 
-/// An `anyhow::Error` for [`Client::notify_anyhow`]: the error itself (`err`) or a
+/// An `anyhow::Error` for [`Client::notify_anyhow`](crate::Client::notify_anyhow): the error itself (`err`) or a
 /// reference (`&err`).
 ///
 /// Give the error when you are done with it: its backtrace is then read on the delivery
@@ -20,7 +21,7 @@ use crate::stacktrace::Stacktrace;
 /// backtrace on the calling thread: the first time in a process that loads debug
 /// information (hundreds of milliseconds), then about a hundred microseconds per report.
 /// Without a captured backtrace (`RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` unset) both cost
-/// the same as [`Client::notify`].
+/// the same as [`Client::notify`](crate::Client::notify).
 #[derive(Debug)]
 pub enum AnyhowError<'a> {
     /// The error, moved to the delivery thread with the event.
@@ -41,42 +42,30 @@ impl<'a> From<&'a anyhow::Error> for AnyhowError<'a> {
     }
 }
 
-impl Client {
-    /// Reports an `anyhow::Error` (given or borrowed, see [`AnyhowError`]) with the
-    /// backtrace anyhow captured where it was made, or the stack here when it captured
-    /// none.
-    ///
-    /// ```
-    /// # let client = bugsnag_core::Client::new(bugsnag_core::Configuration::default());
-    /// use bugsnag_core::Options;
-    ///
-    /// let err = anyhow::anyhow!("could not load the order");
-    /// let _ = client.notify_anyhow(&err, Options::new()); // keeps `err`
-    /// let _ = client.notify_anyhow(err, Options::new()); // done with it: cheaper
-    /// ```
-    pub fn notify_anyhow<'a>(&self, error: impl Into<AnyhowError<'a>>, options: Options) -> Outcome {
-        match error.into() {
+impl AnyhowError<'_> {
+    pub(super) fn report(self, pipeline: &Pipeline, options: Options) -> Outcome {
+        match self {
             AnyhowError::Owned(error) => {
                 let error = Arc::new(error);
-                self.report_anyhow(&error, options, |here| Stacktrace::from_anyhow(error.clone(), here))
+                report(pipeline, &error, options, |here| Stacktrace::from_anyhow(error.clone(), here))
             }
             AnyhowError::Borrowed(error) => {
-                self.report_anyhow(error, options, |here| Stacktrace::from_std_backtrace(error.backtrace(), here))
+                report(pipeline, error, options, |here| Stacktrace::from_std_backtrace(error.backtrace(), here))
             }
         }
     }
+}
 
-    /// Reports `error`, its stack made by `backtrace` from the stack here when anyhow
-    /// captured one.
-    fn report_anyhow(
-        &self,
-        error: &anyhow::Error,
-        options: Options,
-        backtrace: impl FnOnce(Stacktrace) -> Stacktrace,
-    ) -> Outcome {
-        let captured = error.backtrace().status() == BacktraceStatus::Captured;
-        let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
-        let class = options.error_class.clone().unwrap_or_else(|| class_of_dyn(root));
-        self.report(|here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }), options)
-    }
+/// Reports `error`, its stack made by `backtrace` from the stack here when anyhow
+/// captured one.
+fn report(
+    pipeline: &Pipeline,
+    error: &anyhow::Error,
+    options: Options,
+    backtrace: impl FnOnce(Stacktrace) -> Stacktrace,
+) -> Outcome {
+    let captured = error.backtrace().status() == BacktraceStatus::Captured;
+    let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
+    let class = options.error_class.clone().unwrap_or_else(|| class_of_dyn(root));
+    pipeline.report(|here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }), options)
 }

@@ -1,84 +1,103 @@
-//! The notify pipeline, on the caller's thread: gate (API key, release stage, ignored
-//! classes), build the event from configuration, scope and options, run the callbacks,
-//! and hand the event to the delivery thread without blocking.
+//! The life of one event on the caller's thread, as stages: **gate** (a disabled client,
+//! a silenced release stage or a callback calling `notify` stops here, before anything
+//! is captured), **capture** (the error chain and an unresolved stack), **filter**
+//! (`ignore_classes`), **build** (configuration, then the scope, then the call's
+//! options), **callbacks** (`before_notify`, then whatever they left invalid is put
+//! right), **hand-off** (a non-blocking `try_send` to the delivery thread). The delivery
+//! thread takes it from there: resolve, redact, trim, serialize, send (`delivery`).
 
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use super::{Client, Decision, DropReason, Outcome};
-use crate::breadcrumbs::{self, Breadcrumb, BreadcrumbType};
-use crate::config::is_valid_api_key;
-use crate::error_chain::{class_matches, FALLBACK_CLASS};
-use crate::event::{merge_tab, Event, Exception, Severity, SeverityReason};
-use crate::limits;
-use crate::options::Options;
-use crate::panic as panics;
-use crate::scope::Scope;
+use serde_json::Value;
+
+use super::outcome::{Callback, Decision, DropReason, Outcome};
+use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
+use crate::capture::{Options, Scope};
+use crate::config::{is_valid_api_key, Configuration};
+use crate::delivery::Delivery;
+use crate::model::{
+    merge_breadcrumbs, merge_tab, App, Breadcrumb, BreadcrumbType, Device, Event, Exception, Flags, Ring, Severity,
+    SeverityReason,
+};
+use crate::sessions::SessionTracker;
 use crate::stacktrace::Stacktrace;
+use crate::{limits, reentry};
 
-thread_local! {
-    /// Set while this thread runs `before_notify` callbacks.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+/// Everything one client needs to take an event from a `notify` call to its delivery
+/// thread; shared by the clones of a [`Client`](crate::Client).
+pub(crate) struct Pipeline {
+    pub(crate) config: Configuration,
+    pub(crate) api_key: Option<String>,
+    pub(crate) callbacks: RwLock<Vec<Callback>>,
+    pub(crate) delivery: Option<Delivery>,
+    pub(crate) sessions: Arc<SessionTracker>,
+    pub(crate) app: App,
+    pub(crate) device: Arc<Mutex<Device>>,
+    pub(crate) breadcrumbs: Mutex<Ring>,
+    pub(crate) feature_flags: Mutex<Flags>,
 }
 
-impl Client {
-    pub(super) fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, options: Options) -> Outcome {
-        let outcome = self.report_inner(build, options);
-        crate::diagnostics::trace(self.inner.config.debug, || format!("notify: {outcome:?}"));
+impl Pipeline {
+    /// Takes one event through every stage; `build` makes its exceptions around the
+    /// stack captured here (or given in the options).
+    pub(crate) fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, options: Options) -> Outcome {
+        let outcome = match self.stages(build, options) {
+            Ok(()) => Outcome::Queued,
+            Err(reason) => Outcome::Dropped(reason),
+        };
+        crate::diagnostics::trace(self.config.debug, || format!("notify: {outcome:?}"));
         outcome
     }
 
-    fn report_inner(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Outcome {
-        let inner = &*self.inner;
-        if IN_CALLBACK.try_with(Cell::get).unwrap_or(false) {
+    fn stages(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Result<(), DropReason> {
+        let delivery = self.gate(&mut options)?;
+        let exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
+        let ignored = |e: &Exception| self.config.ignore_classes.iter().any(|c| class_matches(c, &e.error_class));
+        if exceptions.iter().any(ignored) {
+            return Err(DropReason::IgnoredClass);
+        }
+        let scope = options.scope.take().unwrap_or_else(Scope::current);
+        let mut event = self.build(exceptions, options, &scope);
+        self.run_callbacks(&mut event)?;
+        event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
+        let crumb = error_breadcrumb(&event);
+        let queued = delivery.enqueue(Box::new(event));
+        self.leave_breadcrumb_in(&scope, crumb);
+        if !queued {
+            return Err(DropReason::QueueFull);
+        }
+        if !self.config.asynchronous {
+            delivery.flush(self.config.delivery_timeout);
+        }
+        Ok(())
+    }
+
+    /// Whether this event may be made at all, before anything is captured.
+    fn gate(&self, options: &mut Options) -> Result<&Delivery, DropReason> {
+        if reentry::in_callback() {
             // It would run the callbacks again, and so on until the stack overflows.
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Ordering::Relaxed) {
                 tracing::warn!(target: "bugsnag_core", "notify was called from a before_notify callback; such reports are dropped");
             }
-            return Outcome::Dropped(DropReason::InsideCallback);
+            return Err(DropReason::InsideCallback);
         }
         if options.api_key.as_deref().is_some_and(|key| !is_valid_api_key(key)) {
             tracing::warn!(target: "bugsnag_core", "the API key given to notify is malformed; using the configured one");
             options.api_key = None;
         }
-        let key_ok = inner.api_key.is_some() || options.api_key.is_some();
-        let Some(delivery) = inner.delivery.as_ref().filter(|_| key_ok) else {
-            return Outcome::Dropped(DropReason::Disabled);
-        };
-        if !inner.config.stage_notifies() {
-            return Outcome::Dropped(DropReason::ReleaseStage);
+        let key_ok = self.api_key.is_some() || options.api_key.is_some();
+        let delivery = self.delivery.as_ref().filter(|_| key_ok).ok_or(DropReason::Disabled)?;
+        if !self.config.stage_notifies() {
+            return Err(DropReason::ReleaseStage);
         }
-        let exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
-        let ignored = |e: &Exception| inner.config.ignore_classes.iter().any(|c| class_matches(c, &e.error_class));
-        if exceptions.iter().any(ignored) {
-            return Outcome::Dropped(DropReason::IgnoredClass);
-        }
-        let scope = options.scope.take().unwrap_or_else(Scope::current);
-        let mut event = self.event(exceptions, options, &scope);
-        let callbacks = self.inner.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if !callbacks.is_empty() {
-            if run_callbacks(&callbacks, &mut event) == Decision::Drop {
-                return Outcome::Dropped(DropReason::Callback);
-            }
-            normalize(&mut event);
-        }
-        event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
-        let crumb = error_breadcrumb(&event);
-        let queued = delivery.enqueue(Box::new(event));
-        self.add_breadcrumb(&scope, crumb);
-        if !queued {
-            return Outcome::Dropped(DropReason::QueueFull);
-        }
-        if !inner.config.asynchronous {
-            delivery.flush(inner.config.delivery_timeout);
-        }
-        Outcome::Queued
+        Ok(delivery)
     }
 
-    fn event(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> Event {
-        let config = &self.inner.config;
+    /// The event: configuration, overlaid with the scope, overlaid with the options.
+    fn build(&self, exceptions: Vec<Exception>, options: Options, scope: &Scope) -> Event {
         let scope = scope.lock();
         let mut metadata = scope.metadata.clone();
         for (tab, value) in options.metadata {
@@ -86,11 +105,11 @@ impl Client {
         }
         let source = scope.request_source.as_deref();
         let breadcrumbs = {
-            let client_ring = self.inner.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner());
+            let client_ring = self.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner());
             let start = source.and_then(|s| s.breadcrumb());
-            let mut newest_first =
-                breadcrumbs::merge(scope.breadcrumbs.as_ref(), start, &client_ring, config.breadcrumb_limit());
-            // Sent oldest first, as the seed and Bugsnag's other notifiers send them.
+            let limit = self.config.breadcrumb_limit();
+            let mut newest_first = merge_breadcrumbs(scope.breadcrumbs.as_ref(), start, &client_ring, limit);
+            // Sent oldest first, as the Python notifier and Bugsnag's others send them.
             newest_first.reverse();
             newest_first
         };
@@ -99,8 +118,11 @@ impl Client {
             Some(_) => SeverityReason::user_specified_severity(),
             None => SeverityReason::handled_error(),
         });
-        let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        device.time = Some(crate::delivery::now_rfc3339());
+        let mut device = self.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        device.time = Some(crate::time::now_rfc3339());
+        for (name, version) in scope.runtime_versions {
+            device.runtime_versions.insert((*name).to_owned(), Value::from(*version));
+        }
         Event {
             exceptions,
             breadcrumbs,
@@ -115,7 +137,7 @@ impl Client {
             severity: options.severity.unwrap_or(Severity::Warning),
             severity_reason,
             user: options.user.or_else(|| scope.user.clone()).or_else(|| source.and_then(|s| s.user())),
-            app: self.inner.app.clone(),
+            app: self.app.clone(),
             device,
             session: None,
             feature_flags,
@@ -123,30 +145,51 @@ impl Client {
             api_key: options.api_key,
         }
     }
-}
 
-fn run_callbacks(callbacks: &[super::Callback], event: &mut Event) -> Decision {
-    let before = event.severity;
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            let _ = IN_CALLBACK.try_with(|c| c.set(self.0));
+    /// Runs the `before_notify` callbacks; a callback that panics is skipped.
+    fn run_callbacks(&self, event: &mut Event) -> Result<(), DropReason> {
+        let callbacks = self.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if callbacks.is_empty() {
+            return Ok(());
         }
-    }
-    let _reset = Reset(IN_CALLBACK.try_with(|c| c.replace(true)).unwrap_or(false));
-    for callback in callbacks {
-        // A panicking callback must not take the host down, nor be reported itself.
-        let decision = panics::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event))));
-        match decision {
-            Ok(Decision::Send) => {}
-            Ok(Decision::Drop) => return Decision::Drop,
-            Err(_) => tracing::error!(target: "bugsnag_core", "a before_notify callback panicked; it was skipped"),
+        let before = event.severity;
+        let decision = reentry::as_callback(|| {
+            for callback in &callbacks {
+                // A panicking callback must not take the host down, nor be reported itself.
+                match reentry::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event)))) {
+                    Ok(Decision::Send) => {}
+                    Ok(Decision::Drop) => return Decision::Drop,
+                    Err(_) => {
+                        tracing::error!(target: "bugsnag_core", "a before_notify callback panicked; it was skipped")
+                    }
+                }
+            }
+            Decision::Send
+        });
+        if decision == Decision::Drop {
+            return Err(DropReason::Callback);
         }
+        if event.severity != before {
+            event.severity_reason = SeverityReason::user_callback_set_severity();
+        }
+        normalize(event);
+        Ok(())
     }
-    if event.severity != before {
-        event.severity_reason = SeverityReason::user_callback_set_severity();
+
+    /// Leaves a breadcrumb in `scope`, or in the client's ring for a thread's own scope.
+    pub(crate) fn leave_breadcrumb_in(&self, scope: &Scope, mut crumb: Breadcrumb) {
+        // Its fields are public: it may not have come through `Breadcrumb::new`.
+        crumb.metadata.values_mut().for_each(limits::cap_depth);
+        let max = self.config.breadcrumb_limit();
+        if let Some(ring) = scope.lock().breadcrumbs.as_mut() {
+            return ring.push(crumb, max);
+        }
+        self.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner()).push(crumb, max);
     }
-    Decision::Send
+
+    pub(crate) fn flags(&self) -> MutexGuard<'_, Flags> {
+        self.feature_flags.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Puts right what callbacks may have left invalid, so every event sent validates

@@ -9,6 +9,7 @@
 
 mod outbox;
 mod progress;
+mod redact;
 mod retry;
 mod trim;
 mod worker;
@@ -17,55 +18,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Configuration;
-use crate::event::Event;
-use crate::session::SessionTracker;
+use crate::model::{Event, Outgoing};
+use crate::sessions::SessionTracker;
 use progress::{Barrier, Finish, Progress};
+pub use redact::is_sensitive_header;
 
 /// The delivery thread's name; the panic hook never reports from it.
 pub(crate) const THREAD_NAME: &str = "bugsnag-delivery";
-
-/// The notifier block of every payload.
-#[derive(Serialize)]
-pub(crate) struct Notifier {
-    name: &'static str,
-    version: &'static str,
-    url: &'static str,
-}
-
-pub(crate) const NOTIFIER: Notifier = Notifier {
-    name: "Rust Bugsnag Notifier",
-    version: env!("CARGO_PKG_VERSION"),
-    url: "https://github.com/bugsnag-rust/bugsnag-rust",
-};
-
-/// Which API a payload is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Kind {
-    Event,
-    Sessions,
-}
-
-impl Kind {
-    fn payload_version(self) -> &'static str {
-        match self {
-            Kind::Event => "4.0",
-            Kind::Sessions => "1.0",
-        }
-    }
-}
-
-/// A serialized payload ready to POST.
-#[derive(Debug, Clone)]
-pub(crate) struct Outgoing {
-    pub(crate) kind: Kind,
-    pub(crate) api_key: String,
-    pub(crate) body: Vec<u8>,
-}
 
 /// What a client has done with the events given to it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -212,22 +174,4 @@ impl Delivery {
             dropped_undeliverable: load(&c.dropped_undeliverable),
         }
     }
-}
-
-/// A time as RFC 3339 with milliseconds, in UTC.
-pub(crate) fn format_time(t: time::OffsetDateTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.format(&format).unwrap_or_default()
-}
-
-/// A time truncated to its minute, as session counts are keyed.
-pub(crate) fn format_minute(t: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:00Z");
-    t.format(&format).unwrap_or_default()
-}
-
-/// The current time as RFC 3339 with milliseconds, in UTC.
-pub(crate) fn now_rfc3339() -> String {
-    format_time(time::OffsetDateTime::now_utc())
 }

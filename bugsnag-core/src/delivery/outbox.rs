@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Kind, Outgoing};
+use crate::model::{Kind, Outgoing};
 
 /// A claim whose owner gave no heartbeat for this long is taken over.
 const STALE_CLAIM: Duration = Duration::from_secs(300);

@@ -16,12 +16,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::outbox::{Claimed, Held, Outbox, HEARTBEAT};
+use super::redact::Filters;
 use super::retry::{classify, RetryPolicy, Verdict};
-use super::{bump, trim, Barrier, Counters, Finish, Job, Kind, Outgoing, Progress, NOTIFIER, THREAD_NAME};
+use super::{bump, trim, Barrier, Counters, Finish, Job, Progress, THREAD_NAME};
 use crate::config::Configuration;
-use crate::event::Event;
-use crate::redact::Filters;
-use crate::session::SessionTracker;
+use crate::model::{Event, Kind, Notifier, Outgoing, NOTIFIER};
+use crate::sessions::SessionTracker;
 use crate::stacktrace::{FrameRules, Resolver, Stacktrace};
 
 /// Payloads in hand (being sent or waiting out a backoff) before the thread stops taking
@@ -33,7 +33,7 @@ const MAX_IN_HAND: usize = 256;
 struct Payload<'a> {
     api_key: &'a str,
     payload_version: &'static str,
-    notifier: &'a super::Notifier,
+    notifier: &'a Notifier,
     events: [&'a Event; 1],
 }
 
@@ -384,7 +384,7 @@ impl Worker {
             .post(url.clone())
             .header("Bugsnag-Api-Key", &outgoing.api_key)
             .header("Bugsnag-Payload-Version", outgoing.kind.payload_version())
-            .header("Bugsnag-Sent-At", super::now_rfc3339())
+            .header("Bugsnag-Sent-At", crate::time::now_rfc3339())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(outgoing.body.clone())
             .send()

@@ -80,7 +80,7 @@ impl BugsnagLogger {
         self
     }
 
-    /// Puts the named key-values in the metaData tab `tab` (the seed's `extra_fields`).
+    /// Puts the named key-values in the metaData tab `tab` (the Python notifier's `extra_fields`).
     pub fn extra_fields(mut self, tab: impl Into<String>, fields: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.settings.extra_fields(tab, fields);
         self

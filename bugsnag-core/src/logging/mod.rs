@@ -1,4 +1,4 @@
-//! Bridges from Rust's logging crates, the counterpart of the seed's `BugsnagHandler`:
+//! Bridges from Rust's logging crates, the counterpart of the Python notifier's `BugsnagHandler`:
 //! log records at or above a level (ERROR by default) become reports, lower ones (INFO
 //! and up by default) become `log` breadcrumbs.
 //!
@@ -7,7 +7,7 @@
 //!
 //! A report carries severity from the level (error, warning, info), severityReason `log`
 //! with `attributes.level`, the message, the record's fields in a metaData tab
-//! (`extra data`, the seed's name) or in the tabs [`LogSettings::extra_fields`] chooses,
+//! (`extra data`, the Python notifier's name) or in the tabs [`LogSettings::extra_fields`] chooses,
 //! and, when a field holds a `dyn Error`, that error's chain as its exceptions instead of
 //! a synthetic `Log<LEVEL>` class. The notifier's own records, and anything logged on its
 //! delivery thread (its HTTP client's), are never reported, so there is no feedback loop.
@@ -21,12 +21,10 @@ use std::error::Error;
 
 use serde_json::{Map, Value};
 
-use crate::breadcrumbs::{Breadcrumb, BreadcrumbType};
+use crate::capture::error_chain::{self, FALLBACK_CLASS};
+use crate::capture::{Options, Scope};
 use crate::client::Client;
-use crate::error_chain::{self, FALLBACK_CLASS};
-use crate::event::{Severity, SeverityReason};
-use crate::options::Options;
-use crate::scope::Scope;
+use crate::model::{Breadcrumb, BreadcrumbType, Severity, SeverityReason};
 
 #[cfg(feature = "log")]
 pub use log_bridge::BugsnagLogger;
@@ -62,7 +60,7 @@ impl LogLevel {
         }
     }
 
-    /// The seed's mapping: error, warning, and info for everything lower.
+    /// The Python notifier's mapping: error, warning, and info for everything lower.
     fn severity(self) -> Severity {
         match self {
             LogLevel::Error => Severity::Error,
@@ -105,7 +103,7 @@ impl LogSettings {
     }
 
     /// Puts the fields named in `fields` in the metaData tab `tab` instead of `extra data`
-    /// (the seed's `extra_fields={"tab": ["field"]}`); absent fields are ignored.
+    /// (the Python notifier's `extra_fields={"tab": ["field"]}`); absent fields are ignored.
     pub fn extra_fields(&mut self, tab: impl Into<String>, fields: impl IntoIterator<Item = impl Into<String>>) {
         self.extra_fields.push((tab.into(), fields.into_iter().map(Into::into).collect()));
     }
@@ -125,7 +123,7 @@ impl LogSettings {
 fn is_own(target: &str) -> bool {
     target.starts_with("bugsnag_")
         || std::thread::current().name() == Some(crate::delivery::THREAD_NAME)
-        || crate::panic::is_quiet()
+        || crate::reentry::is_quiet()
 }
 
 /// One log record, as either bridge reads it.
@@ -181,18 +179,19 @@ impl LogSettings {
         if is_own(&record.target) {
             return;
         }
-        let Some(client) = self.client.clone().or_else(crate::client) else { return };
+        let Some(client) = self.client.clone().or_else(crate::global::client) else { return };
         if record.level >= self.report_level {
             self.report(&client, record);
         } else if self.breadcrumb_level.is_some_and(|b| record.level >= b) {
-            // The level is always there, fields or not, as the seed sends it.
+            // The level is always there, fields or not, as the Python notifier sends it.
             let mut details =
                 self.tabs(record.fields).remove(EXTRA_DATA_TAB).unwrap_or_else(|| Value::Object(Map::new()));
             if let Value::Object(map) = &mut details {
                 map.insert("level".into(), record.level.name().into());
                 map.insert("target".into(), record.target.into());
             }
-            client.add_breadcrumb(&Scope::current(), Breadcrumb::new(record.message, BreadcrumbType::Log, details));
+            client
+                .leave_breadcrumb_in(&Scope::current(), Breadcrumb::new(record.message, BreadcrumbType::Log, details));
         }
     }
 
@@ -203,7 +202,7 @@ impl LogSettings {
             options = options.fallback_context(context);
         }
         let mut fields = record.fields;
-        // The seed's logging handler takes `groupingHash` from the record.
+        // The Python notifier's logging handler takes `groupingHash` from the record.
         for name in ["groupingHash", "grouping_hash"] {
             match fields.remove(name) {
                 Some(Value::String(hash)) => options = options.grouping_hash(hash),
@@ -220,7 +219,7 @@ impl LogSettings {
             }
         }
         for (tab, value) in tabs {
-            options = options.metadata(tab, value);
+            options = options.add_metadata_tab(tab, value);
         }
         let chain = record.error.unwrap_or_else(|| {
             let message = if record.message.is_empty() { FALLBACK_CLASS.to_owned() } else { record.message };

@@ -70,7 +70,7 @@ impl BugsnagTracingLayer {
         self
     }
 
-    /// Puts the named fields in the metaData tab `tab` (the seed's `extra_fields`).
+    /// Puts the named fields in the metaData tab `tab` (the Python notifier's `extra_fields`).
     pub fn extra_fields(mut self, tab: impl Into<String>, fields: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.settings.extra_fields(tab, fields);
         self

@@ -307,6 +307,35 @@ pub fn closed_endpoint() -> String {
     format!("http://{addr}/notify")
 }
 
+/// The version cargo resolved `dependency` to for the package `dependent` of the
+/// workspace the tests run in (from `cargo metadata`): what `device.runtimeVersions`
+/// should say about a framework an adapter serves.
+pub fn dependency_version(dependent: &str, dependency: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", env!("BUGSNAG_TARGET")])
+        .output()
+        .expect("cargo metadata runs");
+    let metadata: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("cargo metadata: {e}: {}", String::from_utf8_lossy(&output.stderr)));
+    let packages = metadata["packages"].as_array().expect("packages");
+    let id_of = |name: &str| packages.iter().find(|p| p["name"] == name).map(|p| p["id"].clone());
+    let dependent_id = id_of(dependent).unwrap_or_else(|| panic!("no package {dependent} in the workspace"));
+    let node = metadata["resolve"]["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["id"] == dependent_id))
+        .expect("the dependent is resolved");
+    node["deps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|dep| packages.iter().find(|p| p["id"] == dep["pkg"]))
+        .find(|p| p["name"] == dependency)
+        .and_then(|p| p["version"].as_str())
+        .unwrap_or_else(|| panic!("{dependent} does not depend on {dependency}"))
+        .to_owned()
+}
+
 /// Panics with the schema errors of any request that has some.
 pub fn assert_valid(requests: &[Received]) {
     for request in requests {

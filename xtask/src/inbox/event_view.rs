@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::page::{escape, format_time};
+use super::html::{escape, format_time};
 use super::store::{Event, Group};
 
 /// Nested objects deeper than this are shown as JSON rather than as nested tables.

@@ -7,6 +7,7 @@
 //! - `GET /count`: how many payloads arrived (the page polls it to refresh itself).
 
 mod event_view;
+mod html;
 pub(crate) mod page;
 pub(crate) mod store;
 

@@ -141,12 +141,12 @@ fn escapes_everything_a_report_carries() {
         headers: [("accept".to_owned(), "text/html".to_owned())].into(),
         ..Request::default()
     });
-    client.start_session_in(&scope);
+    scope.run_sync(|| client.start_session());
     let options = Options::new()
         .scope(scope)
         .context("GET /cart")
         .user(User::id("u1").with_name("Ann"))
-        .metadata("cart", json!({"items": 2, "nested": {"deep": {"deeper": {"deepest": "x"}}}}))
+        .add_metadata_tab("cart", json!({"items": 2, "nested": {"deep": {"deeper": {"deepest": "x"}}}}))
         .grouping_hash("cart");
     let _ = client.notify_with(&OrderError, options);
     assert!(client.flush(WAIT));

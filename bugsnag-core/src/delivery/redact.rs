@@ -20,10 +20,10 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use crate::config::{Configuration, DEFAULT_PARAMS_FILTERS};
-use crate::event::Event;
+use crate::model::Event;
 
 /// What a filtered value is replaced with.
-pub const FILTERED: &str = "[FILTERED]";
+pub(crate) const FILTERED: &str = "[FILTERED]";
 
 /// Parts of header names that mark a header as carrying credentials.
 const SENSITIVE_HEADER_PARTS: &[&str] =
@@ -41,7 +41,7 @@ const CACHED_KEYS: usize = 4096;
 
 /// Compiled filters: lower-cased substrings and case-insensitive regular expressions.
 #[derive(Debug, Clone, Default)]
-pub struct Filters {
+pub(crate) struct Filters {
     substrings: Vec<String>,
     patterns: Vec<regex_lite::Regex>,
     send_sensitive_headers: bool,
@@ -62,7 +62,7 @@ impl Clone for Verdicts {
 impl Filters {
     /// Filters from a list: plain entries match as substrings, `/entries/` as regular
     /// expressions. Empty entries (and invalid expressions, with a log line) are ignored.
-    pub fn new<S: AsRef<str>>(filters: &[S]) -> Self {
+    pub(crate) fn new<S: AsRef<str>>(filters: &[S]) -> Self {
         let mut out = Self::default();
         for filter in filters.iter().map(AsRef::as_ref).map(str::trim) {
             match filter.strip_prefix('/').and_then(|f| f.strip_suffix('/')) {
@@ -81,14 +81,14 @@ impl Filters {
 
     /// The filters a configuration asks for: the defaults (unless turned off) and the
     /// user's own.
-    pub fn from_config(config: &Configuration) -> Self {
+    pub(crate) fn from_config(config: &Configuration) -> Self {
         let defaults = DEFAULT_PARAMS_FILTERS.iter().copied().filter(|_| config.default_params_filters);
         let all: Vec<&str> = defaults.chain(config.params_filters.iter().map(String::as_str)).collect();
         Self { send_sensitive_headers: config.send_sensitive_headers, ..Self::new(&all) }
     }
 
     /// Whether values under `key` must be hidden.
-    pub fn matches(&self, key: &str) -> bool {
+    pub(crate) fn matches(&self, key: &str) -> bool {
         let mut verdicts = self.verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&verdict) = verdicts.get(key) {
             return verdict;
@@ -104,7 +104,7 @@ impl Filters {
     }
 
     /// Redacts an object of metadata in place, at any depth.
-    pub fn object(&self, map: &mut Map<String, Value>) {
+    pub(crate) fn object(&self, map: &mut Map<String, Value>) {
         for (key, value) in map.iter_mut() {
             if self.matches(key) {
                 *value = Value::String(FILTERED.to_owned());
@@ -139,7 +139,7 @@ impl Filters {
 
     /// A URL with its userinfo and the values of filtered query (and fragment)
     /// parameters replaced.
-    pub fn url(&self, url: &str) -> String {
+    pub(crate) fn url(&self, url: &str) -> String {
         let url = without_userinfo(url);
         let (before_fragment, fragment) = match url.split_once('#') {
             Some((b, f)) => (b, Some(f)),

@@ -6,7 +6,7 @@
 //! around every poll of the future it wraps (so it works on any executor and follows the
 //! task across threads); [`Scope::run_sync`] pushes it around a closure. The innermost
 //! one always wins. Outside both, each thread has a scope of its own, which is what the
-//! seed's thread-local request configuration does.
+//! Python notifier's thread-local request configuration does.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -16,11 +16,8 @@ use std::task::{Context, Poll};
 
 use serde_json::{Map, Value};
 
-use crate::breadcrumbs::Ring;
-use crate::event::{merge_tab, Request, User};
-use crate::feature_flags::{FeatureFlag, Flags};
-use crate::panic::PanicCapture;
-use crate::session::Session;
+use super::panic::PanicCapture;
+use crate::model::{merge_tab, Breadcrumb, FeatureFlag, Flags, Request, Ring, Session, User};
 
 thread_local! {
     static STACK: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
@@ -54,17 +51,18 @@ impl Default for Scope {
 }
 
 /// Gives a scope its request data, context and default user, built only when an event
-/// needs them (adapters implement it; see `bugsnag_core::http` behind feature `http`).
+/// needs them (adapters implement it; `adapter::HttpRequest`, feature `http`, does for
+/// the `http` crate's requests).
 pub trait RequestSource: Send + Sync + std::fmt::Debug {
     /// The API's `request` object (redacted later by `params_filters`).
     fn request(&self) -> Request;
     /// The context when nothing else set one, such as `GET /users/{id}`.
     fn context(&self) -> Option<String>;
-    /// The user when nothing else set one (the client IP, as the seed does).
+    /// The user when nothing else set one (the client IP, as the Python notifier does).
     fn user(&self) -> Option<User>;
     /// A breadcrumb for the start of this unit of work (a navigation breadcrumb for a
     /// request), built only when an event is.
-    fn breadcrumb(&self) -> Option<crate::breadcrumbs::Breadcrumb> {
+    fn breadcrumb(&self) -> Option<Breadcrumb> {
         None
     }
 }
@@ -84,6 +82,8 @@ pub(crate) struct ScopeData {
     /// Set by adapters that catch panics: the framework name for severityReason.
     pub(crate) catches_panics: Option<&'static str>,
     pub(crate) stashed_panic: Option<PanicCapture>,
+    /// Versions of the framework serving this unit of work, for `device.runtimeVersions`.
+    pub(crate) runtime_versions: &'static [(&'static str, &'static str)],
 }
 
 /// Pops the stack when a `run_sync` or a poll ends, panicking or not.
@@ -128,14 +128,6 @@ impl Scope {
     pub fn run_sync<R>(&self, f: impl FnOnce() -> R) -> R {
         let _pop = push(self);
         f()
-    }
-
-    /// Runs `future` in this scope, catching its panics: the panic hook stashes what it
-    /// saw at the panic point in this scope, and the caller reports one event with
-    /// [`Client::notify_panic`](crate::Client::notify_panic). For framework adapters.
-    pub fn run_catching<F: Future>(&self, framework: &'static str, future: F) -> crate::panic::CatchUnwind<F> {
-        self.catch_panics(framework);
-        crate::panic::CatchUnwind::new(self.run(future))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ScopeData> {
@@ -214,29 +206,27 @@ impl Scope {
         self.lock().feature_flags.clear_all();
     }
 
-    /// Marks this scope as one whose adapter catches panics: the panic hook then leaves
-    /// the report to the adapter (see [`Client::notify_panic`](crate::Client::notify_panic)).
-    pub fn catch_panics(&self, framework: &'static str) {
-        self.lock().catches_panics = Some(framework);
-    }
-
     pub(crate) fn set_session(&self, session: Session) {
         self.lock().session = Some(session);
     }
 
-    /// A scope for one request of a web adapter: its request data comes from `source`,
-    /// and its panics are caught by the adapter for `framework`. Built in one allocation,
-    /// because adapters make one per request. See also [`Client::request_scope`](crate::Client::request_scope).
-    pub fn for_request(source: Arc<dyn RequestSource>, framework: &'static str) -> Scope {
-        Self::with_data(ScopeData {
-            request_source: Some(source),
+    /// The scope of one request or job of an adapter for `framework`, which catches its
+    /// panics: its request data comes from `source` when there is one. Built in one
+    /// allocation, because adapters make one per request.
+    pub(crate) fn for_adapter(
+        framework: &'static str,
+        source: Option<Arc<dyn RequestSource>>,
+        session: Option<Session>,
+        runtime_versions: &'static [(&'static str, &'static str)],
+    ) -> Scope {
+        let data = ScopeData {
+            request_source: source,
             catches_panics: Some(framework),
             breadcrumbs: Some(Ring::default()),
+            session,
+            runtime_versions,
             ..ScopeData::default()
-        })
-    }
-
-    pub(crate) fn with_data(data: ScopeData) -> Scope {
+        };
         Self { inner: Arc::new(Mutex::new(data)) }
     }
 }

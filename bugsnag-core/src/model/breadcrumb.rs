@@ -1,4 +1,4 @@
-//! Breadcrumbs: what happened before an error, newest first on each event.
+//! Breadcrumbs: what happened before an error.
 //!
 //! A [`Scope`](crate::Scope) made with `Scope::new()` (each request or job) keeps its own
 //! ring, so concurrent requests never see each other's breadcrumbs; breadcrumbs left
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The most breadcrumbs the API accepts on one event.
-pub const MAX_BREADCRUMBS: usize = 100;
+pub(crate) const MAX_BREADCRUMBS: usize = 100;
 
 /// What kind of thing a breadcrumb records (the API's `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,12 +61,12 @@ impl Breadcrumb {
             Value::Null => Map::new(),
             other => Map::from_iter([("value".to_owned(), other)]),
         };
-        Self { timestamp: crate::delivery::now_rfc3339(), name: name.into(), kind, metadata }
+        Self { timestamp: crate::time::now_rfc3339(), name: name.into(), kind, metadata }
     }
 
     /// Sets when it happened.
     pub fn at(mut self, time: std::time::SystemTime) -> Self {
-        self.timestamp = crate::delivery::format_time(time.into());
+        self.timestamp = crate::time::format_time(time.into());
         self
     }
 }

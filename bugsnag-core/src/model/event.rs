@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::breadcrumbs::Breadcrumb;
-use crate::feature_flags::FeatureFlag;
-use crate::session::EventSession;
+use super::breadcrumb::Breadcrumb;
+use super::feature_flag::FeatureFlag;
+use super::session::EventSession;
 use crate::stacktrace::Stacktrace;
 
 /// How serious an event is; shown in the dashboard and used to filter the error list.
@@ -111,7 +111,7 @@ pub struct User {
 }
 
 impl User {
-    /// A user known only by id (the seed's legacy `user_id`).
+    /// A user known only by id (the Python notifier's legacy `user_id`).
     pub fn id(id: impl Into<String>) -> Self {
         Self { id: Some(id.into()), ..Self::default() }
     }
@@ -253,7 +253,7 @@ impl Event {
     }
 
     /// Adds a dashboard tab, merging its keys into a tab of the same name if there is one.
-    pub fn add_tab(&mut self, name: impl Into<String>, value: Value) {
+    pub fn add_metadata_tab(&mut self, name: impl Into<String>, value: Value) {
         merge_tab(&mut self.metadata, name.into(), value);
     }
 }

@@ -1,6 +1,6 @@
 //! Request data for web adapters, from the `http` crate's types (feature `http`).
 //!
-//! An adapter records an [`HttpRequest`] in the request's [`Scope`](crate::Scope) with
+//! An adapter hands an [`HttpRequest`] to [`Settings::open`], or records it later with
 //! [`Scope::set_request_source`](crate::Scope::set_request_source). It keeps the method,
 //! URI and a clone of the header map (reference-counted bytes, no string copies); the
 //! strings of the API's `request` object, the context and the default user are only built
@@ -14,26 +14,9 @@ use std::time::SystemTime;
 use http::header::{HeaderMap, HeaderName, HeaderValue, FORWARDED, HOST, REFERER};
 use http::{Method, Uri};
 
-use crate::breadcrumbs::{Breadcrumb, BreadcrumbType};
-use crate::event::{Request, User};
-use crate::scope::RequestSource;
-
-/// How an adapter reads requests; shared by all requests of one layer or middleware.
-#[derive(Debug, Clone, Default)]
-pub struct RequestSettings {
-    /// Read the client IP from `X-Forwarded-For`, `Forwarded` or `X-Real-IP` (only
-    /// behind a proxy that sets them: clients can forge them).
-    pub trust_forwarded_headers: bool,
-    /// Headers never sent, whatever `params_filters` says.
-    pub drop_headers: Vec<HeaderName>,
-}
-
-impl RequestSettings {
-    /// Adds headers never to send; names that are not valid header names are ignored.
-    pub fn drop_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, names: I) {
-        self.drop_headers.extend(names.into_iter().filter_map(|n| HeaderName::try_from(n.as_ref()).ok()));
-    }
-}
+use super::settings::Settings;
+use crate::capture::RequestSource;
+use crate::model::{Breadcrumb, BreadcrumbType, Request, User};
 
 /// One HTTP request as an adapter saw it. `R` holds the framework's route template
 /// (`/users/{id}`) in whatever shared form the framework keeps it, so recording it
@@ -45,7 +28,7 @@ pub struct HttpRequest<R = Arc<str>> {
     headers: HeaderMap,
     peer: Option<SocketAddr>,
     route: Option<R>,
-    settings: Arc<RequestSettings>,
+    settings: Settings,
     started: SystemTime,
 }
 
@@ -56,7 +39,7 @@ impl<R: AsRef<str>> HttpRequest<R> {
         parts: (&Method, &Uri, &HeaderMap),
         peer: Option<SocketAddr>,
         route: Option<R>,
-        settings: Arc<RequestSettings>,
+        settings: Settings,
     ) -> Self {
         let (method, uri, headers) = parts;
         Self {
@@ -79,7 +62,7 @@ impl<R: AsRef<str>> HttpRequest<R> {
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
         peer: Option<SocketAddr>,
         route: Option<R>,
-        settings: Arc<RequestSettings>,
+        settings: Settings,
     ) -> Self {
         let method = Method::from_bytes(method.as_bytes()).unwrap_or_default();
         let uri: Uri = uri.parse().unwrap_or_default();
@@ -93,7 +76,7 @@ impl<R: AsRef<str>> HttpRequest<R> {
     }
 
     fn client_ip(&self) -> Option<String> {
-        if self.settings.trust_forwarded_headers {
+        if self.settings.trusts_forwarded_headers() {
             if let Some(ip) = forwarded_ip(&self.headers) {
                 return Some(ip.to_string());
             }
@@ -109,7 +92,7 @@ impl<R: AsRef<str>> HttpRequest<R> {
         let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
         match host {
             Some(host) => {
-                let proto = if self.settings.trust_forwarded_headers {
+                let proto = if self.settings.trusts_forwarded_headers() {
                     self.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http")
                 } else {
                     "http"
@@ -125,7 +108,7 @@ impl<R: AsRef<str> + Send + Sync + std::fmt::Debug> RequestSource for HttpReques
     fn request(&self) -> Request {
         let mut headers = std::collections::BTreeMap::new();
         for name in self.headers.keys() {
-            if self.settings.drop_headers.contains(name) {
+            if self.settings.drops_header(name.as_str()) {
                 continue;
             }
             // Non-UTF-8 bytes are kept as replacement characters rather than dropped.
@@ -152,7 +135,7 @@ impl<R: AsRef<str> + Send + Sync + std::fmt::Debug> RequestSource for HttpReques
     }
 
     fn breadcrumb(&self) -> Option<Breadcrumb> {
-        // The seed's: "http request", `to` the path, `from` the page that linked here.
+        // The Python notifier's: "http request", `to` the path, `from` the page that linked here.
         let mut details = serde_json::json!({ "to": self.uri.path(), "method": self.method.as_str() });
         if let Some(from) = header(&self.headers, &REFERER) {
             details["from"] = from.into();
@@ -202,7 +185,7 @@ mod tests {
         for (name, value) in headers {
             map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), http::HeaderValue::from_bytes(value).unwrap());
         }
-        let settings = Arc::new(RequestSettings { trust_forwarded_headers: trust, drop_headers: vec![] });
+        let settings = Settings::new("test", &[]).trust_forwarded_headers(trust);
         let uri: Uri = "/users/7?page=2".parse().unwrap();
         HttpRequest::new((&Method::GET, &uri, &map), "10.0.0.9:5000".parse().ok(), Some("/users/{id}".into()), settings)
     }

@@ -1,10 +1,10 @@
 //! [`Options`]: what one `notify` call adds to or overrides in the configuration and the
-//! current scope (the seed's keyword arguments to `bugsnag.notify`).
+//! current scope (the Python notifier's keyword arguments to `bugsnag.notify`).
 
 use serde_json::{Map, Value};
 
-use crate::event::{merge_tab, Severity, SeverityReason, User};
-use crate::scope::Scope;
+use super::scope::Scope;
+use crate::model::{merge_tab, Severity, SeverityReason, User};
 use crate::stacktrace::Stacktrace;
 
 /// Per-call options for [`notify_with`](crate::notify_with).
@@ -17,7 +17,7 @@ use crate::stacktrace::Stacktrace;
 ///     .severity(Severity::Info)
 ///     .context("sign_up")
 ///     .user(User::id("bob"))
-///     .metadata("account", json!({"premium": true}))
+///     .add_metadata_tab("account", json!({"premium": true}))
 ///     .grouping_hash("sign_up|Timeout");
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -69,7 +69,7 @@ impl Options {
     }
 
     /// Adds a dashboard tab, merged over the scope's tab of the same name.
-    pub fn metadata(mut self, tab: impl Into<String>, value: Value) -> Self {
+    pub fn add_metadata_tab(mut self, tab: impl Into<String>, value: Value) -> Self {
         merge_tab(&mut self.metadata, tab.into(), value);
         self
     }

@@ -7,8 +7,8 @@
 
 use std::error::Error;
 
-use crate::event::Exception;
 use crate::limits;
+use crate::model::Exception;
 use crate::stacktrace::Stacktrace;
 
 /// Causes past this depth are not sent (guards against cyclic `source()` chains).

@@ -1,0 +1,127 @@
+//! [`UnitOfWork`]: one request or job, as an adapter serves it.
+
+use std::any::Any;
+use std::error::Error;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::settings::Settings;
+use crate::capture::error_chain::{class_of, exceptions};
+use crate::capture::{CatchUnwind, Options, RequestSource, Scope};
+use crate::client::{Client, DropReason, Outcome};
+use crate::model::SeverityReason;
+use crate::stacktrace::Stacktrace;
+
+impl Settings {
+    /// Opens the unit of work of one request or job: its scope (catching panics, with a
+    /// session when `auto_capture_sessions` is on, and request data from `source` when
+    /// there is one) and the client reporting for it.
+    pub fn open(&self, source: Option<Arc<dyn RequestSource>>) -> UnitOfWork {
+        // So that a panic the unit catches carries the stack at the panic point.
+        crate::panic_hook::ensure_hook();
+        let client = self.client();
+        let scope = match &client {
+            Some(client) => client.adapter_scope(self.framework, source, self.runtime_versions),
+            None => Scope::for_adapter(self.framework, source, None, self.runtime_versions),
+        };
+        UnitOfWork { scope, client, settings: self.clone() }
+    }
+}
+
+/// An error's chain (errorClass and message of the error and each `source()`), read
+/// now, to be reported when the error itself is gone (a responder that consumed it).
+#[derive(Debug, Clone)]
+pub struct ErrorChain(Vec<(String, String)>);
+
+impl ErrorChain {
+    /// Reads `error`'s chain, outermost first.
+    pub fn of<E: Error + ?Sized + 'static>(error: &E) -> Self {
+        let chain = exceptions(error, class_of::<E>(), Stacktrace::empty());
+        Self(chain.into_iter().map(|e| (e.error_class, e.message)).collect())
+    }
+}
+
+/// One request or job: its scope, the client reporting for it, and the adapter's
+/// settings. Made by [`Settings::open`].
+#[derive(Debug, Clone)]
+pub struct UnitOfWork {
+    scope: Scope,
+    client: Option<Client>,
+    settings: Settings,
+}
+
+impl UnitOfWork {
+    /// The scope the handler runs in.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The client reporting for this unit, if any is configured.
+    pub fn client(&self) -> Option<&Client> {
+        self.client.as_ref()
+    }
+
+    /// The adapter's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs `f` (a service's synchronous `call`, a blocking job) in the scope, catching
+    /// its panic.
+    pub fn call<R>(&self, f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+        self.scope.run_sync(|| catch_unwind(AssertUnwindSafe(f)))
+    }
+
+    /// Runs `future` in the scope whenever it is polled, catching its panic.
+    pub fn run<F: Future>(&self, future: F) -> CatchUnwind<F> {
+        CatchUnwind::new(self.scope.run(future))
+    }
+
+    fn report(&self, report: impl FnOnce(&Client) -> Outcome) -> Outcome {
+        self.client.as_ref().map_or(Outcome::Dropped(DropReason::NotConfigured), report)
+    }
+
+    /// Reports a panic the unit caught: one unhandled event (`unhandledExceptionMiddleware`
+    /// with the framework), with the stack the panic hook saw at the panic point.
+    pub fn report_panic(&self, payload: &(dyn Any + Send)) -> Outcome {
+        self.report(|client| client.notify_caught_panic(&self.scope, payload))
+    }
+
+    fn options(&self, options: Options) -> Options {
+        options
+            .unhandled(SeverityReason::unhandled_error_middleware(self.settings.framework_name()))
+            .scope(self.scope.clone())
+    }
+
+    /// Reports an error the handler returned, with its `source()` chain: unhandled,
+    /// `unhandledErrorMiddleware` with the framework. `options` may add to it (a status
+    /// tab, the stack where the error was made).
+    pub fn report_error<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
+        self.report(|client| client.notify_with(error, self.options(options)))
+    }
+
+    /// Reports an error read earlier with [`ErrorChain::of`], like
+    /// [`report_error`](Self::report_error).
+    pub fn report_chain(&self, chain: ErrorChain, options: Options) -> Outcome {
+        self.report(|client| client.notify_chain(chain.0, self.options(options)))
+    }
+
+    /// Reports a failure known only by its text (a framework's error type that is not a
+    /// `std::error::Error`), like [`report_error`](Self::report_error).
+    pub fn report_message(&self, message: impl Into<String>, options: Options) -> Outcome {
+        self.report(|client| client.notify_message(message, self.options(options)))
+    }
+
+    /// Reports a response of `status` that carries no error, when the settings report
+    /// that status and responses without error: errorClass `HTTP 503` and so on.
+    pub fn report_response(&self, status: u16, reason: Option<&str>) -> Option<Outcome> {
+        if !(self.settings.reports_status(status) && self.settings.reports_responses_without_error()) {
+            return None;
+        }
+        let options = Options::new()
+            .error_class(format!("HTTP {status}"))
+            .add_metadata_tab("response", serde_json::json!({ "status": status }));
+        Some(self.report_message(reason.unwrap_or("error response"), options))
+    }
+}

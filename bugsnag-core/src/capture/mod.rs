@@ -1,0 +1,14 @@
+//! Capture, on the caller's thread: the per-request [`Scope`], per-call [`Options`], an
+//! error's `source()` chain turned into exceptions, and what a panic leaves behind. All
+//! of it is cheap: stacks are captured unresolved, and request data is only formatted
+//! when an event needs it.
+
+mod catch_unwind;
+pub(crate) mod error_chain;
+mod options;
+pub(crate) mod panic;
+mod scope;
+
+pub use catch_unwind::CatchUnwind;
+pub use options::Options;
+pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};

@@ -1,0 +1,54 @@
+//! What became of a report, and what a `before_notify` callback decides.
+
+use std::sync::Arc;
+
+use crate::model::Event;
+
+/// What a `before_notify` callback decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the event (with the callback's changes).
+    Send,
+    /// Do not send the event.
+    Drop,
+}
+
+/// A registered `before_notify` callback.
+pub(crate) type Callback = Arc<dyn Fn(&mut Event) -> Decision + Send + Sync>;
+
+/// What became of a `notify` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "an Outcome says whether the event was queued; ignore it with `let _ =`"]
+pub enum Outcome {
+    /// The event is on its way to Bugsnag.
+    Queued,
+    /// The event will not be sent.
+    Dropped(DropReason),
+}
+
+impl Outcome {
+    /// Whether the event was handed to the delivery thread.
+    pub fn is_queued(self) -> bool {
+        self == Outcome::Queued
+    }
+}
+
+/// Why an event was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// No global client: `configure` was not called.
+    NotConfigured,
+    /// No valid API key or endpoint: the notifier is disabled (a warning said why).
+    Disabled,
+    /// The release stage is not in `notify_release_stages`.
+    ReleaseStage,
+    /// An errorClass of the chain is in `ignore_classes`.
+    IgnoredClass,
+    /// A `before_notify` callback returned [`Decision::Drop`].
+    Callback,
+    /// The delivery queue was full (the endpoint is slow or down).
+    QueueFull,
+    /// `notify` was called from a `before_notify` callback (which would recurse).
+    InsideCallback,
+}

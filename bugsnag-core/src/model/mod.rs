@@ -1,0 +1,19 @@
+//! The data the notifier sends, as plain types: the [`Event`] and what it carries
+//! (exceptions, breadcrumbs, feature flags, the session's counts), and the serialized
+//! payload that goes to each API. Nothing here knows how events are made or sent.
+
+mod breadcrumb;
+mod event;
+mod feature_flag;
+mod payload;
+mod session;
+
+pub(crate) use breadcrumb::{merge as merge_breadcrumbs, Ring, MAX_BREADCRUMBS};
+pub use breadcrumb::{Breadcrumb, BreadcrumbType};
+pub(crate) use event::merge_tab;
+pub use event::{App, Device, Event, Exception, ReasonAttributes, Request, Severity, SeverityReason, User};
+pub use feature_flag::FeatureFlag;
+pub(crate) use feature_flag::Flags;
+pub(crate) use payload::{Kind, Notifier, Outgoing, NOTIFIER};
+pub(crate) use session::Session;
+pub use session::{EventSession, SessionEvents};

@@ -1,0 +1,44 @@
+//! What goes over the wire: the notifier block every payload carries, and a payload
+//! serialized and ready to POST to one of the two APIs.
+
+use serde::{Deserialize, Serialize};
+
+/// The notifier block of every payload.
+#[derive(Serialize)]
+pub(crate) struct Notifier {
+    name: &'static str,
+    version: &'static str,
+    url: &'static str,
+}
+
+pub(crate) const NOTIFIER: Notifier = Notifier {
+    name: "Rust Bugsnag Notifier",
+    version: env!("CARGO_PKG_VERSION"),
+    url: "https://github.com/bugsnag-rust/bugsnag-rust",
+};
+
+/// Which API a payload is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    Event,
+    Sessions,
+}
+
+impl Kind {
+    /// The `Bugsnag-Payload-Version` of this API.
+    pub(crate) fn payload_version(self) -> &'static str {
+        match self {
+            Kind::Event => "4.0",
+            Kind::Sessions => "1.0",
+        }
+    }
+}
+
+/// A serialized payload ready to POST.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) kind: Kind,
+    pub(crate) api_key: String,
+    pub(crate) body: Vec<u8>,
+}
