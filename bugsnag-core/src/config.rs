@@ -173,7 +173,7 @@ macro_rules! setters {
 impl Configuration {
     /// Your project's 32-character hex API key (required to send anything).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(ApiKey(key.into()));
+        self.api_key = Some(ApiKey::from(key.into()));
         self
     }
 
@@ -215,7 +215,8 @@ impl Configuration {
             }
             None => current,
         };
-        self.api_key = get("API_KEY").map(ApiKey).or(self.api_key);
+        let from_env = get("API_KEY").map(|key| ApiKey { key, source: KeySource::Environment });
+        self.api_key = from_env.or(self.api_key);
         self.release_stage = get("RELEASE_STAGE").unwrap_or(self.release_stage);
         self.notify_release_stages = get("NOTIFY_RELEASE_STAGES").map(list).or(self.notify_release_stages);
         self.app_version = get("APP_VERSION").or(self.app_version);
@@ -378,7 +379,7 @@ impl Configuration {
         }
         let ms = Duration::from_millis;
         let hour = Duration::from_secs(3600);
-        clamp("delivery_timeout", &mut self.delivery_timeout, ms(10), hour);
+        clamp("delivery_timeout", &mut self.delivery_timeout, ms(100), hour);
         clamp("shutdown_timeout", &mut self.shutdown_timeout, Duration::ZERO, hour);
         clamp("panic_timeout", &mut self.panic_timeout, Duration::ZERO, hour);
         clamp("retry_initial_backoff", &mut self.retry_initial_backoff, ms(1), hour);
@@ -390,20 +391,61 @@ impl Configuration {
         self
     }
 
-    /// An endpoint with the scheme `use_ssl` asks for when it was given without one.
-    pub(crate) fn with_scheme(&self, endpoint: &str) -> String {
+    /// An endpoint given without a scheme, with one: `http://` for loopback and private
+    /// addresses (a local collector, a proxy), else the one `use_ssl` asks for. Adding
+    /// one is told in a line naming the URL used: a wrong guess loses every event.
+    pub(crate) fn with_scheme(&self, what: &str, endpoint: &str) -> String {
         if endpoint.contains("://") {
-            endpoint.to_owned()
-        } else {
-            format!("{}://{endpoint}", if self.use_ssl { "https" } else { "http" })
+            return endpoint.to_owned();
         }
+        let scheme = if !self.use_ssl || is_local(endpoint) { "http" } else { "https" };
+        let url = format!("{scheme}://{endpoint}");
+        crate::diagnostics::warn(&format!("the Bugsnag {what} {endpoint:?} has no scheme; using {url}"));
+        url
     }
 }
 
-/// An API key; its `Debug` output never shows it, so printing a configuration is safe.
+/// Whether the host of a URL written without a scheme is this machine or a private
+/// network's: `localhost`, a loopback, private or link-local address.
+fn is_local(endpoint: &str) -> bool {
+    let authority = endpoint.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+        Err(_) => false,
+    }
+}
+
+/// An API key, and where it came from (for a message that names the right place to fix
+/// it); its `Debug` output never shows it, so printing a configuration is safe.
 #[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct ApiKey(pub(crate) String);
+#[serde(from = "String")]
+pub(crate) struct ApiKey {
+    pub(crate) key: String,
+    pub(crate) source: KeySource,
+}
+
+/// Where an API key was set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    /// `.api_key(..)`, or a configuration file.
+    Code,
+    /// `BUGSNAG_API_KEY`.
+    Environment,
+}
+
+impl From<String> for ApiKey {
+    fn from(key: String) -> Self {
+        Self { key, source: KeySource::Code }
+    }
+}
 
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -420,17 +462,26 @@ pub(crate) fn is_valid_api_key(key: &str) -> bool {
 /// since a notifier without a key is silent.
 pub(crate) fn checked_api_key(config: &Configuration) -> Option<String> {
     let from_env = std::env::var("BUGSNAG_API_KEY").ok().filter(|k| !k.trim().is_empty());
-    let problem = match config.api_key.as_ref().map(|k| k.0.as_str()) {
-        Some(key) if crate::diagnostics::is_placeholder_key(key) => format!(
-            "the Bugsnag API key is a placeholder copied from documentation{}; no events will be sent",
-            if from_env.is_some() { ", set in code over BUGSNAG_API_KEY: remove the .api_key(..) call" } else { "" }
+    let key = config.api_key.as_ref().map(|k| (k.key.as_str(), k.source));
+    let problem = match key {
+        Some((key, _)) if is_valid_api_key(key) => return Some(key.to_owned()),
+        Some((key, KeySource::Environment)) if crate::diagnostics::is_placeholder_key(key) => {
+            "BUGSNAG_API_KEY holds a placeholder copied from documentation, not your project's API key (its settings page in Bugsnag shows it); no events will be sent".to_owned()
+        }
+        Some((_, KeySource::Environment)) => {
+            "BUGSNAG_API_KEY is malformed (expected your project's 32 hex characters); no events will be sent".to_owned()
+        }
+        Some((key, KeySource::Code)) if crate::diagnostics::is_placeholder_key(key) => format!(
+            "the Bugsnag API key set in code is a placeholder copied from documentation{}; no events will be sent",
+            if from_env.is_some() { ", and it is set over BUGSNAG_API_KEY: remove the .api_key(..) call" } else { "" }
         ),
-        Some(key) if is_valid_api_key(key) => return Some(key.to_owned()),
-        Some(_) => "the Bugsnag API key is malformed (expected 32 hex characters); no events will be sent".to_owned(),
+        Some((_, KeySource::Code)) => {
+            "the Bugsnag API key set in code is malformed (expected 32 hex characters); no events will be sent".to_owned()
+        }
         None if from_env.is_some() => "BUGSNAG_API_KEY is set, but this Configuration never read the environment (it was built with Configuration::default() or deserialized): use Configuration::from_env() or .with_env(); no events will be sent".to_owned(),
         None => "no Bugsnag API key is configured (set BUGSNAG_API_KEY); no events will be sent".to_owned(),
     };
-    crate::diagnostics::misconfigured(&problem);
+    crate::diagnostics::warn(&problem);
     None
 }
 
@@ -458,7 +509,8 @@ mod tests {
             _ => None,
         };
         let config = Configuration::default().with_env_from(env);
-        assert_eq!(config.api_key.as_ref().map(|k| k.0.as_str()), Some("0123456789abcdef0123456789abcdef"));
+        let key = config.api_key.as_ref().map(|k| (k.key.as_str(), k.source));
+        assert_eq!(key, Some(("0123456789abcdef0123456789abcdef", KeySource::Environment)));
         assert!(!format!("{config:?}").contains("0123456789abcdef"), "Debug never shows the key");
         assert_eq!(config.notify_release_stages, Some(vec!["production".into(), "staging".into()]));
         assert_eq!(config.params_filters, ["ssn"]);
@@ -476,6 +528,18 @@ mod tests {
         assert_eq!(config.exclude_modules, ["my_app::logging"]);
         assert_eq!(config.delivery_timeout, Duration::from_millis(500));
         assert_eq!(config.release_stage, "production");
+    }
+
+    #[test]
+    fn local_endpoints_without_a_scheme_get_http() {
+        let config = Configuration::default();
+        assert_eq!(config.with_scheme("endpoint", "127.0.0.1:9339/notify"), "http://127.0.0.1:9339/notify");
+        assert_eq!(config.with_scheme("endpoint", "localhost:9339/notify"), "http://localhost:9339/notify");
+        assert_eq!(config.with_scheme("endpoint", "[::1]:9339/notify"), "http://[::1]:9339/notify");
+        assert_eq!(config.with_scheme("endpoint", "10.1.2.3/notify"), "http://10.1.2.3/notify");
+        assert_eq!(config.with_scheme("endpoint", "notify.example.com"), "https://notify.example.com");
+        assert_eq!(config.with_scheme("endpoint", "https://x.example"), "https://x.example");
+        assert_eq!(config.use_ssl(false).with_scheme("endpoint", "x.example"), "http://x.example");
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! Telling the user what the notifier does and what is wrong with its setup.
+//! Telling the user what the notifier does, what is wrong with its setup, and what it
+//! lost.
 //!
 //! A misconfiguration (no API key, a placeholder key, an unusable endpoint...) leaves the
 //! notifier silent, so it must be seen: it goes to `tracing` and, when no `tracing`
 //! subscriber has been set to show it, to standard error as well. With the `debug`
 //! option (`BUGSNAG_DEBUG=1`) every step of every report is written to standard error.
 
-/// Warns about a misconfiguration, where the user will see it.
-pub(crate) fn misconfigured(message: &str) {
+/// Warns about a misconfiguration or a loss, where the user will see it.
+pub(crate) fn warn(message: &str) {
     tracing::warn!(target: "bugsnag_core", "{message}");
     if !tracing::dispatcher::has_been_set() {
         eprintln!("[bugsnag] {message}");

@@ -18,8 +18,10 @@ static WARNED_UNCONFIGURED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the process-wide client (and the panic hook when `auto_notify` is on).
 ///
-/// Keep the returned guard alive for the life of the program: dropping it waits up to
-/// `shutdown_timeout` for queued events to be sent.
+/// Keep the returned guard alive for the life of the program, in a named binding:
+/// dropping it waits up to `shutdown_timeout` for queued events to be sent and ends
+/// reporting (`let _ = configure(..)` would drop it at once; later reports then return
+/// [`DropReason::ShutDown`] and one line says why).
 ///
 /// ```no_run
 /// use bugsnag_core::Configuration;
@@ -42,8 +44,11 @@ pub fn client() -> Option<Client> {
     GLOBAL.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Flushes the process-wide client when dropped. Returned by [`configure`].
-#[must_use = "dropping the guard at once flushes now and loses nothing, but later events are not flushed at exit"]
+/// Ends the process-wide client when dropped: flushes what is queued (up to
+/// `shutdown_timeout`), says what could not be sent, and refuses later reports. Returned
+/// by [`configure`]; keep it in a named binding for the life of the program
+/// (`let _bugsnag = configure(..)`): `let _ = configure(..)` drops it at once.
+#[must_use = "dropping the guard ends reporting: keep it in a named binding (`let _bugsnag = bugsnag_core::configure(..)`), not `let _`"]
 pub struct Guard {
     client: Client,
 }
@@ -57,22 +62,9 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let timeout = self.client.config().shutdown_timeout;
-        if !self.client.shutdown(timeout) {
-            tracing::warn!(target: "bugsnag_core", "Bugsnag payloads still unsent after {timeout:?} at shutdown");
-        }
-        let stats = self.client.stats();
-        if stats.dropped() > 0 {
-            tracing::warn!(
-                target: "bugsnag_core",
-                "Bugsnag dropped {} payloads ({} on a full queue, {} refused, {} undeliverable); {} kept in the outbox",
-                stats.dropped(),
-                stats.dropped_queue_full,
-                stats.dropped_rejected,
-                stats.dropped_undeliverable,
-                stats.persisted,
-            );
-        }
+        // Later reports are refused, with a line that names the likely mistake.
+        self.client.close(crate::client::Closed::GuardDropped);
+        let _ = self.client.shutdown(self.client.config().shutdown_timeout);
     }
 }
 
@@ -140,7 +132,7 @@ pub fn add_metadata_tab(name: impl Into<String>, value: Value) {
 pub fn before_notify(callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) {
     match client() {
         Some(client) => client.before_notify(callback),
-        None => crate::diagnostics::misconfigured(
+        None => crate::diagnostics::warn(
             "bugsnag_core::before_notify was called before bugsnag_core::configure; the callback is ignored (call configure first)",
         ),
     }

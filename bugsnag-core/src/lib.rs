@@ -51,7 +51,7 @@
 //! | 2 | `capture/` | scopes, per-call options, error chains, what a panic leaves |
 //! | 1 | `config` | [`Configuration`] |
 //! | 0 | `model/` | the data sent: [`Event`], breadcrumbs, feature flags, payloads |
-//! | − | `stacktrace/`, `limits`, `reentry`, `time`, `diagnostics` | helpers with no notifier knowledge |
+//! | − | `stacktrace/`, `limits`, `reentry`, `shared`, `time`, `diagnostics` | helpers with no notifier knowledge |
 //!
 //! One event goes up and across: a `notify` call (floor 7 or 5) captures on the
 //! caller's thread (2), is built and filtered by the client's pipeline (5) and handed to
@@ -72,6 +72,7 @@ mod model;
 mod panic_hook;
 mod reentry;
 mod sessions;
+mod shared;
 mod stacktrace;
 #[cfg(feature = "testing")]
 pub mod testing;

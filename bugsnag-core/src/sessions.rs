@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
 use crate::model::{App, Device, Kind, Outgoing, Session, NOTIFIER};
+use crate::shared::Shared;
 
 /// Session starts per minute, waiting to be published. The current minute is counted
 /// with atomics; earlier minutes move to `closed` when the minute turns.
@@ -20,11 +22,11 @@ pub(crate) struct SessionTracker {
     closed: Mutex<BTreeMap<u64, u64>>,
     api_key: Option<String>,
     app: App,
-    device: Arc<Mutex<Device>>,
+    device: Arc<Shared<Device>>,
 }
 
 impl SessionTracker {
-    pub(crate) fn new(enabled: bool, api_key: Option<String>, app: App, device: Arc<Mutex<Device>>) -> Self {
+    pub(crate) fn new(enabled: bool, api_key: Option<String>, app: App, device: Arc<Shared<Device>>) -> Self {
         Self {
             enabled,
             minute: AtomicU64::new(0),
@@ -66,11 +68,11 @@ impl SessionTracker {
         if counts.is_empty() {
             return None;
         }
-        let device = self.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let device = self.device.get();
         let body = json!({
             "notifier": NOTIFIER,
             "app": self.app,
-            "device": device,
+            "device": *device,
             "sessionCounts": counts
                 .into_iter()
                 .map(|(minute, n)| json!({ "startedAt": crate::time::minute_start(minute), "sessionsStarted": n }))

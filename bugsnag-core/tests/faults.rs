@@ -50,7 +50,9 @@ fn a_413_gets_one_harder_trim_and_one_retry() {
 #[test]
 fn every_body_sent_fits_in_a_megabyte_whatever_is_large() {
     let collector = Collector::start();
-    let client = Client::new(collector.configuration());
+    // The collector checks each near-megabyte body against the schema: give it time, so
+    // that no request is retried.
+    let client = Client::new(collector.configuration().delivery_timeout(Duration::from_secs(60)));
     let many_values: Map<String, Value> = (0..60_000).map(|i| (format!("key{i}"), json!("short value"))).collect();
     let _ = client.notify_message("many values", Options::new().add_metadata_tab("tab", Value::Object(many_values)));
     let _ = client.notify_message("long key", Options::new().add_metadata_tab("k".repeat(1_200_000), json!({"a": 1})));
@@ -74,14 +76,22 @@ fn a_failing_sessions_endpoint_does_not_hold_up_events() {
     collector.script_path("/sessions", (0..5).map(|_| Reply::status(503).retry_after("5")));
     let client = Client::new(fast(collector.configuration()).max_in_flight(1));
     client.start_session();
-    client.flush(Duration::from_millis(300)); // publishes the session count: answered 503
+    // The flush publishes the session count, answered 503 with a 5 s Retry-After: the
+    // flush cannot finish while the count waits to be retried.
+    assert!(!client.flush(Duration::from_millis(300)));
+    let first = collector.wait_for_requests(1, WAIT);
+    assert_eq!((first[0].path.as_str(), first[0].status), ("/sessions", 503));
     for n in 0..4 {
         let _ = client.notify_message(format!("event {n}"), Options::new());
     }
-    // Bounded by the 5 s Retry-After of the sessions endpoint: events must not wait it out.
-    let arrived = collector.wait_for_requests(5, Duration::from_secs(4));
-    let events = arrived.iter().filter(|r| r.path == "/notify" && r.status == 200).count();
-    assert_eq!(events, 4, "every event arrived while sessions waited");
+    let events = collector.wait_for(WAIT, |events| events.len() >= 4);
+    assert_eq!(events.len(), 4, "every event arrived");
+    // Had events waited behind the sessions endpoint, they would have come after its
+    // retry, which its Retry-After holds back 5 s.
+    let requests = collector.requests();
+    let last_event = requests.iter().rposition(|r| r.path == "/notify").unwrap();
+    let sessions_before: usize = requests[..last_event].iter().filter(|r| r.path == "/sessions").count();
+    assert_eq!(sessions_before, 1, "every event arrived before the sessions endpoint was called again");
 }
 
 #[test]
@@ -95,7 +105,9 @@ fn retry_after_as_an_http_date_is_honoured_for_its_endpoint() {
     let client = Client::new(fast(collector.configuration()));
     let _ = client.notify_message("first", Options::new());
     // Once the 503 has been read, a new event to that endpoint waits for the date too.
+    let deadline = std::time::Instant::now() + WAIT;
     while client.stats().retried == 0 {
+        assert!(std::time::Instant::now() < deadline, "the 503 was never read");
         std::thread::sleep(Duration::from_millis(5));
     }
     let _ = client.notify_message("second", Options::new());
@@ -135,8 +147,9 @@ fn extreme_configuration_values_neither_panic_nor_stop_delivery() {
 
     let zero =
         Client::new(collector.configuration().queue_capacity(0).max_in_flight(0).delivery_timeout(Duration::ZERO));
-    let _ = zero.notify_message("zero values are raised to the minimum", Options::new());
-    zero.flush(WAIT);
+    assert!(zero.notify_message("zero values are raised to the minimum", Options::new()).is_queued());
+    assert!(zero.flush(WAIT));
+    assert_eq!(collector.messages(), ["still delivered", "zero values are raised to the minimum"]);
 }
 
 #[cfg(unix)]

@@ -180,6 +180,19 @@ fn whatever_a_callback_leaves_the_event_is_sent_valid() {
 }
 
 #[test]
+fn an_empty_error_class_is_named_rather_than_refused_by_the_api() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let err = std::io::Error::other("named by the call");
+    assert!(client.notify_with(&err, Options::new().error_class("")).is_queued());
+    assert!(client.notify_message("no class", Options::new().error_class("  ")).is_queued());
+    assert!(client.flush(std::time::Duration::from_secs(10)));
+    let events = collector.events(); // schema-checked: errorClass must not be empty
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert!(events.iter().all(|e| e["exceptions"][0]["errorClass"] == "Error"), "{events:#?}");
+}
+
+#[test]
 fn user_device_and_tabs_are_filtered_by_name_like_the_seed() {
     let collector = Collector::start();
     // No code snippets: this file's own lines hold the planted secret.

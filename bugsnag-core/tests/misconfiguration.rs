@@ -16,6 +16,7 @@ fn child() {
     let url = std::env::var("COLLECTOR_URL").unwrap_or_default();
     match part.as_str() {
         "placeholder" => drop(Client::new(Configuration::from_env().api_key("YOUR_API_KEY_HERE"))),
+        "placeholder in the environment" => drop(Client::new(Configuration::from_env())),
         "no key" => drop(Client::new(Configuration::default())),
         "deserialized" => {
             let config: Configuration = serde_json::from_str(r#"{"app_version": "1.0"}"#).unwrap();
@@ -35,7 +36,7 @@ fn child() {
                 .project_root(&root);
             let client = Client::new(config);
             let _ = client.notify_message("where is my code", Options::new());
-            client.flush(std::time::Duration::from_secs(10));
+            assert!(client.flush(std::time::Duration::from_secs(10)));
         }
         "debug" => {
             let config = Configuration::from_env()
@@ -44,7 +45,39 @@ fn child() {
                 .debug(true);
             let client = Client::new(config);
             let _ = client.notify_message("traced", Options::new());
-            client.flush(std::time::Duration::from_secs(10));
+            assert!(client.flush(std::time::Duration::from_secs(10)));
+        }
+        "no scheme" => {
+            let host = url.trim_start_matches("http://");
+            let config = Configuration::from_env()
+                .endpoint(format!("{host}/notify"))
+                .session_endpoint(format!("{host}/sessions"));
+            let client = Client::new(config);
+            assert!(client.notify_message("sent without a scheme", Options::new()).is_queued());
+            assert!(client.flush(std::time::Duration::from_secs(10)));
+        }
+        "guard dropped" => {
+            let config =
+                Configuration::from_env().endpoint(format!("{url}/notify")).session_endpoint(format!("{url}/sessions"));
+            #[allow(clippy::let_underscore_must_use)]
+            let _ = bugsnag_core::configure(config);
+            let outcome = bugsnag_core::notify_message("after the guard", Options::new());
+            assert_eq!(outcome, bugsnag_core::Outcome::Dropped(bugsnag_core::DropReason::ShutDown));
+            let _ = bugsnag_core::notify_message("told once", Options::new());
+        }
+        "unsent at shutdown" | "unsent at shutdown, outbox" => {
+            let mut config = Configuration::from_env()
+                .endpoint(format!("{url}/notify"))
+                .session_endpoint(format!("{url}/sessions"))
+                .shutdown_timeout(std::time::Duration::from_millis(300));
+            if let Ok(dir) = std::env::var("OUTBOX_DIR") {
+                config = config.outbox_dir(dir);
+            }
+            let bugsnag = bugsnag_core::configure(config);
+            for n in 0..3 {
+                assert!(bugsnag_core::notify_message(format!("stuck {n}"), Options::new()).is_queued());
+            }
+            drop(bugsnag);
         }
         other => panic!("unknown part {other}"),
     }
@@ -66,8 +99,14 @@ fn stderr_of(part: &str, env: &[(&str, &str)]) -> String {
 fn each_misconfiguration_is_told_on_stderr_without_a_subscriber() {
     let key = [("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY)];
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 6] = [
-        ("placeholder", &key, "placeholder copied from documentation, set in code over BUGSNAG_API_KEY"),
+    let placeholder = [("BUGSNAG_API_KEY", "YOUR_API_KEY")];
+    let cases: [Case<'_>; 7] = [
+        ("placeholder", &key, "placeholder copied from documentation, and it is set over BUGSNAG_API_KEY"),
+        (
+            "placeholder in the environment",
+            &placeholder,
+            "BUGSNAG_API_KEY holds a placeholder copied from documentation",
+        ),
         ("no key", &[], "no Bugsnag API key is configured (set BUGSNAG_API_KEY)"),
         ("deserialized", &key, "BUGSNAG_API_KEY is set, but this Configuration never read the environment"),
         ("bad endpoint", &key, "the endpoint \"ftp://nowhere\" is not an http(s) URL"),
@@ -79,7 +118,7 @@ fn each_misconfiguration_is_told_on_stderr_without_a_subscriber() {
         let line = stderr.lines().find(|l| l.starts_with("[bugsnag] ")).unwrap_or_else(|| panic!("{part}: {stderr}"));
         assert!(line.contains(expected), "{part}: {line}");
         assert!(!stderr.contains(bugsnag_core::testing::API_KEY), "the key itself is never printed");
-        assert!(!stderr.contains("YOUR_API_KEY_HERE"), "nor a placeholder");
+        assert!(!stderr.contains("YOUR_API_KEY"), "nor a placeholder");
     }
 }
 
@@ -103,4 +142,52 @@ fn debug_tells_what_happened_to_each_report() {
     assert!(stderr.contains("[bugsnag debug] Event payload of"), "{stderr}");
     assert!(stderr.contains("Delivered"), "{stderr}");
     assert_eq!(collector.events().len(), 1);
+}
+
+#[test]
+fn an_endpoint_without_a_scheme_is_told_and_a_local_one_gets_http() {
+    let collector = Collector::start();
+    let stderr = stderr_of(
+        "no scheme",
+        &[("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY), ("COLLECTOR_URL", collector.url())],
+    );
+    let expected = format!("has no scheme; using {}/notify", collector.url());
+    assert!(stderr.lines().any(|l| l.starts_with("[bugsnag] ") && l.contains(&expected)), "{stderr}");
+    assert_eq!(collector.messages(), ["sent without a scheme"]);
+}
+
+#[test]
+fn a_report_after_the_guard_was_dropped_is_refused_and_told_once() {
+    let collector = Collector::start();
+    let stderr = stderr_of(
+        "guard dropped",
+        &[("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY), ("COLLECTOR_URL", collector.url())],
+    );
+    let told: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("guard returned by bugsnag_core::configure was dropped")).collect();
+    assert_eq!(told.len(), 1, "{stderr}");
+    assert!(told[0].contains("keep the guard in a named binding"), "{}", told[0]);
+    assert!(collector.events().is_empty(), "nothing is sent after the guard is gone");
+}
+
+#[test]
+fn what_a_shutdown_leaves_unsent_is_told_with_where_it_went() {
+    for (part, expected) in [
+        ("unsent at shutdown", "3 payloads were still unsent when the shutdown timeout (300ms) ran out and are lost if the process ends now (set outbox_dir"),
+        ("unsent at shutdown, outbox", "3 payloads were still unsent when the shutdown timeout (300ms) ran out; they were written to the outbox"),
+    ] {
+        let collector = Collector::start();
+        collector.script(std::iter::repeat_n(bugsnag_core::testing::Reply::hang(), 10));
+        let outbox = std::env::temp_dir().join(format!("bugsnag-unsent-{}", std::process::id()));
+        let mut env = vec![("BUGSNAG_API_KEY", bugsnag_core::testing::API_KEY), ("COLLECTOR_URL", collector.url())];
+        if part.ends_with("outbox") {
+            env.push(("OUTBOX_DIR", outbox.to_str().unwrap()));
+        }
+        let stderr = stderr_of(part, &env);
+        let kept = std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+        let _ = std::fs::remove_dir_all(&outbox);
+        assert_eq!(kept, if part.ends_with("outbox") { 3 } else { 0 }, "{part}: the events are in the outbox");
+        let line = stderr.lines().find(|l| l.starts_with("[bugsnag] Bugsnag shutdown:")).unwrap_or_else(|| panic!("{part}: {stderr}"));
+        assert!(line.contains(expected), "{part}: {line}");
+    }
 }

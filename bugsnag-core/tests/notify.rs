@@ -167,7 +167,7 @@ fn ignore_classes_match_any_error_of_the_chain() {
     assert_eq!(client.notify(&chained()), Outcome::Dropped(DropReason::IgnoredClass));
     let parse_error = "x".parse::<u8>().unwrap_err();
     assert_eq!(client.notify(&parse_error), Outcome::Queued);
-    client.flush(WAIT);
+    assert!(client.flush(WAIT));
     let events = collector.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["exceptions"][0]["errorClass"], "core::num::error::ParseIntError");
@@ -180,8 +180,8 @@ fn notify_release_stages_gate_sending() {
     assert_eq!(staging.notify(&chained()), Outcome::Dropped(DropReason::ReleaseStage));
     let production = Client::new(collector.configuration().notify_release_stages(["production"]));
     assert_eq!(production.notify(&chained()), Outcome::Queued);
-    production.flush(WAIT);
-    staging.flush(WAIT);
+    assert!(production.flush(WAIT));
+    assert!(staging.flush(WAIT));
     assert_eq!(collector.events().len(), 1);
 }
 
@@ -262,23 +262,25 @@ fn anyhow_child() {
     std::env::set_var("RUST_LIB_BACKTRACE", "1");
     let client = Client::new(Collector::start().configuration());
     let err = load_settings();
-    if std::env::var("SLEEP").is_ok() {
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    let t = Instant::now();
-    let _ = bugsnag_core::Stacktrace::capture();
-    println!("capture took {} us", t.elapsed().as_micros());
-    let t = Instant::now();
-    let _ = bugsnag_core::Stacktrace::capture();
-    println!("capture2 took {} us", t.elapsed().as_micros());
-    let started = Instant::now();
+    let before = page_faults();
     let outcome = match std::env::var("BUGSNAG_ANYHOW_CHILD").as_deref() {
         Ok("borrowed") => client.notify_anyhow(&err, Options::new()),
         Ok("dyn") => client.notify(&*err),
         _ => client.notify_anyhow(err, Options::new()),
     };
-    println!("notify_anyhow took {} us", started.elapsed().as_micros());
+    println!("notify_anyhow faulted {} pages", page_faults() - before);
     assert_eq!(outcome, Outcome::Queued);
+}
+
+/// Page faults of this thread so far (Linux): loading debug information touches tens
+/// of thousands of pages, which a report that leaves resolution to other threads does
+/// not. A count, not a time, so a busy machine does not change it.
+fn page_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // After the command name in parentheses: state is field 3, minflt 10, majflt 12.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(10) + field(12)
 }
 
 #[test]
@@ -286,7 +288,7 @@ fn an_anyhow_error_given_or_as_dyn_error_is_symbolized_off_the_callers_thread() 
     // In a fresh process, std has not loaded debug information yet: a caller that made it
     // resolve the backtrace (by reading it, or anyhow's `Debug` text, which ends with it)
     // would wait for that load, 0.1 s and more for a test binary.
-    for part in ["given", "dyn"] {
+    for part in ["given", "dyn", "borrowed"] {
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "anyhow_child", "--nocapture", "--test-threads=1"])
             .env("BUGSNAG_ANYHOW_CHILD", part)
@@ -294,12 +296,21 @@ fn an_anyhow_error_given_or_as_dyn_error_is_symbolized_off_the_callers_thread() 
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-        let took: u64 = stdout
-            .split("notify_anyhow took ")
+        let faults: u64 = stdout
+            .split("notify_anyhow faulted ")
             .nth(1)
             .and_then(|rest| rest.split(' ').next()?.parse().ok())
-            .unwrap_or_else(|| panic!("the child printed no time: {stdout}"));
-        assert!(took < 50_000, "{part}: the report took {took} us on the caller");
+            .unwrap_or_else(|| panic!("the child printed no count: {stdout}"));
+        println!("{part}: {faults} page faults");
+        if part == "borrowed" {
+            // The control: a borrowed error's backtrace is read on the caller, as documented.
+            assert!(faults >= 2_000, "the measure sees debug information being loaded: {faults} faults");
+        } else {
+            assert!(
+                faults < 2_000,
+                "{part}: the report touched {faults} pages on the caller: debug information was loaded"
+            );
+        }
     }
 }
 
@@ -315,18 +326,20 @@ fn synchronous_mode_delivers_before_notify_returns() {
 fn a_hanging_endpoint_never_blocks_notify_and_flush_keeps_its_timeout() {
     let collector = Collector::start();
     collector.script([Reply::hang()]);
-    let client = Client::new(collector.configuration().delivery_timeout(Duration::from_secs(30)));
-    let started = Instant::now();
+    // Delivery would wait an hour: a flush that waited for it would never come back in
+    // this test's time (that notify never waits is `never_waits.rs`'s to prove).
+    let client = Client::new(collector.configuration().delivery_timeout(Duration::from_secs(3600)));
     assert_eq!(client.notify(&chained()), Outcome::Queued);
-    let notify_took = started.elapsed();
-    let started = Instant::now();
-    assert!(!client.flush(Duration::from_millis(200)), "nothing can be delivered");
-    let flush_took = started.elapsed();
-    assert!(notify_took < Duration::from_millis(100), "notify took {notify_took:?}");
-    assert!(
-        flush_took >= Duration::from_millis(200) && flush_took < Duration::from_secs(2),
-        "flush took {flush_took:?}"
-    );
+    let (done, finished) = std::sync::mpsc::channel();
+    let flushing = client.clone();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let flushed = flushing.flush(Duration::from_millis(200));
+        let _ = done.send((flushed, started.elapsed()));
+    });
+    let (flushed, took) = finished.recv_timeout(Duration::from_secs(20)).expect("flush came back");
+    assert!(!flushed, "nothing can be delivered");
+    assert!(took >= Duration::from_millis(200), "flush waited its timeout: {took:?}");
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn add_metadata_tab_merges_and_call_options_win() {
         let _ = client
             .notify_message("x", Options::new().context("sign_up").add_metadata_tab("account", json!({"seats": 3})));
     });
-    client.flush(Duration::from_secs(10));
+    assert!(client.flush(Duration::from_secs(10)));
     let event = &collector.events()[0];
     assert_eq!(event["metaData"]["account"], json!({"name": "ACME Inc.", "premium": true, "seats": 3}));
     assert_eq!(event["context"], "sign_up");

@@ -127,10 +127,55 @@ fn a_scope_context_wins_over_the_span_path() {
 
 #[test]
 fn the_notifiers_own_events_are_never_reported() {
-    let events = with_layer(BugsnagTracingLayer::with_client, |_| {
+    // WARN is reported here, so the notifier's own warning could be, if it were not its own.
+    let layer = |client| BugsnagTracingLayer::with_client(client).report_level(tracing::Level::WARN);
+    let events = with_layer(layer, |_| {
         tracing::error!(target: "bugsnag_core", "delivery failed");
         // A client with a malformed key logs a warning of its own, at its own target.
         let _ = Client::new(bugsnag_core::Configuration::default().api_key("bad"));
+        tracing::warn!("the application's own warning");
     });
-    assert!(events.is_empty(), "{events:#?}");
+    assert_eq!(events.len(), 1, "only the application's warning: {events:#?}");
+    assert_eq!(events[0]["exceptions"][0]["message"], "the application's own warning");
+}
+
+const CHILD: &str = "BUGSNAG_TRACING_CHILD";
+
+/// A program whose subscriber shows INFO and up, as services run (run as a child: it
+/// sets the global subscriber).
+#[test]
+fn child_showing_info() {
+    let Ok(url) = std::env::var(CHILD) else { return };
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
+    let config = bugsnag_core::Configuration::default()
+        .api_key(bugsnag_core::testing::API_KEY)
+        .endpoint(format!("{url}/notify"))
+        .session_endpoint(format!("{url}/sessions"));
+    let client = Client::new(config);
+    for n in 0..3 {
+        let _ = client.notify_message(format!("report {n}"), Default::default());
+    }
+    assert!(client.flush(WAIT));
+}
+
+#[test]
+fn reports_delivered_print_nothing_at_info_and_a_refused_one_is_told() {
+    let collector = Collector::start();
+    // The first report is refused: the notifier's own warning about it must still show.
+    collector.script([bugsnag_core::testing::Reply::status(400)]);
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_showing_info", "--nocapture", "--test-threads=1"])
+        .env(CHILD, collector.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(collector.messages().len(), 3, "every report arrived");
+    assert_eq!(collector.accepted().iter().filter(|r| r.path == "/notify").count(), 2, "one was refused");
+    let foreign: Vec<&str> = stderr
+        .lines()
+        .filter(|l| ["hyper", "reqwest", "h2::", "rustls", "tokio"].iter().any(|c| l.contains(c)))
+        .collect();
+    assert!(foreign.is_empty(), "the HTTP client's lines: {foreign:#?}");
+    assert!(stderr.contains("Bugsnag refused a Event payload with 400"), "the notifier's own warning shows: {stderr}");
 }

@@ -17,12 +17,15 @@
 //! running; both with framework `apalis`, and `apalis` in `device.runtimeVersions`.
 //!
 //! **Retries.** Added before `.retry(..)` (as above), the layer wraps apalis's retries and
-//! sees each task's final outcome: one report per task that finally fails. Added after
-//! it, the layer sees every attempt, and reports a failure when the attempt is the task's
-//! last allowed one (`max_attempts`), or every failure when the task has no limit;
-//! [`FailureLayer::every_attempt`] reports every failed attempt wherever it stands. Task ids are reported as text, whatever their kind (apalis's
-//! Sentry layer panics on ids that are not UUIDs), and each report is an event of its
-//! own.
+//! sees each task's final outcome: one report per task that finally fails, whose `job`
+//! tab says how many attempts were made. To report each attempt, add the layer after
+//! `.retry(..)`, where it sees every attempt: it then reports a failure when the attempt
+//! is the task's last allowed one (the task's `max_attempts`), or every failure when the
+//! task has no such limit, and [`FailureLayer::every_attempt`] reports every failed
+//! attempt whatever the limit. (Before `.retry(..)`, `every_attempt` cannot see the
+//! attempts apalis makes inside it: one line says so, once.) Task ids are reported as
+//! text, whatever their kind (apalis's Sentry layer panics on ids that are not UUIDs),
+//! and each report is an event of its own.
 //!
 //! [apalis]: https://docs.rs/apalis
 
@@ -95,6 +98,17 @@ impl FailureLayer {
     }
 }
 
+/// Says once that `every_attempt` was set on a layer added before `.retry(..)`.
+fn warn_every_attempt_outside_retry() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            target: "bugsnag_worker",
+            "bugsnag_worker's layer is added before .retry(..), so every_attempt(true) cannot see the attempts apalis makes inside it: each task is reported once, for its final failure; add the layer after .retry(..) to report each attempt"
+        );
+    }
+}
+
 impl<S> tower_layer::Layer<S> for FailureLayer {
     type Service = FailureService<S>;
 
@@ -129,9 +143,13 @@ where
     fn call(&mut self, task: Task<Args>) -> Self::Future {
         let layer = &self.layer;
         let name = layer.name.clone().unwrap_or_else(|| std::any::type_name::<Args>().to_owned());
-        let attempt = task.attempt();
-        let last = task.max_attempts().is_none_or(|max| attempt >= max);
-        let mut job = Job::new(name).attempt(u32::try_from(attempt).unwrap_or(u32::MAX));
+        // apalis counts an attempt when it starts running, below every layer: read after
+        // the task ran, the count is this attempt's number (inside `.retry(..)`) or the
+        // number of attempts made (outside it).
+        let attempts = task.raw_attempt().clone();
+        let before = attempts.current();
+        let max_attempts = task.max_attempts();
+        let mut job = Job::new(name);
         if let Some(id) = task.task_id() {
             job = job.id(id.to_string());
         }
@@ -144,13 +162,24 @@ where
         if let Some(arguments) = layer.arguments.as_ref().and_then(|f| f(&task.args as &dyn Any)) {
             job = job.arguments(arguments);
         }
-        let report = last || layer.every_attempt;
+        let every_attempt = layer.every_attempt;
         let unit = layer.handler.open(&job);
         let future = self.inner.call(task);
         Box::pin(async move {
-            match unit.run(future).await {
+            let outcome = unit.run(future).await;
+            let failed = || {
+                let attempt = attempts.current();
+                unit.scope().add_metadata_tab("job", serde_json::json!({ "attempt": attempt }));
+                let retried_inside = attempt > before + 1;
+                if retried_inside && every_attempt {
+                    warn_every_attempt_outside_retry();
+                }
+                retried_inside || every_attempt || max_attempts.is_none_or(|max| attempt >= max)
+            };
+            match outcome {
                 Ok(Ok(response)) => Ok(response),
                 Ok(Err(error)) => {
+                    let report = failed();
                     let error: BoxDynError = error.into();
                     if report {
                         // A boxed error: name it by what is in the box.
@@ -160,6 +189,7 @@ where
                     Err(error)
                 }
                 Err(payload) => {
+                    let report = failed();
                     let message = bugsnag_core::adapter::payload_message(&*payload);
                     if report {
                         let _ = unit.report_panic(&*payload);

@@ -44,8 +44,8 @@ impl Job {
         self
     }
 
-    /// The job's arguments; redacted by `params_filters` before they are sent, and cut
-    /// at 32 levels of nesting.
+    /// The job's arguments (replacing any given before); redacted by `params_filters`
+    /// before they are sent, and cut at 32 levels of nesting.
     pub fn arguments(mut self, mut arguments: Value) -> Self {
         bugsnag_core::adapter::cap_depth(&mut arguments);
         self.arguments = Some(arguments);

@@ -12,6 +12,8 @@ use bugsnag_worker::FailureLayer;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+const WAIT: Duration = Duration::from_secs(20);
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SendInvoice {
     invoice: u32,
@@ -42,21 +44,14 @@ async fn failed_and_panicking_tasks_are_reported_and_the_worker_keeps_running() 
         .build(send_invoice);
     let running = tokio::spawn(worker.run());
     // Three of the four tasks fail; the one after the panic (9) shows the worker goes on.
-    let events = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        loop {
-            let events = collector.events();
-            if events.len() >= 3 || started.elapsed() > Duration::from_secs(20) {
-                assert!(client.flush(Duration::from_secs(5)));
-                break (collector.events(), collector);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    let (events, collector) = tokio::task::spawn_blocking(move || {
+        collector.wait_for(WAIT, |events| events.len() >= 3);
+        assert!(client.flush(WAIT));
+        (collector.events(), collector)
     })
     .await
     .unwrap();
     running.abort();
-    let (events, collector) = events;
     assert_eq!(events.len(), 3, "{events:#?}");
     let by_message = |m: &str| events.iter().find(|e| e["exceptions"][0]["message"] == m).unwrap().clone();
 
@@ -85,38 +80,55 @@ async fn failed_and_panicking_tasks_are_reported_and_the_worker_keeps_running() 
     collector.assert_no_planted_secret();
 }
 
-static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 async fn always_fails(_task: SendInvoice) -> Result<(), BoxDynError> {
-    CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Err(std::io::Error::other("mail server down").into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_retried_by_apalis_is_reported_once_for_its_final_failure() {
-    let collector = Collector::start();
-    let client = Client::new(collector.configuration());
+/// Runs one always-failing task through a worker with two retries; the layer goes before
+/// or after `.retry(..)`. Returns the events once the report of the third attempt is in.
+async fn retried(
+    layer_first: bool,
+    layer: FailureLayer,
+    collector: Collector,
+    client: Client,
+) -> Vec<serde_json::Value> {
     let mut storage = MemoryStorage::new();
     storage.push(SendInvoice { invoice: 1, api_token: String::new() }).await.unwrap();
-    let worker = WorkerBuilder::new("billing")
-        .backend(storage)
-        .layer(FailureLayer::with_client(client.clone()))
-        .retry(RetryPolicy::retries(2))
-        .build(always_fails);
-    let running = tokio::spawn(worker.run());
-    let (events, calls) = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        while CALLS.load(std::sync::atomic::Ordering::SeqCst) < 3 && started.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(client.flush(Duration::from_secs(5)));
-        (collector.events(), CALLS.load(std::sync::atomic::Ordering::SeqCst))
+    let builder = WorkerBuilder::new("billing").backend(storage);
+    let running = if layer_first {
+        tokio::spawn(builder.layer(layer).retry(RetryPolicy::retries(2)).build(always_fails).run())
+    } else {
+        tokio::spawn(builder.retry(RetryPolicy::retries(2)).layer(layer).build(always_fails).run())
+    };
+    let events = tokio::task::spawn_blocking(move || {
+        // The last attempt's report comes last: once it is in, every earlier one is too.
+        collector.wait_for(WAIT, |events| events.iter().any(|e| e["metaData"]["job"]["attempt"] == 3));
+        assert!(client.flush(WAIT));
+        collector.events()
     })
     .await
     .unwrap();
     running.abort();
-    assert_eq!(calls, 3, "the first attempt and two retries");
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_retried_by_apalis_is_reported_once_for_its_final_failure_with_the_attempts_made() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let events = retried(true, FailureLayer::with_client(client.clone()), collector, client).await;
     assert_eq!(events.len(), 1, "one report for the task's final failure: {events:#?}");
     assert_eq!(events[0]["exceptions"][0]["message"], "mail server down");
+    assert_eq!(events[0]["metaData"]["job"]["attempt"], 3, "the first attempt and two retries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_after_retry_reports_each_attempt_with_its_number() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let layer = FailureLayer::with_client(client.clone()).every_attempt(true);
+    let events = retried(false, layer, collector, client).await;
+    let mut attempts: Vec<u64> = events.iter().map(|e| e["metaData"]["job"]["attempt"].as_u64().unwrap()).collect();
+    attempts.sort();
+    assert_eq!(attempts, [1, 2, 3], "{events:#?}");
 }

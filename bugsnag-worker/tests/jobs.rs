@@ -90,17 +90,31 @@ fn blocking_jobs_and_notify_inside_them_carry_the_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_nested_100_000_deep_are_capped_and_filtered() {
     let (collector, client, handler) = setup();
-    let mut arguments = json!({"password": "hunter2"});
+    let mut deep = json!({"password": "hunter2"});
     for _ in 0..100_000 {
-        arguments = serde_json::Value::Object(serde_json::Map::from_iter([("k".to_owned(), arguments)]));
+        deep = serde_json::Value::Object(serde_json::Map::from_iter([("k".to_owned(), deep)]));
     }
-    let job = Job::new("deep").arguments(json!({"api_token": "secret"})).arguments(arguments);
+    // Not `json!`: it would serialize (recursively) the value it wraps.
+    let mut arguments = json!({"api_token": "secret", "invoice": 8});
+    arguments.as_object_mut().unwrap().insert("k".to_owned(), deep);
+    let job = Job::new("deep").arguments(arguments);
     let result = handler.run(job, send_invoice(8)).await;
     assert!(matches!(result, Err(JobError::Failed(_))));
     assert!(tokio::task::spawn_blocking(move || client.flush(WAIT)).await.unwrap());
     let events = collector.events();
     assert_eq!(events.len(), 1);
-    assert!(events[0]["metaData"]["job"]["arguments"]["k"].is_object());
+    let arguments = &events[0]["metaData"]["job"]["arguments"];
+    assert_eq!(arguments["api_token"], "[FILTERED]");
+    assert_eq!(arguments["invoice"], 8);
+    // metaData > job > arguments: the tab is the first of the 32 levels kept.
+    let mut level = &arguments["k"];
+    let mut depth = 2;
+    while level.is_object() {
+        level = &level["k"];
+        depth += 1;
+    }
+    assert_eq!(level, "[nested too deep]", "cut at the depth limit");
+    assert_eq!(depth, 32, "objects kept below the job tab");
 }
 
 #[cfg(feature = "anyhow")]

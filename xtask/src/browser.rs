@@ -53,7 +53,9 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     let hostile =
         Options::new().context(HOSTILE).error_class(HOSTILE).add_metadata_tab(HOSTILE, json!({ HOSTILE: HOSTILE }));
     let _ = client.notify_message(HOSTILE, hostile);
-    client.flush(WAIT);
+    if !client.flush(WAIT) {
+        return Err("the inbox did not receive the reports".into());
+    }
 
     let driver = Driver::start(&chromedriver, &chromium, &dir)?;
     driver.call("POST", "url", json!({ "url": collector.url() }))?;
@@ -86,7 +88,9 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
 
     // An event that arrives while the page is open appears without a reload.
     let _ = client.notify_message("sent after the page opened", Options::new().error_class("ArrivedWhileOpen"));
-    client.flush(WAIT);
+    if !client.flush(WAIT) {
+        return Err("the inbox did not receive the report sent while the page was open".into());
+    }
     driver
         .wait_for("return document.querySelector('#groups').innerText.includes('ArrivedWhileOpen')", |v| v == true)?;
     assert_not_injected(&driver)?;

@@ -9,9 +9,11 @@ mod pipeline;
 
 #[cfg(feature = "anyhow")]
 pub use anyhow_error::AnyhowError;
+pub(crate) use outcome::Closed;
 pub use outcome::{Decision, DropReason, Outcome};
 
 use std::error::Error;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +24,11 @@ use crate::capture::panic::PanicCapture;
 use crate::capture::{Options, RequestSource, Scope};
 use crate::config::{checked_api_key, Configuration};
 use crate::delivery::{Delivery, Stats};
-use crate::model::{App, Breadcrumb, BreadcrumbType, Device, Event, Exception, FeatureFlag, SeverityReason};
+use crate::model::{
+    App, Breadcrumb, BreadcrumbType, Device, Event, Exception, FeatureFlag, Flags, Ring, SeverityReason,
+};
 use crate::sessions::SessionTracker;
+use crate::shared::Shared;
 use pipeline::Pipeline;
 
 /// A configured notifier. Cheap to clone; clones share the delivery thread.
@@ -64,7 +69,7 @@ impl Client {
         let config = config.within_limits();
         let api_key = checked_api_key(&config);
         if !config.project_root.is_dir() {
-            crate::diagnostics::misconfigured(&format!(
+            crate::diagnostics::warn(&format!(
                 "Bugsnag project_root {} is not a directory here: no frame will be marked in-project (leave it unset to use the current directory)",
                 config.project_root.display()
             ));
@@ -81,23 +86,29 @@ impl Client {
             time: None,
             runtime_versions: Map::from_iter([("rustc".to_owned(), Value::from(env!("BUGSNAG_RUSTC_VERSION")))]),
         };
-        let device = Arc::new(Mutex::new(device));
+        let device = Arc::new(Shared::new(device));
         let sessions_on = api_key.is_some() && config.sessions_enabled();
         let sessions = Arc::new(SessionTracker::new(sessions_on, api_key.clone(), app.clone(), device.clone()));
+        if api_key.is_some() {
+            // Debug information starts loading now, once per process, off every caller.
+            crate::stacktrace::start_service();
+        }
         let delivery = Delivery::start(&config, api_key.clone(), sessions.clone())
-            .map_err(|e| crate::diagnostics::misconfigured(&format!("Bugsnag is disabled: {e}")))
+            .map_err(|e| crate::diagnostics::warn(&format!("Bugsnag is disabled: {e}")))
             .ok();
         Self {
             inner: Arc::new(Pipeline {
+                breadcrumbs: Mutex::new(Ring::with_capacity(config.breadcrumb_limit())),
                 config,
                 api_key,
-                callbacks: Default::default(),
+                callbacks: Shared::default(),
                 delivery,
                 sessions,
                 app,
                 device,
-                breadcrumbs: Mutex::default(),
-                feature_flags: Mutex::default(),
+                feature_flags: Shared::default(),
+                closed: Default::default(),
+                closed_warned: Default::default(),
             }),
         }
     }
@@ -187,14 +198,16 @@ impl Client {
     /// Registers a callback run on every event before it is queued; it may change the
     /// event or drop it. A severity change sets severityReason `userCallbackSetSeverity`.
     pub fn before_notify(&self, callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) {
-        self.inner.callbacks.write().unwrap_or_else(|p| p.into_inner()).push(Arc::new(callback));
+        let callback: outcome::Callback = Arc::new(callback);
+        self.inner.callbacks.update(|all| all.push(callback.clone()));
     }
 
     /// Records a runtime's version for `device.runtimeVersions` on every event of this
     /// client (adapters record their framework's on the events of the requests they serve).
     pub fn add_runtime_version(&self, name: &str, version: &str) {
-        let mut device = self.inner.device.lock().unwrap_or_else(|p| p.into_inner());
-        device.runtime_versions.insert(name.to_owned(), Value::from(version));
+        self.inner.device.update(|device| {
+            device.runtime_versions.insert(name.to_owned(), Value::from(version));
+        });
     }
 
     /// Starts a session in the current scope (adapters do this per request when
@@ -230,23 +243,24 @@ impl Client {
 
     /// Adds (or changes the variant of) a feature flag for every event of this client.
     pub fn add_feature_flag(&self, name: impl Into<String>, variant: Option<&str>) {
-        self.inner.flags().add(FeatureFlag::new(name, variant));
+        let flag = FeatureFlag::new(name, variant);
+        self.inner.feature_flags.update(|flags| flags.add(flag.clone()));
     }
 
     /// Adds several feature flags for every event of this client.
     pub fn add_feature_flags(&self, flags: impl IntoIterator<Item = FeatureFlag>) {
-        let mut all = self.inner.flags();
-        flags.into_iter().for_each(|f| all.add(f));
+        let flags: Vec<FeatureFlag> = flags.into_iter().collect();
+        self.inner.feature_flags.update(|all| flags.iter().cloned().for_each(|f| all.add(f)));
     }
 
     /// Removes one of this client's feature flags.
     pub fn clear_feature_flag(&self, name: &str) {
-        self.inner.flags().clear(name);
+        self.inner.feature_flags.update(|flags| flags.clear(name));
     }
 
     /// Removes all of this client's feature flags.
     pub fn clear_feature_flags(&self) {
-        self.inner.flags().clear_all();
+        self.inner.feature_flags.update(Flags::clear_all);
     }
 
     /// Sends the session counts gathered so far, then waits until every payload queued
@@ -256,10 +270,19 @@ impl Client {
         self.inner.delivery.as_ref().is_none_or(|d| d.flush(timeout))
     }
 
-    /// Flushes, then writes what is still unsent to the outbox (when one is configured)
-    /// so the next start sends it. The guard returned by `configure` calls this.
+    /// Ends this client: later reports are refused ([`DropReason::ShutDown`]); what is
+    /// queued is flushed (up to `timeout`), what is still unsent then is written to the
+    /// outbox (when one is configured) for the next start, and one line tells every
+    /// loss. Returns whether everything was sent or kept. The guard returned by
+    /// `configure` calls this when dropped.
     pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.close(Closed::ShutDown);
         self.inner.delivery.as_ref().is_none_or(|d| d.shutdown(timeout))
+    }
+
+    /// Makes this client refuse reports from now on; the first reason given is kept.
+    pub(crate) fn close(&self, why: Closed) {
+        let _ = self.inner.closed.compare_exchange(0, why as u8, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Counters of what this client queued, delivered and dropped.

@@ -51,4 +51,16 @@ pub enum DropReason {
     QueueFull,
     /// `notify` was called from a `before_notify` callback (which would recurse).
     InsideCallback,
+    /// The client was shut down ([`Client::shutdown`](crate::Client::shutdown), or the
+    /// guard returned by `configure` was dropped).
+    ShutDown,
+}
+
+/// Why a client refuses reports, once it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// `Client::shutdown` was called.
+    ShutDown = 1,
+    /// The guard returned by `configure` was dropped.
+    GuardDropped = 2,
 }

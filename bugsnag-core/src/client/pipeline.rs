@@ -7,12 +7,12 @@
 //! thread takes it from there: resolve, redact, trim, serialize, send (`delivery`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::outcome::{Callback, Decision, DropReason, Outcome};
+use super::outcome::{Callback, Closed, Decision, DropReason, Outcome};
 use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
 use crate::capture::{Options, Scope};
 use crate::config::{is_valid_api_key, Configuration};
@@ -22,21 +22,29 @@ use crate::model::{
     SeverityReason,
 };
 use crate::sessions::SessionTracker;
+use crate::shared::Shared;
 use crate::stacktrace::Stacktrace;
 use crate::{limits, reentry};
 
 /// Everything one client needs to take an event from a `notify` call to its delivery
 /// thread; shared by the clones of a [`Client`](crate::Client).
+///
+/// What every report reads is [`Shared`], and the breadcrumb ring's lock is held only to
+/// move pointers: no lock that other threads' reports take is held while allocating or
+/// freeing.
 pub(crate) struct Pipeline {
     pub(crate) config: Configuration,
     pub(crate) api_key: Option<String>,
-    pub(crate) callbacks: RwLock<Vec<Callback>>,
+    pub(crate) callbacks: Shared<Vec<Callback>>,
     pub(crate) delivery: Option<Delivery>,
     pub(crate) sessions: Arc<SessionTracker>,
     pub(crate) app: App,
-    pub(crate) device: Arc<Mutex<Device>>,
+    pub(crate) device: Arc<Shared<Device>>,
     pub(crate) breadcrumbs: Mutex<Ring>,
-    pub(crate) feature_flags: Mutex<Flags>,
+    pub(crate) feature_flags: Shared<Flags>,
+    /// 0 while open, else the [`Closed`] reason.
+    pub(crate) closed: AtomicU8,
+    pub(crate) closed_warned: AtomicBool,
 }
 
 impl Pipeline {
@@ -53,7 +61,8 @@ impl Pipeline {
 
     fn stages(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Result<(), DropReason> {
         let delivery = self.gate(&mut options)?;
-        let exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
+        let mut exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
+        name_the_unnamed(&mut exceptions);
         let ignored = |e: &Exception| self.config.ignore_classes.iter().any(|c| class_matches(c, &e.error_class));
         if exceptions.iter().any(ignored) {
             return Err(DropReason::IgnoredClass);
@@ -76,6 +85,17 @@ impl Pipeline {
 
     /// Whether this event may be made at all, before anything is captured.
     fn gate(&self, options: &mut Options) -> Result<&Delivery, DropReason> {
+        let closed = self.closed.load(Ordering::Acquire);
+        if closed != 0 {
+            if !self.closed_warned.swap(true, Ordering::Relaxed) {
+                crate::diagnostics::warn(if closed == Closed::GuardDropped as u8 {
+                    "a report was made after the guard returned by bugsnag_core::configure was dropped, so it is not sent (nor any later one): keep the guard in a named binding for the life of the program (`let _bugsnag = bugsnag_core::configure(..)`); `let _ = bugsnag_core::configure(..)` drops it at once"
+                } else {
+                    "a report was made after Client::shutdown, so it is not sent (nor any later one)"
+                });
+            }
+            return Err(DropReason::ShutDown);
+        }
         if reentry::in_callback() {
             // It would run the callbacks again, and so on until the stack overflows.
             static WARNED: AtomicBool = AtomicBool::new(false);
@@ -105,20 +125,21 @@ impl Pipeline {
         }
         let source = scope.request_source.as_deref();
         let breadcrumbs = {
-            let client_ring = self.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner());
-            let start = source.and_then(|s| s.breadcrumb());
             let limit = self.config.breadcrumb_limit();
-            let mut newest_first = merge_breadcrumbs(scope.breadcrumbs.as_ref(), start, &client_ring, limit);
+            let mut client_crumbs = Vec::with_capacity(limit);
+            self.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner()).copy_newest(limit, &mut client_crumbs);
+            let start = source.and_then(|s| s.breadcrumb());
+            let mut newest_first = merge_breadcrumbs(scope.breadcrumbs.as_ref(), start, &client_crumbs, limit);
             // Sent oldest first, as the Python notifier and Bugsnag's others send them.
             newest_first.reverse();
             newest_first
         };
-        let feature_flags = self.flags().merged(&scope.feature_flags);
+        let feature_flags = self.feature_flags.get().merged(&scope.feature_flags);
         let severity_reason = options.severity_reason.unwrap_or_else(|| match options.severity {
             Some(_) => SeverityReason::user_specified_severity(),
             None => SeverityReason::handled_error(),
         });
-        let mut device = self.device.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut device = Device::clone(&self.device.get());
         device.time = Some(crate::time::now_rfc3339());
         for (name, version) in scope.runtime_versions {
             device.runtime_versions.insert((*name).to_owned(), Value::from(*version));
@@ -148,13 +169,13 @@ impl Pipeline {
 
     /// Runs the `before_notify` callbacks; a callback that panics is skipped.
     fn run_callbacks(&self, event: &mut Event) -> Result<(), DropReason> {
-        let callbacks = self.callbacks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let callbacks = self.callbacks.get();
         if callbacks.is_empty() {
             return Ok(());
         }
         let before = event.severity;
         let decision = reentry::as_callback(|| {
-            for callback in &callbacks {
+            for callback in callbacks.iter() {
                 // A panicking callback must not take the host down, nor be reported itself.
                 match reentry::quietly(|| catch_unwind(AssertUnwindSafe(|| callback(event)))) {
                     Ok(Decision::Send) => {}
@@ -181,14 +202,13 @@ impl Pipeline {
         // Its fields are public: it may not have come through `Breadcrumb::new`.
         crumb.metadata.values_mut().for_each(limits::cap_depth);
         let max = self.config.breadcrumb_limit();
-        if let Some(ring) = scope.lock().breadcrumbs.as_mut() {
-            return ring.push(crumb, max);
-        }
-        self.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner()).push(crumb, max);
-    }
-
-    pub(crate) fn flags(&self) -> MutexGuard<'_, Flags> {
-        self.feature_flags.lock().unwrap_or_else(|p| p.into_inner())
+        let crumb = Arc::new(crumb);
+        let evicted = match scope.lock().breadcrumbs.as_mut() {
+            Some(ring) => ring.push(crumb, max),
+            None => self.breadcrumbs.lock().unwrap_or_else(|p| p.into_inner()).push(crumb, max),
+        };
+        // The breadcrumb pushed out is freed here, with no lock held.
+        drop(evicted);
     }
 }
 
@@ -204,11 +224,7 @@ fn normalize(event: &mut Event) {
             stacktrace: Stacktrace::empty(),
         });
     }
-    for exception in &mut event.exceptions {
-        if exception.error_class.trim().is_empty() {
-            exception.error_class = FALLBACK_CLASS.to_owned();
-        }
-    }
+    name_the_unnamed(&mut event.exceptions);
     for tab in event.metadata.values_mut() {
         if !tab.is_object() {
             *tab = serde_json::json!({ "value": std::mem::take(tab) });
@@ -222,6 +238,16 @@ fn normalize(event: &mut Event) {
     }
     event.device.runtime_versions.values_mut().for_each(limits::cap_depth);
     event.feature_flags.retain(|flag| !flag.name.is_empty());
+}
+
+/// Gives an errorClass to exceptions without one (`Options::error_class("")`, say): the
+/// API refuses an empty one.
+fn name_the_unnamed(exceptions: &mut [Exception]) {
+    for exception in exceptions {
+        if exception.error_class.trim().is_empty() {
+            exception.error_class = FALLBACK_CLASS.to_owned();
+        }
+    }
 }
 
 /// The breadcrumb left for each reported event (as the Python notifier leaves one).

@@ -47,12 +47,15 @@ pub struct Stats {
     pub dropped_rejected: u64,
     /// Payloads given up on after their retries, with no outbox to keep them.
     pub dropped_undeliverable: u64,
+    /// Events that could not be serialized or made to fit the API's size limit (a log
+    /// line says which).
+    pub dropped_invalid: u64,
 }
 
 impl Stats {
     /// Everything dropped, for whatever reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_queue_full + self.dropped_rejected + self.dropped_undeliverable
+        self.dropped_queue_full + self.dropped_rejected + self.dropped_undeliverable + self.dropped_invalid
     }
 }
 
@@ -65,6 +68,10 @@ struct Counters {
     dropped_queue_full: AtomicU64,
     dropped_rejected: AtomicU64,
     dropped_undeliverable: AtomicU64,
+    dropped_invalid: AtomicU64,
+    /// Events and payloads put in the queue, and taken out of it by the thread.
+    handed: AtomicU64,
+    taken: AtomicU64,
     /// Set while delivery fails, so an outage is logged once rather than per event.
     failing: AtomicBool,
 }
@@ -83,6 +90,8 @@ enum Job {
 /// The caller's side of the delivery thread.
 pub(crate) struct Delivery {
     queue: mpsc::Sender<Job>,
+    /// What the delivery thread has in hand (being prepared, sent or retried).
+    progress: Arc<Progress>,
     /// Opens when the delivery thread has finished, after a shutdown.
     finished: Arc<Barrier>,
     counters: Arc<Counters>,
@@ -102,11 +111,13 @@ impl Delivery {
         let (queue, jobs) = mpsc::channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let (stop, stopped) = watch::channel(false);
-        let worker = worker::Worker::new(config, api_key, counters.clone(), sessions.clone(), stopped)?;
+        let progress = Arc::new(Progress::default());
+        let worker =
+            worker::Worker::new(config, api_key, counters.clone(), sessions.clone(), progress.clone(), stopped)?;
         let has_outbox = worker.has_outbox();
         let finished = Arc::new(Barrier::default());
         worker::spawn(worker, jobs, finished.clone())?;
-        Ok(Self { queue, finished, counters, sessions, stop, has_outbox })
+        Ok(Self { queue, progress, finished, counters, sessions, stop, has_outbox })
     }
 
     /// Hands an event over without blocking; `false` when the queue is full.
@@ -114,6 +125,7 @@ impl Delivery {
         match self.queue.try_send(Job::Event(event)) {
             Ok(()) => {
                 bump(&self.counters.queued);
+                bump(&self.counters.handed);
                 true
             }
             Err(_) => {
@@ -126,7 +138,9 @@ impl Delivery {
     /// Sends the session counts gathered so far, then waits for everything queued.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         if let Some(outgoing) = self.sessions.take_payload() {
-            let _ = self.queue.try_send(Job::Ready(outgoing));
+            if self.queue.try_send(Job::Ready(outgoing)).is_ok() {
+                bump(&self.counters.handed);
+            }
         }
         // A timeout too long to add to now waits as long as it takes.
         let deadline = Instant::now().checked_add(timeout);
@@ -147,18 +161,57 @@ impl Delivery {
         barrier.wait(deadline)
     }
 
-    /// Flushes; what is still unsent when `timeout` runs out goes to the outbox.
+    /// Flushes; what is still unsent when `timeout` runs out goes to the outbox. Every
+    /// loss is told in one line: what was dropped during the client's life, and what
+    /// was still unsent at the end, with where it went.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        if self.flush(timeout) {
-            return true;
-        }
-        if self.has_outbox {
+        let flushed = self.flush(timeout);
+        let unsent = if flushed { 0 } else { self.unsent() };
+        let persisted_before = self.counters.persisted.load(Ordering::Relaxed);
+        let mut done = flushed;
+        if !flushed && self.has_outbox {
             let _ = self.stop.send(true);
-            // Writing files is quick, but the thread may be resolving a first stack
-            // (loading debug information): give it a moment, bounded like everything else.
-            return self.finished.wait(Some(Instant::now() + Duration::from_secs(2)));
+            // Writing files is quick, but the thread may be waiting for a stack to be
+            // resolved: give it a moment, bounded like everything else.
+            done = self.finished.wait(Some(Instant::now() + Duration::from_secs(2)));
         }
-        false
+        let kept = self.counters.persisted.load(Ordering::Relaxed) - persisted_before;
+        let stats = self.stats();
+        let mut losses = Vec::new();
+        if unsent > 0 {
+            losses.push(match (self.has_outbox, kept) {
+                (false, _) => format!(
+                    "{unsent} payloads were still unsent when the shutdown timeout ({timeout:?}) ran out and are lost if the process ends now (set outbox_dir to keep them for the next start)"
+                ),
+                (true, kept) if kept as usize >= unsent => format!(
+                    "{unsent} payloads were still unsent when the shutdown timeout ({timeout:?}) ran out; they were written to the outbox and will be sent on the next start"
+                ),
+                (true, kept) => format!(
+                    "{unsent} payloads were still unsent when the shutdown timeout ({timeout:?}) ran out; {kept} were written to the outbox for the next start, the others are lost"
+                ),
+            });
+        }
+        if stats.dropped() > 0 {
+            losses.push(format!(
+                "{} payloads were dropped during the run ({} on a full queue, {} refused by Bugsnag, {} undeliverable, {} invalid)",
+                stats.dropped(),
+                stats.dropped_queue_full,
+                stats.dropped_rejected,
+                stats.dropped_undeliverable,
+                stats.dropped_invalid,
+            ));
+        }
+        if !losses.is_empty() {
+            crate::diagnostics::warn(&format!("Bugsnag shutdown: {}", losses.join("; ")));
+        }
+        done
+    }
+
+    /// Payloads queued or in hand: what a shutdown that ran out of time leaves behind.
+    fn unsent(&self) -> usize {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let queued = load(&self.counters.handed).saturating_sub(load(&self.counters.taken));
+        usize::try_from(queued).unwrap_or(usize::MAX).saturating_add(self.progress.unfinished())
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -172,6 +225,7 @@ impl Delivery {
             dropped_queue_full: load(&c.dropped_queue_full),
             dropped_rejected: load(&c.dropped_rejected),
             dropped_undeliverable: load(&c.dropped_undeliverable),
+            dropped_invalid: load(&c.dropped_invalid),
         }
     }
 }

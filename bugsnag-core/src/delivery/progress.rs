@@ -64,6 +64,11 @@ impl Progress {
         Finish { progress: self.clone(), seq }
     }
 
+    /// Jobs taken in hand and not finished yet.
+    pub(crate) fn unfinished(&self) -> usize {
+        self.lock().unfinished.len()
+    }
+
     /// Opens `barrier` once every job taken in hand before it has finished.
     pub(crate) fn barrier(&self, barrier: Arc<Barrier>) {
         let mut pending = self.lock();

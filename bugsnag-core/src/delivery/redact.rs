@@ -217,9 +217,11 @@ impl Filters {
 }
 
 /// Whether a string may hold a URL with something to filter: a query, a fragment or
-/// userinfo after a scheme or a leading `/`.
+/// userinfo after a scheme or a leading `/`, or, in any text (a `Referer` that is not a
+/// URL, say), a query-like part: `?` or `#` followed by `name=`.
 fn looks_like_url(text: &str) -> bool {
-    (text.contains("://") || text.starts_with('/')) && text.contains(['?', '#', '@'])
+    ((text.contains("://") || text.starts_with('/')) && text.contains(['?', '#', '@']))
+        || text.split(['?', '#']).skip(1).any(|part| part.contains('='))
 }
 
 /// The URL without the password (or token) of its userinfo: `https://[FILTERED]@host/`.
@@ -284,6 +286,9 @@ mod tests {
         );
         assert_eq!(filters.url("/a?pass%77ord=x&PWD=y"), "/a?pass%77ord=[FILTERED]&PWD=[FILTERED]");
         assert_eq!(filters.url("https://host/p"), "https://host/p");
+        assert!(looks_like_url("not a url ?password=x"), "a query-like part in any text");
+        assert_eq!(filters.url("not a url ?password=x&page=1"), "not a url ?password=[FILTERED]&page=1");
+        assert!(!looks_like_url("what? nothing to see"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::{bump, trim, Barrier, Counters, Finish, Job, Progress, THREAD_NAME};
 use crate::config::Configuration;
 use crate::model::{Event, Kind, Notifier, Outgoing, NOTIFIER};
 use crate::sessions::SessionTracker;
-use crate::stacktrace::{FrameRules, Resolver, Stacktrace};
+use crate::stacktrace::{FrameRules, Stacktrace};
 
 /// Payloads in hand (being sent or waiting out a backoff) before the thread stops taking
 /// jobs from the queue, so an outage keeps memory bounded.
@@ -67,7 +67,7 @@ pub(crate) struct Worker {
     sessions_endpoint: Endpoint,
     api_key: Option<String>,
     filters: Filters,
-    rules: FrameRules,
+    rules: Arc<FrameRules>,
     retry: RetryPolicy,
     session_interval: Duration,
     debug: bool,
@@ -80,7 +80,7 @@ pub(crate) struct Worker {
 }
 
 fn parse_url(config: &Configuration, what: &str, text: &str) -> Result<reqwest::Url, String> {
-    let text = config.with_scheme(text);
+    let text = config.with_scheme(what, text);
     reqwest::Url::parse(&text)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
@@ -93,6 +93,7 @@ impl Worker {
         api_key: Option<String>,
         counters: Arc<Counters>,
         sessions: Arc<SessionTracker>,
+        progress: Arc<Progress>,
         stopped: watch::Receiver<bool>,
     ) -> Result<Self, String> {
         let notify_url = parse_url(config, "endpoint", &config.endpoint)?;
@@ -106,7 +107,7 @@ impl Worker {
         let mut http =
             reqwest::Client::builder().timeout(config.delivery_timeout).pool_max_idle_per_host(config.max_in_flight);
         if let Some(proxy) = &config.proxy_host {
-            let proxy = reqwest::Proxy::all(config.with_scheme(proxy))
+            let proxy = reqwest::Proxy::all(config.with_scheme("proxy_host", proxy))
                 .map_err(|e| format!("the proxy_host {proxy:?} is not usable: {e}"))?;
             http = http.proxy(proxy);
         }
@@ -123,13 +124,13 @@ impl Worker {
             sessions_endpoint: Endpoint::new(sessions_url, 1),
             api_key,
             filters: Filters::from_config(config),
-            rules: FrameRules {
+            rules: Arc::new(FrameRules {
                 project_root: config.project_root.clone(),
                 project_packages: config.project_packages.clone(),
                 exclude_modules: config.exclude_modules.clone(),
                 send_code: config.send_code,
                 main_crate: crate::stacktrace::main_crate(),
-            },
+            }),
             retry: RetryPolicy {
                 max_retries: config.max_retries,
                 initial_backoff: config.retry_initial_backoff,
@@ -139,7 +140,7 @@ impl Worker {
             debug: config.debug,
             root_warned: Default::default(),
             outbox,
-            progress: Arc::default(),
+            progress,
             counters,
             sessions,
             stopped,
@@ -197,8 +198,6 @@ impl Worker {
             let done = self.progress.start();
             self.dispatch(&mut tasks, done, outgoing, Some(held));
         }
-        let mut resolver = Resolver::default();
-        let mut warmed = false;
         let mut ticker = tokio::time::interval(self.session_interval);
         ticker.tick().await; // the first tick is immediate
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -211,7 +210,7 @@ impl Worker {
                     while let Ok(job) = jobs.try_recv() {
                         match job {
                             Job::Event(mut event) => {
-                                if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
+                                if let Some(outgoing) = self.prepare(&mut event).await {
                                     self.keep(&outgoing);
                                 }
                             }
@@ -223,18 +222,18 @@ impl Worker {
                 }
                 job = jobs.recv(), if tasks.len() < MAX_IN_HAND => match job {
                     None => break,
-                    Some(Job::Event(mut event)) => {
+                    Some(Job::Event(event)) => {
                         let done = self.progress.start();
-                        let persist_first = event.unhandled;
-                        if let Some(outgoing) = self.prepare(&mut event, &mut resolver) {
-                            // An unhandled event may be the process's last words: on disk
-                            // before the first attempt, so an abort cannot lose it.
-                            let held = if persist_first { self.hold(&outgoing) } else { None };
-                            self.dispatch(&mut tasks, done, outgoing, held);
-                        }
+                        bump(&self.counters.taken);
+                        let worker = self.clone();
+                        tasks.spawn(async move {
+                            worker.prepare_and_deliver(event).await;
+                            drop(done);
+                        });
                     }
                     Some(Job::Ready(outgoing)) => {
                         let done = self.progress.start();
+                        bump(&self.counters.taken);
                         self.dispatch(&mut tasks, done, outgoing, None);
                     }
                     Some(Job::Barrier(barrier)) => self.progress.barrier(barrier),
@@ -251,11 +250,6 @@ impl Worker {
                         outbox.heartbeat();
                     }
                 }
-                // When idle, load debug information before the first event needs it.
-                _ = std::future::ready(()), if !warmed => {
-                    warmed = true;
-                    Stacktrace::capture().resolve(&self.rules, &mut resolver);
-                }
             }
         }
         while tasks.join_next().await.is_some() {}
@@ -270,20 +264,38 @@ impl Worker {
         });
     }
 
-    /// Resolves, redacts, trims and serializes an event; `None` if it cannot be sent.
-    fn prepare(&self, event: &mut Event, resolver: &mut Resolver) -> Option<Outgoing> {
-        for exception in &mut event.exceptions {
-            exception.stacktrace.resolve(&self.rules, resolver);
+    /// One event's work: prepared, on disk first when it is unhandled (it may be the
+    /// process's last words, so an abort cannot lose it), then sent.
+    async fn prepare_and_deliver(&self, mut event: Box<Event>) {
+        let persist_first = event.unhandled;
+        if let Some(outgoing) = self.prepare(&mut event).await {
+            let held = if persist_first { self.hold(&outgoing) } else { None };
+            self.deliver(outgoing, held).await;
         }
+    }
+
+    /// Resolves, redacts, trims and serializes an event; `None` (counted, with a log
+    /// line) if it cannot be sent.
+    async fn prepare(&self, event: &mut Event) -> Option<Outgoing> {
+        let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
+        crate::stacktrace::resolve(&mut traces, &self.rules).await;
         self.check_project_root(event);
         self.filters.event(event);
-        let api_key = event.api_key.take().or_else(|| self.api_key.clone())?;
+        // The caller's gate makes sure there is a key; an event without one is counted.
+        let api_key = event.api_key.take().or_else(|| self.api_key.clone()).unwrap_or_default();
         let payload = Payload { api_key: &api_key, payload_version: "4.0", notifier: &NOTIFIER, events: [event] };
-        let body = serde_json::to_vec(&payload)
-            .map_err(|e| tracing::error!(target: "bugsnag_core", "could not serialize a Bugsnag event: {e}"))
-            .ok()?;
-        let body = trim::fit(body, trim::MAX_PAYLOAD_BYTES)?;
-        Some(Outgoing { kind: Kind::Event, api_key, body })
+        let body = match serde_json::to_vec(&payload) {
+            Ok(_) if api_key.is_empty() => None,
+            Ok(body) => trim::fit(body, trim::MAX_PAYLOAD_BYTES),
+            Err(e) => {
+                tracing::error!(target: "bugsnag_core", "could not serialize a Bugsnag event ({e}); dropped");
+                None
+            }
+        };
+        if body.is_none() {
+            bump(&self.counters.dropped_invalid);
+        }
+        Some(Outgoing { kind: Kind::Event, api_key, body: body? })
     }
 
     /// Warns once when a report's frames have files but none is in-project: a
@@ -297,7 +309,7 @@ impl Worker {
         let frames = event.exceptions.first().and_then(|e| e.stacktrace.frames()).unwrap_or_default();
         let with_files = frames.iter().any(|f| f.file != "<unknown>");
         if with_files && !frames.iter().any(|f| f.in_project) && !self.root_warned.swap(true, Ordering::Relaxed) {
-            crate::diagnostics::misconfigured(&format!(
+            crate::diagnostics::warn(&format!(
                 "no frame of this Bugsnag report is under project_root {} (nor in project_packages): check the setting, or the report's stack will show no code of yours",
                 self.rules.project_root.display()
             ));

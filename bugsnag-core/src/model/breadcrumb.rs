@@ -77,33 +77,50 @@ impl Breadcrumb {
 pub(crate) struct Ring(VecDeque<Arc<Breadcrumb>>);
 
 impl Ring {
-    pub(crate) fn push(&mut self, crumb: Breadcrumb, max: usize) {
+    /// A ring that never allocates again until it holds more than `max`.
+    pub(crate) fn with_capacity(max: usize) -> Self {
+        Self(VecDeque::with_capacity(max))
+    }
+
+    /// Adds a breadcrumb, returning the one it pushed out: the caller drops it after
+    /// releasing the ring's lock, so nothing is freed under it.
+    #[must_use = "drop the breadcrumb pushed out after releasing the lock"]
+    pub(crate) fn push(&mut self, crumb: Arc<Breadcrumb>, max: usize) -> Option<Arc<Breadcrumb>> {
         if max == 0 {
-            return;
+            return Some(crumb);
         }
+        let evicted = if self.0.len() >= max { self.0.pop_front() } else { None };
+        // A lower limit than before (never, in practice) shortens the ring here.
         while self.0.len() >= max {
             self.0.pop_front();
         }
-        self.0.push_back(Arc::new(crumb));
+        self.0.push_back(crumb);
+        evicted
     }
 
     /// Newest first.
     pub(crate) fn newest_first(&self) -> impl Iterator<Item = &Arc<Breadcrumb>> {
         self.0.iter().rev()
     }
+
+    /// Copies the newest `max` breadcrumbs (pointers only) into `out`, newest first; with
+    /// room made beforehand, this allocates nothing.
+    pub(crate) fn copy_newest(&self, max: usize, out: &mut Vec<Arc<Breadcrumb>>) {
+        out.extend(self.newest_first().take(max).cloned());
+    }
 }
 
 /// Merges a scope's breadcrumbs (preceded by the one that started its unit of work) and
-/// the client's into one list, newest first, at most `max` long.
+/// the client's (newest first) into one list, newest first, at most `max` long.
 pub(crate) fn merge(
     scope: Option<&Ring>,
     start: Option<Breadcrumb>,
-    client: &Ring,
+    client: &[Arc<Breadcrumb>],
     max: usize,
 ) -> Vec<Arc<Breadcrumb>> {
     let start = start.map(Arc::new);
     let mut a = scope.into_iter().flat_map(Ring::newest_first).chain(start.as_ref()).peekable();
-    let mut b = client.newest_first().peekable();
+    let mut b = client.iter().peekable();
     let mut out = Vec::with_capacity(max.min(a.size_hint().0 + b.size_hint().0));
     while out.len() < max {
         let next = match (a.peek(), b.peek()) {
@@ -132,13 +149,17 @@ mod tests {
     fn the_ring_keeps_the_newest_and_merging_orders_by_time() {
         let mut client = Ring::default();
         let mut scope = Ring::default();
+        let mut evicted = Vec::new();
         for (i, at) in ["01", "03", "05"].iter().enumerate() {
-            client.push(crumb(&format!("c{i}"), at), 2);
+            evicted.extend(client.push(Arc::new(crumb(&format!("c{i}"), at)), 2));
         }
-        scope.push(crumb("s0", "04"), 2);
+        assert_eq!(evicted.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["c0"], "handed back, not freed");
+        assert!(scope.push(Arc::new(crumb("s0", "04")), 2).is_none());
         let start = crumb("start", "02");
-        let names: Vec<String> = merge(Some(&scope), Some(start), &client, 25).iter().map(|c| c.name.clone()).collect();
+        let mut newest = Vec::new();
+        client.copy_newest(25, &mut newest);
+        let names: Vec<String> = merge(Some(&scope), Some(start), &newest, 25).iter().map(|c| c.name.clone()).collect();
         assert_eq!(names, ["c2", "s0", "c1", "start"], "c0 left the ring of 2");
-        assert_eq!(merge(Some(&scope), None, &client, 1).len(), 1);
+        assert_eq!(merge(Some(&scope), None, &newest, 1).len(), 1);
     }
 }

@@ -1,5 +1,7 @@
 //! Stack traces: captured unresolved on the caller (instruction pointers only, a few
-//! microseconds), resolved into the API's frames on the delivery thread.
+//! microseconds), resolved into the API's frames off the caller, by the process's one
+//! symbols thread (`service`), which loads the program's debug information once for
+//! every client.
 //!
 //! Frame rules: the notifier's own frames and the panic machinery above the caller are
 //! removed so that the first frame is the code that called `notify` (or panicked); frames
@@ -9,6 +11,7 @@
 
 mod resolver;
 mod rules;
+mod service;
 mod symbolizer;
 
 use std::fmt;
@@ -18,8 +21,12 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub(crate) use resolver::Resolver;
+use resolver::Resolver;
 pub(crate) use rules::{main_crate, FrameRules};
+pub(crate) use service::{resolve, start_service};
+
+/// Frames a capture keeps: the frame rules send at most 200.
+const CAPTURE_FRAMES: usize = 256;
 
 /// One frame of a stack trace, as the API expects it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,7 +65,8 @@ pub struct Stacktrace(Repr);
 #[derive(Clone)]
 enum Repr {
     Empty,
-    Unresolved(backtrace::Backtrace),
+    /// Return addresses, innermost first.
+    Unresolved(Vec<usize>),
     #[cfg(feature = "anyhow")]
     Raw(Vec<RawFrame>),
     /// An `anyhow::Error` whose captured backtrace is read when resolving, and the stack
@@ -76,7 +84,21 @@ impl Stacktrace {
 
     /// Captures the current stack without resolving symbols.
     pub fn capture() -> Self {
-        Self(Repr::Unresolved(backtrace::Backtrace::new_unresolved()))
+        // The backtrace crate walks the stack under a process-wide lock: the buffer is
+        // ready before, so nothing is allocated or freed while the lock is held (a
+        // thread held up in the allocator would hold up every other capture).
+        let mut ips = Vec::with_capacity(CAPTURE_FRAMES);
+        backtrace::trace(|frame| {
+            ips.push(frame.ip() as usize);
+            ips.len() < CAPTURE_FRAMES
+        });
+        ips.shrink_to_fit();
+        Self(Repr::Unresolved(ips))
+    }
+
+    /// Whether resolving would change anything.
+    fn is_resolved(&self) -> bool {
+        matches!(self.0, Repr::Empty | Repr::Frames(_))
     }
 
     /// Frames already turned into the API's shape.
@@ -112,16 +134,16 @@ impl Stacktrace {
     }
 
     /// Resolves symbols and applies the frame rules. Slow the first time (it reads debug
-    /// information), so only the delivery thread calls it.
-    pub(crate) fn resolve(&mut self, rules: &FrameRules, resolver: &mut Resolver) {
+    /// information), so only the symbols thread calls it.
+    fn resolve_with(&mut self, rules: &FrameRules, resolver: &mut Resolver) {
         let raw = match std::mem::replace(&mut self.0, Repr::Empty) {
-            Repr::Unresolved(bt) => resolver.frames(&bt),
+            Repr::Unresolved(ips) => resolver.frames(&ips),
             #[cfg(feature = "anyhow")]
             Repr::Raw(raw) => raw,
             #[cfg(feature = "anyhow")]
             Repr::Anyhow(error, here) => {
                 *self = Self::from_std_backtrace(error.backtrace(), *here);
-                return self.resolve(rules, resolver);
+                return self.resolve_with(rules, resolver);
             }
             done => {
                 self.0 = done;

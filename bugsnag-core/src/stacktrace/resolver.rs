@@ -1,4 +1,4 @@
-//! The delivery thread's resolution state: symbols by instruction pointer, and source
+//! The symbols thread's resolution state: symbols by instruction pointer, and source
 //! files for `code` snippets. Both are caches, bounded, so an error storm from the same
 //! few call sites costs one symbol lookup per site, not per event.
 
@@ -21,7 +21,7 @@ const SYMBOL_CACHE_ENTRIES: usize = 16 * 1024;
 /// Files kept in memory; past this the cache starts again.
 const SOURCE_CACHE_FILES: usize = 128;
 
-/// Resolved symbols and source files, owned by the delivery thread.
+/// Resolved symbols and source files, owned by the symbols thread.
 #[derive(Default)]
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
@@ -30,14 +30,13 @@ pub(crate) struct Resolver {
 }
 
 impl Resolver {
-    /// The frames of an unresolved backtrace, one per (possibly inlined) symbol.
-    pub(crate) fn frames(&mut self, bt: &backtrace::Backtrace) -> Vec<RawFrame> {
+    /// The frames of return addresses, one per (possibly inlined) symbol.
+    pub(crate) fn frames(&mut self, ips: &[usize]) -> Vec<RawFrame> {
         if self.symbols.len() >= SYMBOL_CACHE_ENTRIES {
             self.symbols.clear();
         }
         let mut out = Vec::new();
-        for frame in bt.frames() {
-            let ip = frame.ip() as usize;
+        for &ip in ips {
             let symbolizer = &mut self.symbolizer;
             let symbols = self.symbols.entry(ip).or_insert_with(|| resolve(symbolizer, ip));
             out.extend(symbols.iter().cloned());

@@ -221,12 +221,16 @@ impl Collector {
         self.state.path_scripts.lock().unwrap().entry(path.to_owned()).or_default().extend(replies);
     }
 
-    /// Every request received so far.
+    /// Every request received so far, after asserting that each validates against the
+    /// API schemas (as every method that hands out payloads does).
     pub fn requests(&self) -> Vec<Received> {
-        self.state.received.lock().unwrap().clone()
+        let requests = self.state.received.lock().unwrap().clone();
+        assert_valid(&requests);
+        requests
     }
 
-    /// Waits until `count` requests have arrived or `timeout` passes; returns them all.
+    /// Waits until `count` requests have arrived or `timeout` passes; returns them all,
+    /// schema-checked.
     pub fn wait_for_requests(&self, count: usize, timeout: Duration) -> Vec<Received> {
         let deadline = Instant::now() + timeout;
         let mut received = self.state.received.lock().unwrap();
@@ -237,19 +241,41 @@ impl Collector {
             }
             received = self.state.arrived.wait_timeout(received, left).unwrap().0;
         }
+        assert_valid(&received);
         received.clone()
     }
 
-    /// Requests answered with a 2xx status (what a real endpoint accepted).
+    /// Waits until the events received so far satisfy `done`, or `timeout` passes;
+    /// returns them (schema-checked, as [`events`](Self::events) does). A condition to
+    /// wait on instead of a sleep.
+    ///
+    /// ```no_run
+    /// # let collector = bugsnag_core::testing::Collector::start();
+    /// let events = collector.wait_for(std::time::Duration::from_secs(10), |events| events.len() >= 3);
+    /// assert_eq!(events.len(), 3);
+    /// ```
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut received = self.state.received.lock().unwrap();
+        loop {
+            assert_valid(&received);
+            let events = events_of(&received);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if done(&events) || left.is_zero() {
+                return events;
+            }
+            received = self.state.arrived.wait_timeout(received, left).unwrap().0;
+        }
+    }
+
+    /// Requests answered with a 2xx status (what a real endpoint accepted), schema-checked.
     pub fn accepted(&self) -> Vec<Received> {
         self.requests().into_iter().filter(|r| (200..300).contains(&r.status)).collect()
     }
 
     /// Sessions started, summed over every session payload received (all schema-checked).
     pub fn sessions_started(&self) -> u64 {
-        let requests = self.requests();
-        assert_valid(&requests);
-        requests
+        self.requests()
             .iter()
             .filter(|r| r.path.ends_with("/sessions"))
             .flat_map(|r| r.body["sessionCounts"].as_array().cloned().unwrap_or_default())
@@ -288,14 +314,17 @@ impl Collector {
     /// The events of every `/notify` payload received, after asserting that every
     /// payload received (events and sessions) validates against the API schemas.
     pub fn events(&self) -> Vec<Value> {
-        let requests = self.requests();
-        assert_valid(&requests);
-        requests
-            .iter()
-            .filter(|r| r.path.ends_with("/notify"))
-            .flat_map(|r| r.body["events"].as_array().cloned().unwrap_or_default())
-            .collect()
+        events_of(&self.requests())
     }
+}
+
+/// The events of the `/notify` payloads among `requests`.
+fn events_of(requests: &[Received]) -> Vec<Value> {
+    requests
+        .iter()
+        .filter(|r| r.path.ends_with("/notify"))
+        .flat_map(|r| r.body["events"].as_array().cloned().unwrap_or_default())
+        .collect()
 }
 
 /// A notify endpoint on 127.0.0.1 where nothing listens, so every connection is refused:

@@ -14,7 +14,8 @@ pub const PLANTED_HEADERS: &[(&str, &str)] = &[
     ("Cookie", "session=planted-cookie"),
     ("X-Api-Key", "planted-x-api-key"),
     ("X-Auth-Token", "planted-x-auth-token"),
-    ("Referer", "https://example.com/from?password=planted-referer&page=1"),
+    // A Referer that is not a URL: its query-like part is filtered all the same.
+    ("Referer", "not a url ?password=planted-referer&page=1"),
     ("Content-Location", "https://example.com/doc?access_token=planted-content-location"),
     ("X-Return-To", "https://example.com/cb?api_key=planted-return-to&lang=en"),
 ];

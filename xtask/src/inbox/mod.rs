@@ -118,8 +118,11 @@ pub(crate) fn run(args: &[String], target: &Path) -> Result<(), String> {
     let url = collector.url();
     println!("Bugsnag inbox: {url}");
     println!("  {kept} payloads kept from earlier runs in {} (--clear to start empty)", store_path.display());
-    println!("Point a service at it:");
-    println!("  BUGSNAG_ENDPOINT={url}/notify BUGSNAG_SESSION_ENDPOINT={url}/sessions cargo run");
+    println!("Point a service at it (any 32-hex-digit key will do; the inbox takes every key):");
+    println!(
+        "  BUGSNAG_API_KEY={} BUGSNAG_ENDPOINT={url}/notify BUGSNAG_SESSION_ENDPOINT={url}/sessions cargo run",
+        bugsnag_core::testing::API_KEY
+    );
     println!("Stop with Ctrl-C.");
     loop {
         std::thread::park();

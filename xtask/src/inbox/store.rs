@@ -1,6 +1,8 @@
 //! What the inbox received: every payload in memory and, one JSON object per line, in a
 //! file, so that a restart keeps them. Events are numbered in the order they arrived and
-//! grouped as Bugsnag groups them, by error class and context.
+//! grouped as Bugsnag groups them: by the grouping hash when the event has one, else by
+//! error class and the top in-project frame (its file and method, not its line). The
+//! context does not split a group.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -64,9 +66,23 @@ impl Event<'_> {
     pub fn unhandled(&self) -> bool {
         self.value["unhandled"] == true
     }
+
+    /// What Bugsnag groups the event by: its grouping hash, else its error class and
+    /// the file and method of its top in-project frame (of its first frame when none is
+    /// in-project).
+    fn group_key(&self) -> String {
+        if let Some(hash) = self.value["groupingHash"].as_str() {
+            return format!("hash\0{hash}");
+        }
+        let frames = self.value["exceptions"][0]["stacktrace"].as_array();
+        let frames = frames.map(Vec::as_slice).unwrap_or_default();
+        let top = frames.iter().find(|f| f["inProject"] == true).or(frames.first());
+        let place = |field: &str| top.and_then(|f| f[field].as_str()).unwrap_or_default();
+        format!("class\0{}\0{}\0{}", self.class(), place("file"), place("method"))
+    }
 }
 
-/// Events of one error class in one context.
+/// Events of one error, as Bugsnag groups them.
 pub(crate) struct Group<'a> {
     /// Oldest first.
     pub events: Vec<Event<'a>>,
@@ -151,12 +167,12 @@ impl Store {
         values.enumerate().map(|(id, (value, report))| Event { id, value, report }).collect()
     }
 
-    /// Events grouped by class and context, the group seen last first.
+    /// Events grouped as Bugsnag groups them, the group seen last first.
     pub fn groups(&self) -> Vec<Group<'_>> {
-        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut groups: Vec<Group<'_>> = Vec::new();
         for event in self.events() {
-            let key = (event.class().to_owned(), event.context().to_owned());
+            let key = event.group_key();
             let at = *index.entry(key).or_insert_with(|| {
                 groups.push(Group { events: Vec::new() });
                 groups.len() - 1

@@ -1,0 +1,85 @@
+//! "`notify` never waits on another thread", tried where waiting would be most likely:
+//! an endpoint that hangs, a queue that is full, a flush running all the while on
+//! another thread, and a client being shut down. A call that waits on another thread
+//! (a lock it holds, a condition variable, a channel with no room) gives up the CPU:
+//! the kernel counts that as a voluntary context switch of the calling thread, which is
+//! what is measured here, so a busy machine does not change the result the way it
+//! changes a time. The control proves the measure sees a wait when there is one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bugsnag_core::testing::{Collector, Reply};
+use bugsnag_core::{Client, Configuration, Options, Outcome};
+
+/// Voluntary context switches of the calling thread so far (Linux).
+fn voluntary_switches() -> u64 {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("/proc/thread-self/status has the count")
+}
+
+/// Calls `notify` `calls` times from this thread; returns how many of the calls gave up
+/// the CPU, and the outcomes.
+fn calls_that_waited(client: &Client, calls: usize) -> (usize, Vec<Outcome>) {
+    let mut waited = 0;
+    let mut outcomes = Vec::with_capacity(calls);
+    for n in 0..calls {
+        let message = format!("call {n}");
+        let before = voluntary_switches();
+        let outcome = client.notify_message(message, Options::new().context("storm"));
+        if voluntary_switches() != before {
+            waited += 1;
+        }
+        outcomes.push(outcome);
+    }
+    (waited, outcomes)
+}
+
+/// A client against an endpoint that never answers, its queue soon full, with another
+/// thread flushing it in a loop.
+fn stuck(configure: impl FnOnce(Configuration) -> Configuration) -> (Collector, Client, Arc<AtomicBool>) {
+    let collector = Collector::start();
+    collector.script(std::iter::repeat_n(Reply::hang(), 64));
+    let client = Client::new(configure(collector.configuration().queue_capacity(16).max_in_flight(2)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (flushing, stopping) = (client.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !stopping.load(Ordering::Relaxed) {
+            flushing.flush(Duration::from_millis(20));
+        }
+    });
+    (collector, client, stop)
+}
+
+#[test]
+fn notify_never_gives_up_the_cpu_while_delivery_hangs_the_queue_is_full_and_a_flush_runs() {
+    let (_collector, client, stop) = stuck(|c| c);
+    // The first calls of a thread may fault in code and data; they are not what is measured.
+    let _ = calls_that_waited(&client, 50);
+    let (waited, outcomes) = calls_that_waited(&client, 2_000);
+    stop.store(true, Ordering::Relaxed);
+    assert!(outcomes.contains(&Outcome::Queued), "some calls were queued");
+    assert!(outcomes.iter().any(|o| !o.is_queued()), "the queue filled: the rest were dropped and counted");
+    assert_eq!(waited, 0, "{waited} of 2,000 calls waited on another thread");
+
+    // And while the client shuts down (its shutdown waits for the hanging endpoint).
+    let shutting = client.clone();
+    let shutdown = std::thread::spawn(move || shutting.shutdown(Duration::from_millis(300)));
+    let (waited, _) = calls_that_waited(&client, 2_000);
+    assert!(!shutdown.join().unwrap(), "nothing could be sent");
+    assert_eq!(waited, 0, "{waited} of 2,000 calls waited during a shutdown");
+}
+
+#[test]
+fn the_measure_sees_a_call_that_waits() {
+    // Synchronous delivery makes every notify wait for the delivery thread.
+    let (_collector, client, stop) = stuck(|c| c.asynchronous(false).delivery_timeout(Duration::from_millis(100)));
+    let (waited, _) = calls_that_waited(&client, 20);
+    stop.store(true, Ordering::Relaxed);
+    assert!(waited >= 10, "only {waited} of 20 waiting calls were seen to wait");
+}
