@@ -112,6 +112,10 @@ pub struct Configuration {
     #[serde(rename = "session_publish_interval_ms", with = "millis")]
     pub(crate) session_publish_interval: Duration,
     pub(crate) debug: bool,
+    /// Events each error group may send at once; 0 turns the budget off.
+    pub(crate) error_budget_burst: u32,
+    /// Events each error group may send per second once its burst is spent.
+    pub(crate) error_budget_per_second: f64,
 }
 
 impl Default for Configuration {
@@ -152,6 +156,8 @@ impl Default for Configuration {
             max_in_flight: 4,
             session_publish_interval: Duration::from_secs(30),
             debug: false,
+            error_budget_burst: 100,
+            error_budget_per_second: 10.0,
         }
     }
 }
@@ -310,6 +316,25 @@ impl Configuration {
         debug: bool => debug;
     }
 
+    /// The per-error budget: each error group (its grouping hash, else its errorClass
+    /// and the line that reported it) may send `burst` events at once (100 by default),
+    /// then `per_second` (10). Events past it are counted, not sent: the next event of
+    /// the group carries the count (`metaData.notifier.heldBack`), a flush sends one
+    /// summary event per group with a count left, and `client.stats().held_back` sums
+    /// them. It keeps one bug's storm from filling the queue and hiding rarer errors.
+    pub fn error_budget(mut self, burst: u32, per_second: f64) -> Self {
+        self.error_budget_burst = burst;
+        self.error_budget_per_second = per_second;
+        self
+    }
+
+    /// Sends every event, however many of one error there are (the queue still bounds
+    /// what waits).
+    pub fn without_error_budget(mut self) -> Self {
+        self.error_budget_burst = 0;
+        self
+    }
+
     /// Also sends as `[FILTERED]` the values of keys containing any of these
     /// (case-insensitively; `/pattern/` entries are regular expressions), in addition to
     /// [`DEFAULT_PARAMS_FILTERS`]. Empty entries are ignored.
@@ -388,6 +413,12 @@ impl Configuration {
         clamp("queue_capacity", &mut self.queue_capacity, 1, 1 << 20);
         clamp("max_in_flight", &mut self.max_in_flight, 1, 64);
         clamp("max_retries", &mut self.max_retries, 0, 1000);
+        clamp("error_budget_burst", &mut self.error_budget_burst, 0, 1_000_000);
+        if self.error_budget_per_second.is_nan() {
+            tracing::warn!(target: "bugsnag_core", "Bugsnag option error_budget_per_second = {} is out of range; using 0", self.error_budget_per_second);
+            self.error_budget_per_second = 0.0;
+        }
+        clamp("error_budget_per_second", &mut self.error_budget_per_second, 0.0, 1e6);
         self
     }
 

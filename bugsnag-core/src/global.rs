@@ -86,17 +86,22 @@ fn with_client(f: impl FnOnce(&Client) -> Outcome) -> Outcome {
 /// let err = "x".parse::<u8>().unwrap_err();
 /// let _ = bugsnag_core::notify(&err);
 /// ```
+#[track_caller]
 pub fn notify<E: Error + ?Sized + 'static>(error: &E) -> Outcome {
-    with_client(|c| c.notify(error))
+    notify_with(error, Options::new())
 }
 
 /// Reports an error with per-call [`Options`].
+#[track_caller]
 pub fn notify_with<E: Error + ?Sized + 'static>(error: &E, options: Options) -> Outcome {
+    let options = options.at(std::panic::Location::caller());
     with_client(|c| c.notify_with(error, options))
 }
 
 /// Reports a message with no error value.
+#[track_caller]
 pub fn notify_message(message: impl Into<String>, options: Options) -> Outcome {
+    let options = options.at(std::panic::Location::caller());
     with_client(|c| c.notify_message(message, options))
 }
 
@@ -104,7 +109,9 @@ pub fn notify_message(message: impl Into<String>, options: Options) -> Outcome {
 /// delivery thread) or borrowed (`&err`), with the backtrace it captured when there is
 /// one; see [`AnyhowError`](crate::client::AnyhowError).
 #[cfg(feature = "anyhow")]
+#[track_caller]
 pub fn notify_anyhow<'a>(error: impl Into<crate::client::AnyhowError<'a>>, options: Options) -> Outcome {
+    let options = options.at(std::panic::Location::caller());
     with_client(|c| c.notify_anyhow(error, options))
 }
 

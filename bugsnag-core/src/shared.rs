@@ -1,45 +1,37 @@
 //! [`Shared`]: a value every report reads and few calls change (the client's device,
-//! feature flags, callbacks, breadcrumbs). A reader takes a pointer under the lock and
-//! reads it after; a writer swaps in a changed copy. So no thread holds the lock while
-//! it allocates or frees: a thread held up in the allocator (glibc's arenas stall under
-//! memory pressure) can never hold up every `notify` of the process behind it.
+//! feature flags, callbacks). Readers take a pointer without any lock (`arc-swap`), and a
+//! writer swaps in a changed copy, so a report never waits for another thread: not for
+//! one that allocates (glibc's arenas stall under memory pressure), nor for one the
+//! scheduler took off the core in the middle of a change.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// A value behind a lock that is held only to copy or swap a pointer.
+use arc_swap::ArcSwap;
+
+/// A value read without a lock and changed by swapping in a new copy.
 #[derive(Debug, Default)]
-pub(crate) struct Shared<T>(Mutex<Arc<T>>);
+pub(crate) struct Shared<T>(ArcSwap<T>);
 
 impl<T> Shared<T> {
     pub(crate) fn new(value: T) -> Self {
-        Self(Mutex::new(Arc::new(value)))
+        Self(ArcSwap::from_pointee(value))
     }
 
     /// The current value.
     pub(crate) fn get(&self) -> Arc<T> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.load_full()
     }
 }
 
 impl<T: Clone> Shared<T> {
-    /// Changes the value: `change` works on a copy, made outside the lock, which then
-    /// replaces the value. Concurrent changes are applied one after the other.
+    /// Changes the value: `change` works on a copy, which then replaces the value.
+    /// Concurrent changes are applied one after the other.
     pub(crate) fn update(&self, change: impl Fn(&mut T)) {
-        loop {
-            let current = self.get();
-            let mut next = T::clone(&current);
+        self.0.rcu(|current| {
+            let mut next = T::clone(current);
             change(&mut next);
-            let next = Arc::new(next);
-            let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            if Arc::ptr_eq(&slot, &current) {
-                let old = std::mem::replace(&mut *slot, next);
-                drop(slot);
-                // Freed after the lock is released.
-                drop(old);
-                return;
-            }
-            // Another change came first: apply this one to its result.
-        }
+            next
+        });
     }
 }
 

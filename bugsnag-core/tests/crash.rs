@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
 
-use bugsnag_core::testing::{closed_endpoint, Collector, Reply, API_KEY};
+use bugsnag_core::testing::{self, closed_endpoint, Collector, Reply, API_KEY};
 use bugsnag_core::{Client, Configuration, Options};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -48,14 +48,6 @@ fn spawn_child(part: &str, dir: &Path, url: &str) -> Child {
 }
 
 /// Payload files in the outbox, claimed or not.
-fn files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".json")).count()
-        })
-        .unwrap_or(0)
-}
-
 /// The parts children play; a no-op when this binary runs as the test suite.
 #[test]
 fn child() {
@@ -92,10 +84,10 @@ fn events_waiting_out_an_outage_survive_kill_9_and_arrive_once() {
     let mut child = spawn_child("outage", &dir, &closed_endpoint());
     // Each event failed its first attempt and waits 30 s for a retry: on disk by then.
     let started = Instant::now();
-    while files(&dir) < 50 && started.elapsed() < WAIT {
+    while testing::events_in_outbox(&dir) < 50 && started.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(files(&dir), 50, "every event is on disk before it waits");
+    assert_eq!(testing::events_in_outbox(&dir), 50, "every event is on disk before it waits");
     child.kill().unwrap(); // SIGKILL: nothing runs after this
     child.wait().unwrap();
 
@@ -134,7 +126,7 @@ fn two_processes_sharing_an_outbox_send_each_old_file_once() {
     }
     assert!(down.shutdown(WAIT));
     drop(down);
-    assert_eq!(files(&dir), 50);
+    assert_eq!(testing::events_in_outbox(&dir), 50);
     // Written an hour ago: a payload's age must not make its claim look abandoned.
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
     for entry in std::fs::read_dir(&dir).unwrap() {

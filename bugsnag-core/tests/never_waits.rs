@@ -56,9 +56,12 @@ fn stuck(configure: impl FnOnce(Configuration) -> Configuration) -> (Collector, 
     (collector, client, stop)
 }
 
+/// One test, so that no other test's thread captures stacks meanwhile (the unwinder's
+/// lock is shared by every thread of the process).
 #[test]
 fn notify_never_gives_up_the_cpu_while_delivery_hangs_the_queue_is_full_and_a_flush_runs() {
-    let (_collector, client, stop) = stuck(|c| c);
+    // Every call does the whole work: no per-error budget to hold copies back.
+    let (_collector, client, stop) = stuck(Configuration::without_error_budget);
     // The first calls of a thread may fault in code and data; they are not what is measured.
     let _ = calls_that_waited(&client, 50);
     let (waited, outcomes) = calls_that_waited(&client, 2_000);
@@ -73,13 +76,18 @@ fn notify_never_gives_up_the_cpu_while_delivery_hangs_the_queue_is_full_and_a_fl
     let (waited, _) = calls_that_waited(&client, 2_000);
     assert!(!shutdown.join().unwrap(), "nothing could be sent");
     assert_eq!(waited, 0, "{waited} of 2,000 calls waited during a shutdown");
-}
 
-#[test]
-fn the_measure_sees_a_call_that_waits() {
-    // Synchronous delivery makes every notify wait for the delivery thread.
+    // With the per-error budget: copies held back, samples kept, summaries at each flush.
+    let (_collector, client, stop) = stuck(|c| c.error_budget(100, 500.0));
+    let _ = calls_that_waited(&client, 50);
+    let (waited, outcomes) = calls_that_waited(&client, 2_000);
+    stop.store(true, Ordering::Relaxed);
+    assert!(outcomes.contains(&Outcome::Dropped(bugsnag_core::DropReason::HeldBack)));
+    assert_eq!(waited, 0, "{waited} of 2,000 calls waited with the budget on");
+
+    // The control: synchronous delivery makes every notify wait for the delivery thread.
     let (_collector, client, stop) = stuck(|c| c.asynchronous(false).delivery_timeout(Duration::from_millis(100)));
     let (waited, _) = calls_that_waited(&client, 20);
     stop.store(true, Ordering::Relaxed);
-    assert!(waited >= 10, "only {waited} of 20 waiting calls were seen to wait");
+    assert!(waited >= 10, "the measure sees waiting calls: only {waited} of 20 were seen to wait");
 }

@@ -10,5 +10,6 @@ pub(crate) mod panic;
 mod scope;
 
 pub use catch_unwind::CatchUnwind;
+pub(crate) use options::site_of;
 pub use options::Options;
 pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};

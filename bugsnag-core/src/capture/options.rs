@@ -35,6 +35,9 @@ pub struct Options {
     pub(crate) error_class: Option<String>,
     pub(crate) scope: Option<Scope>,
     pub(crate) stacktrace: Option<Stacktrace>,
+    /// The call site (file, line, column), hashed: with the errorClass, what the
+    /// per-error budget groups by.
+    pub(crate) site: Option<u64>,
 }
 
 impl Options {
@@ -115,9 +118,26 @@ impl Options {
         self
     }
 
+    /// Records where the report was made, unless a call further out already did.
+    pub(crate) fn at(mut self, location: &std::panic::Location<'_>) -> Self {
+        if self.site.is_none() {
+            self.site = Some(site_of(location.file(), location.line(), location.column()));
+        }
+        self
+    }
+
     /// Sets the severityReason without changing `unhandled` (such as `log`).
     pub fn reason(mut self, reason: SeverityReason) -> Self {
         self.severity_reason = Some(reason);
         self
     }
+}
+
+/// A call site (file, line, column) as a number: with the errorClass, what the per-error
+/// budget groups by.
+pub(crate) fn site_of(file: &str, line: u32, column: u32) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (file, line, column).hash(&mut hasher);
+    hasher.finish()
 }

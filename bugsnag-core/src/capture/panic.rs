@@ -41,6 +41,11 @@ impl PanicCapture {
         }
     }
 
+    /// Where it panicked, for the per-error budget.
+    pub(crate) fn site(&self) -> Option<u64> {
+        self.location.as_deref().map(|location| super::site_of(location, 0, 0))
+    }
+
     /// The `panic` metaData tab.
     pub(crate) fn metadata(&self) -> Value {
         json!({ "location": self.location, "thread": self.thread })

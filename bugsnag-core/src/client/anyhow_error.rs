@@ -67,5 +67,9 @@ fn report(
     let captured = error.backtrace().status() == BacktraceStatus::Captured;
     let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
     let class = options.error_class.clone().unwrap_or_else(|| class_of_dyn(root));
-    pipeline.report(|here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }), options)
+    pipeline.report(
+        &class,
+        |here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }),
+        options,
+    )
 }

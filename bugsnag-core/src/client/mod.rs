@@ -4,6 +4,7 @@
 
 #[cfg(feature = "anyhow")]
 mod anyhow_error;
+mod budget;
 mod outcome;
 mod pipeline;
 
@@ -20,7 +21,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::capture::error_chain::{class_of, exceptions, FALLBACK_CLASS};
-use crate::capture::panic::PanicCapture;
+use crate::capture::panic::{PanicCapture, PANIC_CLASS};
 use crate::capture::{Options, RequestSource, Scope};
 use crate::config::{checked_api_key, Configuration};
 use crate::delivery::{Delivery, Stats};
@@ -96,6 +97,7 @@ impl Client {
         let delivery = Delivery::start(&config, api_key.clone(), sessions.clone())
             .map_err(|e| crate::diagnostics::warn(&format!("Bugsnag is disabled: {e}")))
             .ok();
+        let budget = budget::Budget::new(config.error_budget_burst, config.error_budget_per_second);
         Self {
             inner: Arc::new(Pipeline {
                 breadcrumbs: Mutex::new(Ring::with_capacity(config.breadcrumb_limit())),
@@ -107,6 +109,7 @@ impl Client {
                 app,
                 device,
                 feature_flags: Shared::default(),
+                budget,
                 closed: Default::default(),
                 closed_warned: Default::default(),
             }),
@@ -120,21 +123,29 @@ impl Client {
 
     /// Reports a handled error with severity `warning`; its `source()` chain becomes the
     /// event's exceptions.
+    #[track_caller]
     pub fn notify<E: Error + ?Sized + 'static>(&self, error: &E) -> Outcome {
         self.notify_with(error, Options::new())
     }
 
     /// Reports an error with per-call options.
+    #[track_caller]
     pub fn notify_with<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
+        let options = options.at(std::panic::Location::caller());
         let class = options.error_class.clone().or_else(|| class_of::<E>().map(str::to_owned));
-        self.inner.report(|trace| exceptions(error, class.as_deref(), trace), options)
+        // A `dyn Error`'s class is read once the budget lets the event through.
+        let hint = class.as_deref().unwrap_or(std::any::type_name::<E>());
+        self.inner.report(hint, |trace| exceptions(error, class.as_deref(), trace), options)
     }
 
     /// Reports a message with no error value (errorClass `Error` unless the options set one).
+    #[track_caller]
     pub fn notify_message(&self, message: impl Into<String>, options: Options) -> Outcome {
+        let options = options.at(std::panic::Location::caller());
         let message = message.into();
         let class = options.error_class.clone().unwrap_or_else(|| FALLBACK_CLASS.to_owned());
-        self.inner.report(|stacktrace| vec![Exception { error_class: class, message, stacktrace }], options)
+        let hint = class.clone();
+        self.inner.report(&hint, |stacktrace| vec![Exception { error_class: class, message, stacktrace }], options)
     }
 
     /// Reports an `anyhow::Error` (given or borrowed, see [`AnyhowError`]) with the
@@ -150,15 +161,18 @@ impl Client {
     /// let _ = client.notify_anyhow(err, Options::new()); // done with it: cheaper
     /// ```
     #[cfg(feature = "anyhow")]
+    #[track_caller]
     pub fn notify_anyhow<'a>(&self, error: impl Into<AnyhowError<'a>>, options: Options) -> Outcome {
-        error.into().report(&self.inner, options)
+        error.into().report(&self.inner, options.at(std::panic::Location::caller()))
     }
 
     /// Reports an error chain read earlier (from a log record, or from an error that is
     /// gone): `(errorClass, message)` pairs, outermost first; the stack is the options'
     /// or captured here.
     pub(crate) fn notify_chain(&self, chain: Vec<(String, String)>, options: Options) -> Outcome {
+        let class = chain.first().map_or(FALLBACK_CLASS, |(class, _)| class.as_str()).to_owned();
         self.inner.report(
+            &class,
             |trace| {
                 let mut trace = Some(trace);
                 chain
@@ -189,10 +203,12 @@ impl Client {
     /// Reports what the panic hook captured, from `scope`.
     pub(crate) fn report_panic(&self, capture: PanicCapture, reason: SeverityReason, scope: &Scope) -> Outcome {
         let tab = capture.metadata();
+        let site = capture.site();
         let (stacktrace, build) = capture.into_parts();
-        let options =
+        let mut options =
             Options::new().unhandled(reason).add_metadata_tab("panic", tab).scope(scope.clone()).stacktrace(stacktrace);
-        self.inner.report(build, options)
+        options.site = site;
+        self.inner.report(PANIC_CLASS, build, options)
     }
 
     /// Registers a callback run on every event before it is queued; it may change the
@@ -267,6 +283,7 @@ impl Client {
     /// before this call has been sent or given up on, or until `timeout` passes; returns
     /// whether everything was done. Blocks the thread.
     pub fn flush(&self, timeout: Duration) -> bool {
+        self.inner.send_held_back();
         self.inner.delivery.as_ref().is_none_or(|d| d.flush(timeout))
     }
 
@@ -277,6 +294,7 @@ impl Client {
     /// `configure` calls this when dropped.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         self.close(Closed::ShutDown);
+        self.inner.send_held_back();
         self.inner.delivery.as_ref().is_none_or(|d| d.shutdown(timeout))
     }
 
@@ -287,6 +305,8 @@ impl Client {
 
     /// Counters of what this client queued, delivered and dropped.
     pub fn stats(&self) -> Stats {
-        self.inner.delivery.as_ref().map(Delivery::stats).unwrap_or_default()
+        let mut stats = self.inner.delivery.as_ref().map(Delivery::stats).unwrap_or_default();
+        stats.held_back = self.inner.budget.as_ref().map_or(0, budget::Budget::held_back);
+        stats
     }
 }

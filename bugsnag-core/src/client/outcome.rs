@@ -51,6 +51,10 @@ pub enum DropReason {
     QueueFull,
     /// `notify` was called from a `before_notify` callback (which would recurse).
     InsideCallback,
+    /// Its error group had spent its budget (see
+    /// [`Configuration::error_budget`](crate::Configuration::error_budget)): counted, and
+    /// told with the group's next event.
+    HeldBack,
     /// The client was shut down ([`Client::shutdown`](crate::Client::shutdown), or the
     /// guard returned by `configure` was dropped).
     ShutDown,

@@ -1,6 +1,7 @@
 //! The life of one event on the caller's thread, as stages: **gate** (a disabled client,
 //! a silenced release stage or a callback calling `notify` stops here, before anything
-//! is captured), **capture** (the error chain and an unresolved stack), **filter**
+//! is captured), **budget** (an error group past its budget is counted and stops here,
+//! see `budget`), **capture** (the error chain and an unresolved stack), **filter**
 //! (`ignore_classes`), **build** (configuration, then the scope, then the call's
 //! options), **callbacks** (`before_notify`, then whatever they left invalid is put
 //! right), **hand-off** (a non-blocking `try_send` to the delivery thread). The delivery
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use super::budget::{Budget, GroupKey, Sample, Verdict};
 use super::outcome::{Callback, Closed, Decision, DropReason, Outcome};
 use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
 use crate::capture::{Options, Scope};
@@ -42,6 +44,8 @@ pub(crate) struct Pipeline {
     pub(crate) device: Arc<Shared<Device>>,
     pub(crate) breadcrumbs: Mutex<Ring>,
     pub(crate) feature_flags: Shared<Flags>,
+    /// `None` when the per-error budget is off.
+    pub(crate) budget: Option<Budget>,
     /// 0 while open, else the [`Closed`] reason.
     pub(crate) closed: AtomicU8,
     pub(crate) closed_warned: AtomicBool,
@@ -49,9 +53,15 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Takes one event through every stage; `build` makes its exceptions around the
-    /// stack captured here (or given in the options).
-    pub(crate) fn report(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, options: Options) -> Outcome {
-        let outcome = match self.stages(build, options) {
+    /// stack captured here (or given in the options); `class` is the errorClass the
+    /// event will have, as far as it is known before it is made.
+    pub(crate) fn report(
+        &self,
+        class: &str,
+        build: impl FnOnce(Stacktrace) -> Vec<Exception>,
+        options: Options,
+    ) -> Outcome {
+        let outcome = match self.stages(class, build, options) {
             Ok(()) => Outcome::Queued,
             Err(reason) => Outcome::Dropped(reason),
         };
@@ -59,8 +69,21 @@ impl Pipeline {
         outcome
     }
 
-    fn stages(&self, build: impl FnOnce(Stacktrace) -> Vec<Exception>, mut options: Options) -> Result<(), DropReason> {
+    fn stages(
+        &self,
+        class: &str,
+        build: impl FnOnce(Stacktrace) -> Vec<Exception>,
+        mut options: Options,
+    ) -> Result<(), DropReason> {
         let delivery = self.gate(&mut options)?;
+        let group = GroupKey::new(options.grouping_hash.as_deref(), class, options.site);
+        let verdict = match &self.budget {
+            Some(budget) => budget.check(group),
+            None => Verdict::Send { held_back: 0, sample: false, fresh: false },
+        };
+        let Verdict::Send { held_back, sample, fresh } = verdict else {
+            return Err(DropReason::HeldBack);
+        };
         let mut exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
         name_the_unnamed(&mut exceptions);
         let ignored = |e: &Exception| self.config.ignore_classes.iter().any(|c| class_matches(c, &e.error_class));
@@ -70,9 +93,15 @@ impl Pipeline {
         let scope = options.scope.take().unwrap_or_else(Scope::current);
         let mut event = self.build(exceptions, options, &scope);
         self.run_callbacks(&mut event)?;
+        if held_back > 0 {
+            merge_tab(&mut event.metadata, "notifier".to_owned(), serde_json::json!({ "heldBack": held_back }));
+        }
+        if let (true, Some(budget)) = (sample, &self.budget) {
+            budget.keep_sample(group, Sample::of(&event));
+        }
         event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
         let crumb = error_breadcrumb(&event);
-        let queued = delivery.enqueue(Box::new(event));
+        let queued = delivery.enqueue(Box::new(event), fresh);
         self.leave_breadcrumb_in(&scope, crumb);
         if !queued {
             return Err(DropReason::QueueFull);
@@ -195,6 +224,45 @@ impl Pipeline {
         }
         normalize(event);
         Ok(())
+    }
+
+    /// Queues one summary event for each error group with events held back since its
+    /// last one sent (at flush and shutdown), so no count waits for an event that may
+    /// never come. Summaries skip the budget and the callbacks: they stand for events
+    /// that went through both.
+    pub(crate) fn send_held_back(&self) {
+        let (Some(budget), Some(delivery)) = (&self.budget, &self.delivery) else { return };
+        for (held_back, sample) in budget.take_held_back() {
+            let mut device = Device::clone(&self.device.get());
+            device.time = Some(crate::time::now_rfc3339());
+            let mut event = Event {
+                exceptions: Vec::new(),
+                breadcrumbs: Vec::new(),
+                request: None,
+                context: None,
+                grouping_hash: None,
+                unhandled: false,
+                severity: Severity::Warning,
+                severity_reason: SeverityReason::handled_error(),
+                user: None,
+                app: self.app.clone(),
+                device,
+                session: None,
+                feature_flags: Vec::new(),
+                metadata: serde_json::Map::new(),
+                api_key: None,
+            };
+            sample.fill(&mut event);
+            let note = format!(
+                "{held_back} events of this error were held back by the notifier's per-error budget since the last one sent; this event stands for them"
+            );
+            merge_tab(
+                &mut event.metadata,
+                "notifier".to_owned(),
+                serde_json::json!({ "heldBack": held_back, "summary": note }),
+            );
+            let _ = delivery.enqueue(Box::new(event), true);
+        }
     }
 
     /// Leaves a breadcrumb in `scope`, or in the client's ring for a thread's own scope.

@@ -7,10 +7,12 @@
 //! exactly the payloads queued before it, and never past its timeout, whatever the
 //! endpoint does.
 
+mod batch;
 mod outbox;
 mod progress;
 mod redact;
 mod retry;
+mod send;
 mod trim;
 mod worker;
 
@@ -26,6 +28,9 @@ use crate::sessions::SessionTracker;
 use progress::{Barrier, Finish, Progress};
 pub use redact::is_sensitive_header;
 
+/// Events of quiet error groups that fit beside a full queue.
+const FRESH_CAPACITY: usize = 64;
+
 /// The delivery thread's name; the panic hook never reports from it.
 pub(crate) const THREAD_NAME: &str = "bugsnag-delivery";
 
@@ -35,21 +40,26 @@ pub(crate) const THREAD_NAME: &str = "bugsnag-delivery";
 pub struct Stats {
     /// Events handed to the delivery thread.
     pub queued: u64,
-    /// Payloads (events and session counts) Bugsnag accepted.
+    /// Events Bugsnag accepted (and session-count payloads, one each).
     pub delivered: u64,
-    /// Retry attempts made.
+    /// Retry attempts made (of one request, which may carry several events).
     pub retried: u64,
-    /// Payloads written to the outbox to be sent on a later start.
+    /// Events (and session-count payloads) written to the outbox for a later start.
     pub persisted: u64,
     /// Events dropped because the queue was full.
     pub dropped_queue_full: u64,
-    /// Payloads Bugsnag refused for good (4xx other than 408 and 429).
+    /// Events (and session-count payloads) Bugsnag refused for good (4xx other than
+    /// 408 and 429).
     pub dropped_rejected: u64,
-    /// Payloads given up on after their retries, with no outbox to keep them.
+    /// Events (and session-count payloads) given up on after their retries, with no
+    /// outbox to keep them.
     pub dropped_undeliverable: u64,
     /// Events that could not be serialized or made to fit the API's size limit (a log
     /// line says which).
     pub dropped_invalid: u64,
+    /// Events held back by the per-error budget (not built, so not queued): their
+    /// counts go out with their groups' next events.
+    pub held_back: u64,
 }
 
 impl Stats {
@@ -90,6 +100,9 @@ enum Job {
 /// The caller's side of the delivery thread.
 pub(crate) struct Delivery {
     queue: mpsc::Sender<Job>,
+    /// Room kept for errors of quiet groups, taken only when copies of other errors
+    /// have filled `queue`; the delivery thread empties it first.
+    fresh: mpsc::Sender<Job>,
     /// What the delivery thread has in hand (being prepared, sent or retried).
     progress: Arc<Progress>,
     /// Opens when the delivery thread has finished, after a shutdown.
@@ -109,6 +122,7 @@ impl Delivery {
         sessions: Arc<SessionTracker>,
     ) -> Result<Self, String> {
         let (queue, jobs) = mpsc::channel(config.queue_capacity.max(1));
+        let (fresh, fresh_jobs) = mpsc::channel(FRESH_CAPACITY);
         let counters = Arc::new(Counters::default());
         let (stop, stopped) = watch::channel(false);
         let progress = Arc::new(Progress::default());
@@ -116,23 +130,24 @@ impl Delivery {
             worker::Worker::new(config, api_key, counters.clone(), sessions.clone(), progress.clone(), stopped)?;
         let has_outbox = worker.has_outbox();
         let finished = Arc::new(Barrier::default());
-        worker::spawn(worker, jobs, finished.clone())?;
-        Ok(Self { queue, progress, finished, counters, sessions, stop, has_outbox })
+        worker::spawn(worker, worker::Queues { main: jobs, fresh: fresh_jobs }, finished.clone())?;
+        Ok(Self { queue, fresh, progress, finished, counters, sessions, stop, has_outbox })
     }
 
-    /// Hands an event over without blocking; `false` when the queue is full.
-    pub(crate) fn enqueue(&self, event: Box<Event>) -> bool {
-        match self.queue.try_send(Job::Event(event)) {
-            Ok(()) => {
-                bump(&self.counters.queued);
-                bump(&self.counters.handed);
-                true
-            }
-            Err(_) => {
-                bump(&self.counters.dropped_queue_full);
-                false
-            }
+    /// Hands an event over without blocking; `false` when the queue is full. An event
+    /// of a quiet error group (`fresh`) may take the room kept for such groups.
+    pub(crate) fn enqueue(&self, event: Box<Event>, fresh: bool) -> bool {
+        let sent = match self.queue.try_send(Job::Event(event)) {
+            Err(mpsc::error::TrySendError::Full(job)) if fresh => self.fresh.try_send(job).is_ok(),
+            sent => sent.is_ok(),
+        };
+        if sent {
+            bump(&self.counters.queued);
+            bump(&self.counters.handed);
+        } else {
+            bump(&self.counters.dropped_queue_full);
         }
+        sent
     }
 
     /// Sends the session counts gathered so far, then waits for everything queued.
@@ -181,19 +196,19 @@ impl Delivery {
         if unsent > 0 {
             losses.push(match (self.has_outbox, kept) {
                 (false, _) => format!(
-                    "{unsent} payloads were still unsent when the shutdown timeout ({timeout:?}) ran out and are lost if the process ends now (set outbox_dir to keep them for the next start)"
+                    "{unsent} events were still unsent when the shutdown timeout ({timeout:?}) ran out and are lost if the process ends now (set outbox_dir to keep them for the next start)"
                 ),
                 (true, kept) if kept as usize >= unsent => format!(
-                    "{unsent} payloads were still unsent when the shutdown timeout ({timeout:?}) ran out; they were written to the outbox and will be sent on the next start"
+                    "{unsent} events were still unsent when the shutdown timeout ({timeout:?}) ran out; they were written to the outbox and will be sent on the next start"
                 ),
                 (true, kept) => format!(
-                    "{unsent} payloads were still unsent when the shutdown timeout ({timeout:?}) ran out; {kept} were written to the outbox for the next start, the others are lost"
+                    "{unsent} events were still unsent when the shutdown timeout ({timeout:?}) ran out; {kept} were written to the outbox for the next start, the others are lost"
                 ),
             });
         }
         if stats.dropped() > 0 {
             losses.push(format!(
-                "{} payloads were dropped during the run ({} on a full queue, {} refused by Bugsnag, {} undeliverable, {} invalid)",
+                "{} events were dropped during the run ({} on a full queue, {} refused by Bugsnag, {} undeliverable, {} invalid)",
                 stats.dropped(),
                 stats.dropped_queue_full,
                 stats.dropped_rejected,
@@ -226,6 +241,7 @@ impl Delivery {
             dropped_rejected: load(&c.dropped_rejected),
             dropped_undeliverable: load(&c.dropped_undeliverable),
             dropped_invalid: load(&c.dropped_invalid),
+            held_back: 0,
         }
     }
 }

@@ -237,7 +237,11 @@ fn read(path: &Path) -> Option<Outgoing> {
     let header: Header = serde_json::from_slice(&text[..newline]).ok()?;
     let body = text[newline + 1..].to_vec();
     serde_json::from_slice::<serde::de::IgnoredAny>(&body).ok()?;
-    Some(Outgoing { kind: header.kind, api_key: header.api_key, body })
+    let count = match header.kind {
+        Kind::Event => super::batch::count(&body),
+        Kind::Sessions => 1,
+    };
+    Some(Outgoing { kind: header.kind, api_key: header.api_key, body, count })
 }
 
 #[cfg(test)]
@@ -245,7 +249,7 @@ mod tests {
     use super::*;
 
     fn outgoing(n: usize) -> Outgoing {
-        Outgoing { kind: Kind::Event, api_key: "k".into(), body: format!("{{\"n\":{n}}}").into_bytes() }
+        Outgoing { kind: Kind::Event, api_key: "k".into(), body: format!("{{\"n\":{n}}}").into_bytes(), count: 1 }
     }
 
     fn temp_dir(name: &str) -> PathBuf {

@@ -14,7 +14,7 @@ pub(crate) const MAX_PAYLOAD_BYTES: usize = 1_000_000;
 /// Frames kept per exception when frames must go.
 const KEPT_FRAMES: usize = 30;
 
-/// `body` (a serialized event payload) if it fits in `limit` bytes, else a trimmed copy.
+/// `body` (one serialized event) if it fits in `limit` bytes, else a trimmed copy.
 pub(crate) fn fit(body: Vec<u8>, limit: usize) -> Option<Vec<u8>> {
     if body.len() <= limit {
         return Some(body);
@@ -24,7 +24,7 @@ pub(crate) fn fit(body: Vec<u8>, limit: usize) -> Option<Vec<u8>> {
     drop(body);
     let mut taken: Vec<&str> = Vec::new();
     for (step, apply) in STEPS {
-        let Some(event) = payload.pointer_mut("/events/0").and_then(Value::as_object_mut) else { break };
+        let Some(event) = payload.as_object_mut() else { break };
         apply(event);
         taken.push(step);
         let note = json!({ "trimmed": taken, "originalBytes": original, "limitBytes": limit });
@@ -151,7 +151,7 @@ mod tests {
     use super::*;
 
     fn payload(event: Value) -> Vec<u8> {
-        serde_json::to_vec(&json!({"apiKey": "k", "payloadVersion": "4.0", "notifier": {}, "events": [event]})).unwrap()
+        serde_json::to_vec(&event).unwrap()
     }
 
     fn event_with(extra: Value) -> Value {
@@ -166,7 +166,7 @@ mod tests {
 
     fn trimmed(body: &[u8]) -> Value {
         let value: Value = serde_json::from_slice(body).unwrap();
-        value["events"][0]["metaData"]["notifier"]["trimmed"].clone()
+        value["metaData"]["notifier"]["trimmed"].clone()
     }
 
     #[test]

@@ -119,6 +119,7 @@ impl Log for BugsnagLogger {
             return;
         }
         let mut report = Record::new(level, record.target());
+        report.at(record.file(), record.line());
         report.message = record.args().to_string();
         let _ = record.key_values().visit(&mut Fields(&mut report));
         self.settings.handle(report);

@@ -136,6 +136,9 @@ pub(crate) struct Record {
     pub(crate) error: Option<Vec<(String, String)>>,
     /// Where the record was made, for the context (tracing's span path).
     pub(crate) context: Option<String>,
+    /// The logging call's file and line, which with the errorClass is what the
+    /// per-error budget groups by.
+    pub(crate) site: Option<u64>,
 }
 
 impl Record {
@@ -147,6 +150,14 @@ impl Record {
             fields: Map::new(),
             error: None,
             context: None,
+            site: None,
+        }
+    }
+
+    /// Records where the logging call was made.
+    pub(crate) fn at(&mut self, file: Option<&str>, line: Option<u32>) {
+        if let Some(file) = file {
+            self.site = Some(crate::capture::site_of(file, line.unwrap_or(0), 0));
         }
     }
 
@@ -198,6 +209,7 @@ impl LogSettings {
     fn report(&self, client: &Client, record: Record) {
         let level = record.level;
         let mut options = Options::new().severity(level.severity()).reason(SeverityReason::log(level.name()));
+        options.site = record.site;
         if let Some(context) = record.context {
             options = options.fallback_context(context);
         }

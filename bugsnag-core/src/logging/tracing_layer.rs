@@ -88,6 +88,7 @@ where
             return;
         }
         let mut record = Record::new(level, metadata.target());
+        record.at(metadata.file(), metadata.line());
         event.record(&mut Fields(&mut record));
         record.context = ctx.event_scope(event).map(|scope| {
             let names: Vec<&str> = scope.from_root().map(|span| span.name()).collect();

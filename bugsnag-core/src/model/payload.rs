@@ -41,4 +41,6 @@ pub(crate) struct Outgoing {
     pub(crate) kind: Kind,
     pub(crate) api_key: String,
     pub(crate) body: Vec<u8>,
+    /// Events it carries (1 for session counts): what the delivery counters count.
+    pub(crate) count: u64,
 }

@@ -156,7 +156,11 @@ struct State {
     arrived: Condvar,
     script: Mutex<VecDeque<Reply>>,
     path_scripts: Mutex<BTreeMap<String, VecDeque<Reply>>>,
+    default_reply: Mutex<Option<Reply>>,
+    refused_messages: Mutex<Vec<String>>,
     observer: Option<Arc<dyn Observer>>,
+    /// Off only for throughput benchmarks: the schema check is slower than the notifier.
+    validate: bool,
 }
 
 /// A loopback Bugsnag endpoint. Stops when dropped.
@@ -175,10 +179,21 @@ impl Collector {
     /// Starts a collector listening on `addr`, with an [`Observer`] that sees every
     /// request and answers `GET` requests (which are then not recorded).
     pub fn start_with(addr: SocketAddr, observer: Option<Arc<dyn Observer>>) -> std::io::Result<Self> {
+        Self::serve_on(addr, State { observer, validate: true, ..State::default() })
+    }
+
+    /// A collector that does not check payloads against the schemas, for throughput
+    /// benchmarks (validating a payload takes longer than the notifier takes to send
+    /// it). Tests use [`start`](Self::start).
+    pub fn start_unvalidated() -> Self {
+        Self::serve_on(SocketAddr::from(([127, 0, 0, 1], 0)), State::default()).expect("bind a loopback port")
+    }
+
+    fn serve_on(addr: SocketAddr, state: State) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
-        let state = Arc::new(State { observer, ..State::default() });
+        let state = Arc::new(state);
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let served = state.clone();
         std::thread::Builder::new()
@@ -219,6 +234,18 @@ impl Collector {
     /// order, before any reply given to [`script`](Self::script).
     pub fn script_path(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
         self.state.path_scripts.lock().unwrap().entry(path.to_owned()).or_default().extend(replies);
+    }
+
+    /// Answers with `reply` once the scripts are used up (200 otherwise), such as a
+    /// delay that every request waits.
+    pub fn answer_by_default(&self, reply: Reply) {
+        *self.state.default_reply.lock().unwrap() = Some(reply);
+    }
+
+    /// Answers 400 to every event payload that holds an event whose outermost message
+    /// is `message`: an event the API refuses, whatever else its payload carries.
+    pub fn refuse_events_with(&self, message: &str) {
+        self.state.refused_messages.lock().unwrap().push(message.to_owned());
     }
 
     /// Every request received so far, after asserting that each validates against the
@@ -320,11 +347,11 @@ impl Collector {
 
 /// The events of the `/notify` payloads among `requests`.
 fn events_of(requests: &[Received]) -> Vec<Value> {
-    requests
-        .iter()
-        .filter(|r| r.path.ends_with("/notify"))
-        .flat_map(|r| r.body["events"].as_array().cloned().unwrap_or_default())
-        .collect()
+    requests.iter().filter(|r| r.path.ends_with("/notify")).flat_map(|r| events_of_body(&r.body)).collect()
+}
+
+fn events_of_body(body: &Value) -> Vec<Value> {
+    body["events"].as_array().cloned().unwrap_or_default()
 }
 
 /// A notify endpoint on 127.0.0.1 where nothing listens, so every connection is refused:
@@ -363,6 +390,23 @@ pub fn dependency_version(dependent: &str, dependency: &str) -> String {
         .and_then(|p| p["version"].as_str())
         .unwrap_or_else(|| panic!("{dependent} does not depend on {dependency}"))
         .to_owned()
+}
+
+/// Events waiting in an outbox directory (each file holds one payload, which may carry
+/// several events), for tests that check what was kept for the next start.
+pub fn events_in_outbox(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| {
+            // A header line, then the payload.
+            let body = &bytes[bytes.iter().position(|b| *b == b'\n')? + 1..];
+            let payload: Value = serde_json::from_slice(body).ok()?;
+            Some(payload["events"].as_array()?.len())
+        })
+        .sum()
 }
 
 /// Panics with the schema errors of any request that has some.
@@ -430,9 +474,21 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         .collect();
     let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let schema_errors = if body.is_null() { vec!["body is not JSON".to_owned()] } else { schema_errors(&path, &body) };
+    let schema_errors = match (&body, state.validate) {
+        (Value::Null, _) => vec!["body is not JSON".to_owned()],
+        (_, true) => schema_errors(&path, &body),
+        (_, false) => Vec::new(),
+    };
+    let refused = {
+        let refused = state.refused_messages.lock().unwrap();
+        events_of_body(&body).iter().any(|e| refused.iter().any(|m| e["exceptions"][0]["message"] == m.as_str()))
+    };
     let for_path = state.path_scripts.lock().unwrap().get_mut(&path).and_then(VecDeque::pop_front);
-    let reply = for_path.or_else(|| state.script.lock().unwrap().pop_front()).unwrap_or_else(|| Reply::status(200));
+    let reply = match for_path.or_else(|| state.script.lock().unwrap().pop_front()) {
+        _ if refused => Reply::status(400),
+        Some(reply) => reply,
+        None => state.default_reply.lock().unwrap().clone().unwrap_or_else(|| Reply::status(200)),
+    };
     let status = if reply.drop_connection { 0 } else { reply.status };
     let received = Received { path, headers, body, size: bytes.len(), status, schema_errors, received_at };
     if let Some(observer) = &state.observer {
