@@ -1,19 +1,24 @@
 //! Whole-pipeline figures that criterion's per-iteration model does not fit:
 //!
-//! 1. Error storm with the endpoint down: 1,000,000 `notify` calls against a closed port;
-//!    caller-side latency percentiles and peak RSS growth (Linux `VmHWM`).
-//! 2. Throughput: events per second delivered end to end to a loopback Collector (which
-//!    also validates every payload against the schema, on the same 2 cores).
+//! 1. Error storm with the endpoint down: 1,000,000 `notify` calls against a closed port,
+//!    with the per-error budget (the default) and without it; caller-side latency
+//!    percentiles and peak RSS growth (Linux `VmHWM`).
+//! 2. A storm that must not hide the rare error: 200,000 copies of one error and ten
+//!    rare ones, against an endpoint answering in 40 ms; caller latency, requests used,
+//!    what arrived.
+//! 3. Throughput: events per second delivered end to end, in batches, to a loopback
+//!    endpoint that does not check the schema, then to the Collector that does (both on
+//!    the same 2 cores as the notifier).
 //!
 //! Run with `cargo bench -p bugsnag-core --bench delivery`; figures in BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
 
-use bugsnag_core::testing::{closed_endpoint, Collector, API_KEY};
+use bugsnag_core::testing::{closed_endpoint, Collector, Reply, API_KEY};
 use bugsnag_core::{Client, Configuration, DropReason, Options, Outcome};
 
 const STORM_CALLS: usize = 1_000_000;
-const THROUGHPUT_EVENTS: usize = 20_000;
+const THROUGHPUT_EVENTS: usize = 50_000;
 
 /// Peak resident set size so far, in KiB (Linux).
 fn peak_rss_kib() -> u64 {
@@ -76,8 +81,9 @@ fn deep(depth: u32, f: &mut dyn FnMut()) {
     }
 }
 
-fn storm() {
-    let client = Client::new(Configuration::default().api_key(API_KEY).endpoint(closed_endpoint()));
+fn storm(budget: bool) {
+    let config = Configuration::default().api_key(API_KEY).endpoint(closed_endpoint());
+    let client = Client::new(if budget { config } else { config.without_error_budget() });
     let err = std::io::Error::other("database unavailable");
     // The delivery thread loads debug information when it is first idle; the baseline is
     // taken once that is done, so the growth counts the queue filling up and the storm.
@@ -99,7 +105,10 @@ fn storm() {
     }
     let elapsed = started.elapsed();
     let growth = peak_rss_kib().saturating_sub(baseline);
-    println!("storm: {STORM_CALLS} notify calls, endpoint down (connection refused), queue_capacity 1024");
+    let budget_note = if budget { "per-error budget on (the default)" } else { "no per-error budget" };
+    println!(
+        "storm: {STORM_CALLS} notify calls, endpoint down (connection refused), queue_capacity 1024, {budget_note}"
+    );
     println!(
         "  total {:.2?} ({:.0} calls/s); dropped on a full queue: {full}",
         elapsed,
@@ -123,9 +132,50 @@ fn storm() {
     println!("  stats: {:?}", client.stats());
 }
 
-fn throughput() {
+#[inline(never)]
+fn storming(client: &Client, n: usize) -> Outcome {
+    client.notify_message(format!("connection pool exhausted ({n})"), Options::new().error_class("PoolExhausted"))
+}
+
+fn storm_with_rare_errors() {
     let collector = Collector::start();
-    let client = Client::new(collector.configuration().queue_capacity(THROUGHPUT_EVENTS));
+    collector.answer_by_default(Reply::status(200).delay(Duration::from_millis(40)));
+    let client = Client::new(collector.configuration().auto_capture_sessions(false));
+    let mut latencies = Histogram::new();
+    let mut rare_queued = 0;
+    let started = Instant::now();
+    for n in 0..200_000 {
+        let t = Instant::now();
+        let _ = storming(&client, n);
+        latencies.record(t.elapsed());
+        if n % 20_000 == 10_000 {
+            let class = format!("Rare{}", n / 20_000);
+            rare_queued +=
+                client.notify_message("a rare error", Options::new().error_class(class)).is_queued() as usize;
+        }
+    }
+    let called = started.elapsed();
+    assert!(client.flush(Duration::from_secs(60)));
+    let events = collector.events();
+    let rare = events.iter().filter(|e| e["exceptions"][0]["message"] == "a rare error").count();
+    let held: u64 = events.iter().filter_map(|e| e["metaData"]["notifier"]["heldBack"].as_u64()).sum();
+    let requests = collector.requests().iter().filter(|r| r.path == "/notify").count();
+    println!("storm with rare errors: 200,000 copies of one error and 10 rare ones, endpoint answering in 40 ms");
+    println!(
+        "  called in {called:.2?}; caller latency p50 {:?}  p99 {:?}  max {:?}",
+        latencies.percentile(0.5),
+        latencies.percentile(0.99),
+        latencies.max
+    );
+    println!("  rare errors queued {rare_queued}/10, arrived {rare}/10; {} events in {requests} requests; held-back counts that arrived: {held}", events.len());
+    println!("  stats: {:?}", client.stats());
+}
+
+fn throughput(validated: bool) {
+    let collector = if validated { Collector::start() } else { Collector::start_unvalidated() };
+    // Every event from one line: without the budget, which would hold them back.
+    let config = collector.configuration().queue_capacity(THROUGHPUT_EVENTS).without_error_budget();
+    let client = Client::new(config.auto_capture_sessions(false));
     let err = std::io::Error::other("payment declined");
     let started = Instant::now();
     for n in 0..THROUGHPUT_EVENTS {
@@ -135,22 +185,50 @@ fn throughput() {
     let handed_over = started.elapsed();
     assert!(client.flush(Duration::from_secs(300)), "delivery did not finish");
     let elapsed = started.elapsed();
+    let cpu = cpu_by_thread();
     let requests = collector.requests();
-    assert_eq!(requests.len(), THROUGHPUT_EVENTS);
+    let events = collector.events();
+    assert_eq!(events.len(), THROUGHPUT_EVENTS);
     let bytes: usize = requests.iter().map(|r| r.size).sum();
-    let frames = requests[0].body["events"][0]["exceptions"][0]["stacktrace"].as_array().map_or(0, Vec::len);
-    println!("throughput: {THROUGHPUT_EVENTS} events, one process, loopback Collector validating every payload");
-    println!("  handed over in {handed_over:.2?}; all delivered in {elapsed:.2?}");
+    let frames = events[0]["exceptions"][0]["stacktrace"].as_array().map_or(0, Vec::len);
+    let endpoint =
+        if validated { "the Collector validating every payload" } else { "an endpoint that does not check the schema" };
+    println!("throughput: {THROUGHPUT_EVENTS} events, one process, loopback, {endpoint}");
+    println!("  handed over in {handed_over:.2?}; all delivered in {elapsed:.2?}, in {} requests", requests.len());
     println!("  {} bytes per event on average, {frames} frames", bytes / THROUGHPUT_EVENTS);
     println!("  {:.0} events/s delivered end to end", THROUGHPUT_EVENTS as f64 / elapsed.as_secs_f64());
+    println!("  CPU time by thread (the whole process so far): {cpu}");
+}
+
+/// CPU time (user + system) of each of this process's threads, summed by name.
+fn cpu_by_thread() -> String {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let Some((name, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") ")) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        *by_name.entry(name.to_owned()).or_default() += (ticks(11) + ticks(12)) / tick;
+    }
+    by_name.iter().map(|(name, secs)| format!("{name} {secs:.2} s")).collect::<Vec<_>>().join(", ")
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for a list of benchmarks; there are none to list.
     }
-    if std::env::var_os("ONLY_THROUGHPUT").is_none() {
-        storm();
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let run = |part: &str| only.is_empty() || only == part;
+    if run("storm") {
+        storm(true);
+        storm(false);
     }
-    throughput();
+    if run("rare") {
+        storm_with_rare_errors();
+    }
+    if run("throughput") {
+        throughput(false);
+        throughput(true);
+    }
 }

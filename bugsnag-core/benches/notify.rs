@@ -30,7 +30,7 @@ const BURST: u64 = 200;
 
 fn notify(c: &mut Criterion) {
     let collector = Collector::start();
-    let client = Client::new(collector.configuration());
+    let client = Client::new(collector.configuration().without_error_budget());
     let err = "x".parse::<u8>().unwrap_err();
     let options = || Options::new().context("checkout").add_metadata_tab("order", json!({"id": 42, "items": 3}));
     c.bench_function("notify: error 20 frames deep (caller side)", |b| {
@@ -72,7 +72,7 @@ fn failing(depth: u32) -> anyhow::Result<()> {
 fn notify_anyhow(c: &mut Criterion) {
     std::env::set_var("RUST_LIB_BACKTRACE", "1");
     let collector = Collector::start();
-    let client = Client::new(collector.configuration());
+    let client = Client::new(collector.configuration().without_error_budget());
     for given in [true, false] {
         let name = if given { "notify_anyhow: error given" } else { "notify_anyhow: error borrowed" };
         c.bench_function(name, |b| {
@@ -101,7 +101,7 @@ fn notify_anyhow(c: &mut Criterion) {
 
 fn serialize(c: &mut Criterion) {
     let collector = Collector::start();
-    let client = Client::new(collector.configuration());
+    let client = Client::new(collector.configuration().without_error_budget());
     let spent = Arc::new(Mutex::new(Duration::ZERO));
     let sink = spent.clone();
     client.before_notify(move |event| {

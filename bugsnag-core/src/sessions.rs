@@ -78,6 +78,6 @@ impl SessionTracker {
                 .map(|(minute, n)| json!({ "startedAt": crate::time::minute_start(minute), "sessionsStarted": n }))
                 .collect::<Vec<_>>(),
         });
-        Some(Outgoing { kind: Kind::Sessions, api_key, body: serde_json::to_vec(&body).ok()?, count: 1 })
+        Some(Outgoing { kind: Kind::Sessions, api_key, body: serde_json::to_vec(&body).ok()?.into(), count: 1 })
     }
 }

@@ -241,7 +241,7 @@ fn read(path: &Path) -> Option<Outgoing> {
         Kind::Event => super::batch::count(&body),
         Kind::Sessions => 1,
     };
-    Some(Outgoing { kind: header.kind, api_key: header.api_key, body, count })
+    Some(Outgoing { kind: header.kind, api_key: header.api_key, body: body.into(), count })
 }
 
 #[cfg(test)]
@@ -249,7 +249,7 @@ mod tests {
     use super::*;
 
     fn outgoing(n: usize) -> Outgoing {
-        Outgoing { kind: Kind::Event, api_key: "k".into(), body: format!("{{\"n\":{n}}}").into_bytes(), count: 1 }
+        Outgoing { kind: Kind::Event, api_key: "k".into(), body: format!("{{\"n\":{n}}}").into_bytes().into(), count: 1 }
     }
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -259,7 +259,7 @@ mod tests {
     }
 
     fn bodies(claimed: &[Claimed]) -> Vec<String> {
-        claimed.iter().map(|c| String::from_utf8(c.outgoing.body.clone()).unwrap()).collect()
+        claimed.iter().map(|c| String::from_utf8(c.outgoing.body.to_vec()).unwrap()).collect()
     }
 
     #[test]

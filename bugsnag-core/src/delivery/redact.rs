@@ -14,7 +14,7 @@
 //! Headers that carry credentials ([`is_sensitive_header`]) are filtered whatever the
 //! filters say, unless the configuration opts out with `send_sensitive_headers(true)`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value};
@@ -51,7 +51,7 @@ pub(crate) struct Filters {
 }
 
 #[derive(Debug, Default)]
-struct Verdicts(Mutex<HashMap<String, bool>>);
+struct Verdicts(Mutex<FxHashMap<String, bool>>);
 
 impl Clone for Verdicts {
     fn clone(&self) -> Self {
@@ -220,8 +220,9 @@ impl Filters {
 /// userinfo after a scheme or a leading `/`, or, in any text (a `Referer` that is not a
 /// URL, say), a query-like part: `?` or `#` followed by `name=`.
 fn looks_like_url(text: &str) -> bool {
-    ((text.contains("://") || text.starts_with('/')) && text.contains(['?', '#', '@']))
-        || text.split(['?', '#']).skip(1).any(|part| part.contains('='))
+    // Most strings hold none of these: one scan tells.
+    let Some(first) = text.find(['?', '#', '@']) else { return false };
+    (text.contains("://") || text.starts_with('/')) || text[first..].split(['?', '#']).skip(1).any(|p| p.contains('='))
 }
 
 /// The URL without the password (or token) of its userinfo: `https://[FILTERED]@host/`.

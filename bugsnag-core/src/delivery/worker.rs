@@ -9,7 +9,7 @@
 //! at once.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ pub(crate) struct Worker {
     rules: Arc<FrameRules>,
     session_interval: Duration,
     root_warned: AtomicBool,
+    /// Bytes to make room for when serializing the next event.
+    typical_size: AtomicUsize,
     /// Batches in their first attempt.
     lanes: Arc<Semaphore>,
     progress: Arc<Progress>,
@@ -67,15 +69,15 @@ impl Worker {
             sender: Sender::new(config, counters.clone(), stopped.clone())?,
             api_key,
             filters: Filters::from_config(config),
-            rules: Arc::new(FrameRules {
-                project_root: config.project_root.clone(),
-                project_packages: config.project_packages.clone(),
-                exclude_modules: config.exclude_modules.clone(),
-                send_code: config.send_code,
-                main_crate: crate::stacktrace::main_crate(),
-            }),
+            rules: Arc::new(FrameRules::new(
+                config.project_root.clone(),
+                config.project_packages.clone(),
+                config.exclude_modules.clone(),
+                config.send_code,
+            )),
             session_interval: config.session_publish_interval,
             root_warned: AtomicBool::new(false),
+            typical_size: AtomicUsize::new(0),
             lanes: Arc::new(Semaphore::new(config.max_in_flight)),
             progress,
             counters,
@@ -154,7 +156,9 @@ impl Worker {
         ticker.tick().await; // the first tick is immediate
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
-            let in_hand = preparing.len() + pending.len() + sending.len();
+            // Counted by event (a batch in a retry holds many), so an outage keeps
+            // memory bounded however events were batched.
+            let in_hand = self.progress.unfinished();
             tokio::select! {
                 // In order: the first branch ready runs.
                 biased;
@@ -277,7 +281,11 @@ impl Worker {
         self.filters.event(&mut event);
         // The caller's gate makes sure there is a key; an event without one is counted.
         let api_key = event.api_key.take().or_else(|| self.api_key.clone()).unwrap_or_default();
-        let body = match serde_json::to_vec(&event) {
+        // Room for an event as large as the last one, up front: growing a small buffer
+        // step by step made allocation the thread's largest cost.
+        let typical = self.typical_size.load(Ordering::Relaxed);
+        let mut body = Vec::with_capacity(typical.clamp(4096, trim::MAX_PAYLOAD_BYTES));
+        let body = match serde_json::to_writer(&mut body, &event).map(|()| body) {
             Ok(_) if api_key.is_empty() => None,
             Ok(body) => trim::fit(body, trim::MAX_PAYLOAD_BYTES - ENVELOPE_BYTES),
             Err(e) => {
@@ -289,8 +297,10 @@ impl Worker {
             bump(&self.counters.dropped_invalid);
             return None;
         };
+        self.typical_size.store(body.len() + body.len() / 4, Ordering::Relaxed);
+        let unhandled = event.unhandled;
         let event = Serialized { api_key, body };
-        let held = if event_is_unhandled(&event.body) {
+        let held = if unhandled {
             batch::payload(&event.api_key, &[&event.body]).and_then(|alone| self.sender.hold(&alone))
         } else {
             None
@@ -315,11 +325,6 @@ impl Worker {
             ));
         }
     }
-}
-
-/// Whether a serialized event says `"unhandled":true` (serde writes it without spaces).
-fn event_is_unhandled(body: &[u8]) -> bool {
-    body.windows(16).any(|w| w == b"\"unhandled\":true")
 }
 
 /// The next batch from the front of `pending`: its payload, the outbox files of its

@@ -40,7 +40,8 @@ impl Kind {
 pub(crate) struct Outgoing {
     pub(crate) kind: Kind,
     pub(crate) api_key: String,
-    pub(crate) body: Vec<u8>,
+    /// Shared, not copied, by each attempt to send it.
+    pub(crate) body: bytes::Bytes,
     /// Events it carries (1 for session counts): what the delivery counters count.
     pub(crate) count: u64,
 }

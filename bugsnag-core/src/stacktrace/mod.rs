@@ -15,6 +15,7 @@ mod service;
 mod symbolizer;
 
 use std::fmt;
+use std::sync::Arc;
 use std::path::PathBuf;
 
 use serde::ser::{SerializeSeq, Serializer};
@@ -22,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use resolver::Resolver;
-pub(crate) use rules::{main_crate, FrameRules};
+pub(crate) use rules::FrameRules;
 pub(crate) use service::{resolve, start_service};
 
 /// Frames a capture keeps: the frame rules send at most 200.
@@ -73,7 +74,8 @@ enum Repr {
     /// where it was reported, in case that backtrace yields no frames.
     #[cfg(feature = "anyhow")]
     Anyhow(std::sync::Arc<anyhow::Error>, Box<Stacktrace>),
-    Frames(Vec<Stackframe>),
+    /// Shared: the symbols thread hands the same frames to every event from one stack.
+    Frames(Arc<[Stackframe]>),
 }
 
 impl Stacktrace {
@@ -103,7 +105,7 @@ impl Stacktrace {
 
     /// Frames already turned into the API's shape.
     pub fn from_frames(frames: Vec<Stackframe>) -> Self {
-        Self(Repr::Frames(frames))
+        Self(Repr::Frames(frames.into()))
     }
 
     /// The frames of a captured std backtrace, read now (std resolves its symbols), or
@@ -137,7 +139,11 @@ impl Stacktrace {
     /// information), so only the symbols thread calls it.
     fn resolve_with(&mut self, rules: &FrameRules, resolver: &mut Resolver) {
         let raw = match std::mem::replace(&mut self.0, Repr::Empty) {
-            Repr::Unresolved(ips) => resolver.frames(&ips),
+            Repr::Unresolved(ips) => {
+                // Every event from one call site has the same stack: resolved once.
+                self.0 = Repr::Frames(resolver.stack(rules, ips));
+                return;
+            }
             #[cfg(feature = "anyhow")]
             Repr::Raw(raw) => raw,
             #[cfg(feature = "anyhow")]
@@ -150,7 +156,7 @@ impl Stacktrace {
                 return;
             }
         };
-        self.0 = Repr::Frames(rules.apply(raw, resolver));
+        self.0 = Repr::Frames(rules.apply(raw, resolver).into());
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::symbolizer::Symbolizer;
-use super::RawFrame;
+use super::{FrameRules, RawFrame, Stackframe};
 
 /// Lines of code sent either side of a frame's line.
 const CODE_CONTEXT: usize = 3;
@@ -21,15 +21,35 @@ const SYMBOL_CACHE_ENTRIES: usize = 16 * 1024;
 /// Files kept in memory; past this the cache starts again.
 const SOURCE_CACHE_FILES: usize = 128;
 
-/// Resolved symbols and source files, owned by the symbols thread.
+/// Whole stacks remembered, per frame rules; past this the cache starts again.
+const STACK_CACHE_ENTRIES: usize = 4096;
+
+/// Resolved symbols, whole stacks and source files, owned by the symbols thread.
 #[derive(Default)]
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
+    stacks: HashMap<(u64, Vec<usize>), Arc<[Stackframe]>>,
     symbolizer: Symbolizer,
     files: HashMap<PathBuf, Option<Arc<[String]>>>,
 }
 
 impl Resolver {
+    /// The frames of a stack of return addresses under `rules`, shared with every other
+    /// stack of the same addresses.
+    pub(crate) fn stack(&mut self, rules: &FrameRules, ips: Vec<usize>) -> Arc<[Stackframe]> {
+        let key = (rules.id, ips);
+        if let Some(frames) = self.stacks.get(&key) {
+            return frames.clone();
+        }
+        if self.stacks.len() >= STACK_CACHE_ENTRIES {
+            self.stacks.clear();
+        }
+        let raw = self.frames(&key.1);
+        let frames: Arc<[Stackframe]> = rules.apply(raw, self).into();
+        self.stacks.insert(key, frames.clone());
+        frames
+    }
+
     /// The frames of return addresses, one per (possibly inlined) symbol.
     pub(crate) fn frames(&mut self, ips: &[usize]) -> Vec<RawFrame> {
         if self.symbols.len() >= SYMBOL_CACHE_ENTRIES {

@@ -81,12 +81,28 @@ const MAX_FRAMES: usize = 200;
 /// What the configuration says about frames.
 #[derive(Debug, Clone)]
 pub(crate) struct FrameRules {
+    /// Tells these rules apart from another client's in the symbols thread's caches.
+    pub(crate) id: u64,
     pub(crate) project_root: PathBuf,
     pub(crate) project_packages: Vec<String>,
     pub(crate) exclude_modules: Vec<String>,
     pub(crate) send_code: bool,
     /// The crate of the program's `main`: in-project when a frame has no file.
     pub(crate) main_crate: Option<String>,
+}
+
+impl FrameRules {
+    /// Rules with an id of their own.
+    pub(crate) fn new(
+        project_root: PathBuf,
+        project_packages: Vec<String>,
+        exclude_modules: Vec<String>,
+        send_code: bool,
+    ) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { id, project_root, project_packages, exclude_modules, send_code, main_crate: main_crate() }
+    }
 }
 
 /// The crate of the program's `main`, read from the executable's name: cargo names a
@@ -241,6 +257,7 @@ mod tests {
 
     fn rules() -> FrameRules {
         FrameRules {
+            id: 0,
             project_root: PathBuf::from("/srv/app"),
             project_packages: vec!["my_app".into()],
             exclude_modules: vec!["my_app::logging".into()],

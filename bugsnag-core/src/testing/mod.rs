@@ -107,6 +107,26 @@ pub struct Received {
     pub schema_errors: Vec<String>,
     /// When the request arrived.
     pub received_at: Instant,
+    /// The body as received, by a collector that does not validate: parsed only when
+    /// the requests are read, so that parsing does not slow the endpoint down.
+    unparsed: Option<Bytes>,
+}
+
+impl Received {
+    /// This request with its body parsed, if the collector left it for later.
+    fn parsed(mut self) -> Self {
+        if let Some(raw) = self.unparsed.take() {
+            self.body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        }
+        self
+    }
+}
+
+/// Copies of `received`, bodies parsed, after asserting that each validates.
+fn read(received: &[Received]) -> Vec<Received> {
+    let requests: Vec<Received> = received.iter().cloned().map(Received::parsed).collect();
+    assert_valid(&requests);
+    requests
 }
 
 /// What a tool built on a [`Collector`] does with the requests it gets: sees each payload
@@ -243,7 +263,9 @@ impl Collector {
     }
 
     /// Answers 400 to every event payload that holds an event whose outermost message
-    /// is `message`: an event the API refuses, whatever else its payload carries.
+    /// is `message`: an event the API refuses, whatever else its payload carries (a
+    /// collector from [`start_unvalidated`](Self::start_unvalidated) reads no payload,
+    /// so refuses none).
     pub fn refuse_events_with(&self, message: &str) {
         self.state.refused_messages.lock().unwrap().push(message.to_owned());
     }
@@ -251,9 +273,7 @@ impl Collector {
     /// Every request received so far, after asserting that each validates against the
     /// API schemas (as every method that hands out payloads does).
     pub fn requests(&self) -> Vec<Received> {
-        let requests = self.state.received.lock().unwrap().clone();
-        assert_valid(&requests);
-        requests
+        read(&self.state.received.lock().unwrap())
     }
 
     /// Waits until `count` requests have arrived or `timeout` passes; returns them all,
@@ -268,8 +288,7 @@ impl Collector {
             }
             received = self.state.arrived.wait_timeout(received, left).unwrap().0;
         }
-        assert_valid(&received);
-        received.clone()
+        read(&received)
     }
 
     /// Waits until the events received so far satisfy `done`, or `timeout` passes;
@@ -285,8 +304,7 @@ impl Collector {
         let deadline = Instant::now() + timeout;
         let mut received = self.state.received.lock().unwrap();
         loop {
-            assert_valid(&received);
-            let events = events_of(&received);
+            let events = events_of(&read(&received));
             let left = deadline.saturating_duration_since(Instant::now());
             if done(&events) || left.is_zero() {
                 return events;
@@ -347,11 +365,11 @@ impl Collector {
 
 /// The events of the `/notify` payloads among `requests`.
 fn events_of(requests: &[Received]) -> Vec<Value> {
-    requests.iter().filter(|r| r.path.ends_with("/notify")).flat_map(|r| events_of_body(&r.body)).collect()
-}
-
-fn events_of_body(body: &Value) -> Vec<Value> {
-    body["events"].as_array().cloned().unwrap_or_default()
+    requests
+        .iter()
+        .filter(|r| r.path.ends_with("/notify"))
+        .flat_map(|r| r.body["events"].as_array().cloned().unwrap_or_default())
+        .collect()
 }
 
 /// A notify endpoint on 127.0.0.1 where nothing listens, so every connection is refused:
@@ -473,15 +491,19 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let (body, unparsed) = match state.validate {
+        true => (serde_json::from_slice(&bytes).unwrap_or(Value::Null), None),
+        false => (Value::Null, Some(bytes.clone())),
+    };
     let schema_errors = match (&body, state.validate) {
-        (Value::Null, _) => vec!["body is not JSON".to_owned()],
-        (_, true) => schema_errors(&path, &body),
         (_, false) => Vec::new(),
+        (Value::Null, true) => vec!["body is not JSON".to_owned()],
+        (_, true) => schema_errors(&path, &body),
     };
     let refused = {
         let refused = state.refused_messages.lock().unwrap();
-        events_of_body(&body).iter().any(|e| refused.iter().any(|m| e["exceptions"][0]["message"] == m.as_str()))
+        let events = body["events"].as_array().map(Vec::as_slice).unwrap_or_default();
+        events.iter().any(|e| refused.iter().any(|m| e["exceptions"][0]["message"] == m.as_str()))
     };
     let for_path = state.path_scripts.lock().unwrap().get_mut(&path).and_then(VecDeque::pop_front);
     let reply = match for_path.or_else(|| state.script.lock().unwrap().pop_front()) {
@@ -490,7 +512,7 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         None => state.default_reply.lock().unwrap().clone().unwrap_or_else(|| Reply::status(200)),
     };
     let status = if reply.drop_connection { 0 } else { reply.status };
-    let received = Received { path, headers, body, size: bytes.len(), status, schema_errors, received_at };
+    let received = Received { path, headers, body, size: bytes.len(), status, schema_errors, received_at, unparsed };
     if let Some(observer) = &state.observer {
         observer.received(&received);
     }
