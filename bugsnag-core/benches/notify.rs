@@ -137,6 +137,7 @@ fn sample_frames() -> Vec<Stackframe> {
                     .map(|n| (n.to_string(), json!(format!("    let total = order.total({n})?;"))))
                     .collect()
             }),
+            ..Stackframe::default()
         })
         .collect()
 }

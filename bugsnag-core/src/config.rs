@@ -112,6 +112,8 @@ pub struct Configuration {
     #[serde(rename = "session_publish_interval_ms", with = "millis")]
     pub(crate) session_publish_interval: Duration,
     pub(crate) debug: bool,
+    /// Record crashes without a panic (signals) for the next start to report.
+    pub(crate) native_crashes: bool,
     /// Events each error group may send at once; 0 turns the budget off.
     pub(crate) error_budget_burst: u32,
     /// Events each error group may send per second once its burst is spent.
@@ -156,6 +158,7 @@ impl Default for Configuration {
             max_in_flight: 4,
             session_publish_interval: Duration::from_secs(30),
             debug: false,
+            native_crashes: true,
             error_budget_burst: 100,
             error_budget_per_second: 10.0,
         }
@@ -190,7 +193,8 @@ impl Configuration {
     /// `BUGSNAG_PROXY_HOST`, `BUGSNAG_PARAMS_FILTERS` (comma-separated, added to the
     /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), and the switches
     /// `BUGSNAG_AUTO_NOTIFY`, `BUGSNAG_SEND_CODE`, `BUGSNAG_AUTO_CAPTURE_SESSIONS`,
-    /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG` (`true`/`false`/`1`/`0`).
+    /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG`, `BUGSNAG_NATIVE_CRASHES`
+    /// (`true`/`false`/`1`/`0`).
     pub fn from_env() -> Self {
         Self::default().with_env()
     }
@@ -243,6 +247,7 @@ impl Configuration {
         self.auto_capture_sessions = flag("AUTO_CAPTURE_SESSIONS", self.auto_capture_sessions);
         self.asynchronous = flag("ASYNCHRONOUS", self.asynchronous);
         self.debug = flag("DEBUG", self.debug);
+        self.native_crashes = flag("NATIVE_CRASHES", self.native_crashes);
         self
     }
 
@@ -253,6 +258,10 @@ impl Configuration {
         notify_release_stages: impl IntoIterator<Item = impl Into<String>> => notify_release_stages(list_some);
         /// Report panics automatically through the panic hook (on by default).
         auto_notify: bool => auto_notify;
+        /// With `auto_notify`, also record crashes without a panic (segfaults, stack
+        /// overflows, aborts, failed allocations...) in signal handlers, for the next
+        /// start to report (on by default; Linux).
+        native_crashes: bool => native_crashes;
         /// Send a few lines of source code around in-project frames (on by default).
         send_code: bool => send_code;
         /// Use `https://` for endpoints given without a scheme (on by default).

@@ -16,7 +16,8 @@ use crate::model::{BreadcrumbType, Event};
 static GLOBAL: RwLock<Option<Client>> = RwLock::new(None);
 static WARNED_UNCONFIGURED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the process-wide client (and the panic hook when `auto_notify` is on).
+/// Installs the process-wide client (and, when `auto_notify` is on, the panic hook and
+/// the crash handlers, which also report the crashes earlier runs recorded).
 ///
 /// Keep the returned guard alive for the life of the program, in a named binding:
 /// dropping it waits up to `shutdown_timeout` for queued events to be sent and ends
@@ -34,6 +35,7 @@ pub fn configure(config: Configuration) -> Guard {
     let client = Client::new(config);
     if client.config().auto_notify {
         client.install_panic_hook();
+        crate::crash::install(&client);
     }
     *GLOBAL.write().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
     Guard { client }

@@ -44,7 +44,7 @@
 //! |---|---|---|
 //! | 8 | `adapter`, `logging` | integrations: adapters' settings and units of work, the log bridges |
 //! | 7 | `global` | the process-wide client and the free functions |
-//! | 6 | `panic_hook` | the panic hook |
+//! | 6 | `panic_hook`, `crash/` | the panic hook; the signal handlers and the crash records they leave |
 //! | 5 | `client/` | [`Client`] and the pipeline of one event on the caller's thread |
 //! | 4 | `delivery/` | the delivery thread: resolve, redact, trim, send, retry, outbox |
 //! | 3 | `sessions` | per-minute session counts |
@@ -62,6 +62,7 @@ pub mod adapter;
 mod capture;
 mod client;
 mod config;
+mod crash;
 mod delivery;
 mod diagnostics;
 mod global;

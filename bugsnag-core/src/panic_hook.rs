@@ -67,6 +67,8 @@ fn hook(info: &PanicHookInfo<'_>) {
             return;
         }
         if client.report_panic(capture, SeverityReason::unhandled_panic(), &scope).is_queued() {
+            // Under `panic = "abort"`, the abort that follows is this panic's end.
+            crate::crash::panic_reported();
             client.flush(client.config().panic_timeout);
         }
     });

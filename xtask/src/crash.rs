@@ -72,10 +72,46 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     if messages.iter().filter(|m| *m == PANIC).count() != 1 {
         return Err(format!("the crash sent while the endpoint hung should be sent on restart, once: {messages:?}"));
     }
+
+    // A stack overflow of the main thread: no panic, std's message, an abort; the signal
+    // handler's record is sent on the next start, once.
+    let outbox = dir.join("overflow");
+    let output = Command::new(&program)
+        .arg("overflow")
+        .current_dir(root)
+        .env("BUGSNAG_API_KEY", API_KEY)
+        .env("BUGSNAG_ENDPOINT", closed_endpoint())
+        .env("CRASH_CHECK_OUTBOX", &outbox)
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", program.display()))?;
+    expect_abort(output.status)?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !stderr.contains("has overflowed its stack") {
+        return Err(format!("std's stack overflow message should still print: {stderr}"));
+    }
+    let collector = Collector::start();
+    for _ in 0..2 {
+        run(&program, root, "replay", &format!("{}/notify", collector.url()), &outbox)?;
+    }
+    let events = collector.events();
+    let [overflow] = events.as_slice() else {
+        return Err(format!("the stack overflow should be sent once: {events:#?}"));
+    };
+    let message = overflow["exceptions"][0]["message"].as_str().unwrap_or_default();
+    let in_project = overflow["exceptions"][0]["stacktrace"].as_array().is_some_and(|frames| {
+        frames.iter().any(|f| f["inProject"] == true && f["method"].as_str().is_some_and(|m| m.ends_with("descend")))
+    });
+    if overflow["exceptions"][0]["errorClass"] != "SIGSEGV"
+        || message != "stack overflow in thread 'main'"
+        || !in_project
+    {
+        return Err(format!("the stack overflow should be a SIGSEGV in thread 'main' through descend: {overflow:#}"));
+    }
     eprintln!(
         "crash check passed: a panic = \"abort\" release build reported its crash (checkout, main.rs:{panic_line}) \
-         and the handled event before it; after an outage, both were sent on restart, once; \
-         after a hanging endpoint, the crash was"
+         and the handled event before it, not a second time as SIGABRT; after an outage, both were sent on \
+         restart, once; after a hanging endpoint, the crash was; a stack overflow of the main thread was \
+         recorded and sent on the next start, once"
     );
     Ok(())
 }

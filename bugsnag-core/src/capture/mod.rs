@@ -12,4 +12,5 @@ mod scope;
 pub use catch_unwind::CatchUnwind;
 pub(crate) use options::site_of;
 pub use options::Options;
+pub(crate) use scope::{crash_scope, CrashScope};
 pub use scope::{InCurrentScope, RequestSource, Scope, Scoped};

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::scope::Scope;
-use crate::model::{merge_tab, Severity, SeverityReason, User};
+use crate::model::{merge_tab, ProcessSnapshot, Severity, SeverityReason, User};
 use crate::stacktrace::Stacktrace;
 
 /// Per-call options for [`notify_with`](crate::notify_with).
@@ -38,6 +38,8 @@ pub struct Options {
     /// The call site (file, line, column), hashed: with the errorClass, what the
     /// per-error budget groups by.
     pub(crate) site: Option<u64>,
+    /// The app, device and session of another process (a crash it recorded).
+    pub(crate) snapshot: Option<Box<ProcessSnapshot>>,
 }
 
 impl Options {

@@ -86,6 +86,31 @@ pub(crate) struct ScopeData {
     pub(crate) runtime_versions: &'static [(&'static str, &'static str)],
 }
 
+/// What a crash handler can read of the current thread's innermost scope.
+#[derive(Default)]
+pub(crate) struct CrashScope<'a> {
+    pub(crate) context: Option<&'a str>,
+    pub(crate) user: Option<&'a str>,
+    /// Id, start (ms since the epoch), handled and unhandled events so far.
+    pub(crate) session: Option<(&'a str, u64, u64, u64)>,
+}
+
+/// Shows `f` the current thread's innermost scope, for a crash handler: read without
+/// waiting (a scope whose lock is held, by the code that crashed maybe, is skipped) and
+/// without allocating. A thread's own scope is not read: it is made on first use.
+pub(crate) fn crash_scope(f: &mut dyn FnMut(CrashScope<'_>)) {
+    let _ = STACK.try_with(|stack| {
+        let Ok(stack) = stack.try_borrow() else { return };
+        let Some(scope) = stack.last() else { return };
+        let Ok(data) = scope.inner.try_lock() else { return };
+        f(CrashScope {
+            context: data.context.as_deref(),
+            user: data.user.as_ref().and_then(|u| u.id.as_deref()),
+            session: data.session.as_ref().and_then(Session::as_recorded),
+        });
+    });
+}
+
 /// Pops the stack when a `run_sync` or a poll ends, panicking or not.
 struct Pop;
 

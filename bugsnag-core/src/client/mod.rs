@@ -30,6 +30,7 @@ use crate::model::{
 };
 use crate::sessions::SessionTracker;
 use crate::shared::Shared;
+use crate::stacktrace::Stacktrace;
 use pipeline::Pipeline;
 
 /// A configured notifier. Cheap to clone; clones share the delivery thread.
@@ -209,6 +210,26 @@ impl Client {
             Options::new().unhandled(reason).add_metadata_tab("panic", tab).scope(scope.clone()).stacktrace(stacktrace);
         options.site = site;
         self.inner.report(PANIC_CLASS, build, options)
+    }
+
+    /// Takes an event through the pipeline (for the modules above this one).
+    pub(crate) fn report(
+        &self,
+        class: &str,
+        build: impl FnOnce(Stacktrace) -> Vec<Exception>,
+        options: Options,
+    ) -> Outcome {
+        self.inner.report(class, build, options)
+    }
+
+    /// The app every event of this client carries.
+    pub(crate) fn app(&self) -> &App {
+        &self.inner.app
+    }
+
+    /// The device every event of this client carries (without its time).
+    pub(crate) fn device(&self) -> Device {
+        Device::clone(&self.inner.device.get())
     }
 
     /// Registers a callback run on every event before it is queued; it may change the

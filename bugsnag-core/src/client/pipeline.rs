@@ -99,7 +99,9 @@ impl Pipeline {
         if let (true, Some(budget)) = (sample, &self.budget) {
             budget.keep_sample(group, Sample::of(&event));
         }
-        event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
+        if event.session.is_none() {
+            event.session = scope.lock().session.as_ref().map(|s| s.count(event.unhandled));
+        }
         let crumb = error_breadcrumb(&event);
         let queued = delivery.enqueue(Box::new(event), fresh);
         self.leave_breadcrumb_in(&scope, crumb);
@@ -168,8 +170,14 @@ impl Pipeline {
             Some(_) => SeverityReason::user_specified_severity(),
             None => SeverityReason::handled_error(),
         });
-        let mut device = Device::clone(&self.device.get());
-        device.time = Some(crate::time::now_rfc3339());
+        let (app, mut device, session) = match options.snapshot {
+            Some(snapshot) => (snapshot.app, snapshot.device, snapshot.session),
+            None => {
+                let mut device = Device::clone(&self.device.get());
+                device.time = Some(crate::time::now_rfc3339());
+                (self.app.clone(), device, None)
+            }
+        };
         for (name, version) in scope.runtime_versions {
             device.runtime_versions.insert((*name).to_owned(), Value::from(*version));
         }
@@ -187,9 +195,9 @@ impl Pipeline {
             severity: options.severity.unwrap_or(Severity::Warning),
             severity_reason,
             user: options.user.or_else(|| scope.user.clone()).or_else(|| source.and_then(|s| s.user())),
-            app: self.app.clone(),
+            app,
             device,
-            session: None,
+            session,
             feature_flags,
             metadata,
             api_key: options.api_key,

@@ -249,7 +249,12 @@ mod tests {
     use super::*;
 
     fn outgoing(n: usize) -> Outgoing {
-        Outgoing { kind: Kind::Event, api_key: "k".into(), body: format!("{{\"n\":{n}}}").into_bytes().into(), count: 1 }
+        Outgoing {
+            kind: Kind::Event,
+            api_key: "k".into(),
+            body: format!("{{\"n\":{n}}}").into_bytes().into(),
+            count: 1,
+        }
     }
 
     fn temp_dir(name: &str) -> PathBuf {

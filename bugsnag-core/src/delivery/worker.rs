@@ -277,6 +277,7 @@ impl Worker {
     async fn prepare(&self, mut event: Box<Event>, done: Finish) -> Option<Prepared> {
         let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
         crate::stacktrace::resolve(&mut traces, &self.rules).await;
+        name_allocation_failure(&mut event);
         self.check_project_root(&event);
         self.filters.event(&mut event);
         // The caller's gate makes sure there is a key; an event without one is counted.
@@ -324,6 +325,19 @@ impl Worker {
                 self.rules.project_root.display()
             ));
         }
+    }
+}
+
+/// A recorded abort whose stack passes through Rust's allocation-failure handler is a
+/// failed allocation: said once the stack is known.
+fn name_allocation_failure(event: &mut Event) {
+    let Some(exception) = event.exceptions.first_mut() else { return };
+    if event.severity_reason.kind != "signal" || exception.message != "abort" {
+        return;
+    }
+    let frames = exception.stacktrace.frames().unwrap_or_default();
+    if frames.iter().any(|f| f.method.contains("handle_alloc_error")) {
+        exception.message = "memory allocation failed".to_owned();
     }
 }
 

@@ -48,11 +48,14 @@ pub struct ReasonAttributes {
     /// The log level of a report made by a log bridge (`log`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
+    /// The signal of a crash (`signal`), such as `SIGSEGV`.
+    #[serde(rename = "signalType", skip_serializing_if = "Option::is_none")]
+    pub signal_type: Option<String>,
 }
 
 impl ReasonAttributes {
     fn is_empty(&self) -> bool {
-        self.framework.is_none() && self.level.is_none()
+        self.framework.is_none() && self.level.is_none() && self.signal_type.is_none()
     }
 }
 
@@ -80,19 +83,26 @@ impl SeverityReason {
     pub fn unhandled_exception_middleware(framework: impl Into<String>) -> Self {
         Self {
             kind: "unhandledExceptionMiddleware",
-            attributes: ReasonAttributes { framework: Some(framework.into()), level: None },
+            attributes: ReasonAttributes { framework: Some(framework.into()), ..ReasonAttributes::default() },
         }
     }
     /// `unhandledErrorMiddleware`: an error or 5xx response a handler returned.
     pub fn unhandled_error_middleware(framework: impl Into<String>) -> Self {
         Self {
             kind: "unhandledErrorMiddleware",
-            attributes: ReasonAttributes { framework: Some(framework.into()), level: None },
+            attributes: ReasonAttributes { framework: Some(framework.into()), ..ReasonAttributes::default() },
         }
     }
     /// `log`: a report made by the `log` or `tracing` bridge.
     pub fn log(level: impl Into<String>) -> Self {
-        Self { kind: "log", attributes: ReasonAttributes { framework: None, level: Some(level.into()) } }
+        Self { kind: "log", attributes: ReasonAttributes { level: Some(level.into()), ..ReasonAttributes::default() } }
+    }
+    /// `signal`: a crash (SIGSEGV, SIGABRT...) a signal handler recorded.
+    pub fn signal(signal: impl Into<String>) -> Self {
+        Self {
+            kind: "signal",
+            attributes: ReasonAttributes { signal_type: Some(signal.into()), ..ReasonAttributes::default() },
+        }
     }
 }
 
@@ -161,8 +171,8 @@ pub struct Exception {
 }
 
 /// The application that reported the event.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct App {
     /// `app_version` of the configuration.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,8 +186,8 @@ pub struct App {
 }
 
 /// The machine that reported the event.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Device {
     /// `hostname` of the configuration, or the machine's host name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +201,15 @@ pub struct Device {
     /// Versions of the compiler and of the frameworks adapters serve.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub runtime_versions: Map<String, Value>,
+}
+
+/// The app, device and session of a process that crashed, for the event the next start
+/// makes of its record.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessSnapshot {
+    pub(crate) app: App,
+    pub(crate) device: Device,
+    pub(crate) session: Option<EventSession>,
 }
 
 /// One error report, as sent in the `events` array of a payload.

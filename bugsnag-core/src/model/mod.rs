@@ -10,7 +10,7 @@ mod session;
 
 pub(crate) use breadcrumb::{merge as merge_breadcrumbs, Ring, MAX_BREADCRUMBS};
 pub use breadcrumb::{Breadcrumb, BreadcrumbType};
-pub(crate) use event::merge_tab;
+pub(crate) use event::{merge_tab, ProcessSnapshot};
 pub use event::{App, Device, Event, Exception, ReasonAttributes, Request, Severity, SeverityReason, User};
 pub use feature_flag::FeatureFlag;
 pub(crate) use feature_flag::Flags;

@@ -45,6 +45,24 @@ impl Session {
         Self { id: OnceLock::new(), started, handled: AtomicU64::new(0), unhandled: AtomicU64::new(0) }
     }
 
+    /// Its id (when an event made one), start (ms since the epoch) and event counts, read
+    /// without allocating: what a crash handler records.
+    pub(crate) fn as_recorded(&self) -> Option<(&str, u64, u64, u64)> {
+        let started = self.started.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+        let counts = (self.handled.load(Ordering::Relaxed), self.unhandled.load(Ordering::Relaxed));
+        Some((self.id.get()?.as_str(), started, counts.0, counts.1))
+    }
+
+    /// A session as a crash record kept it, with the crash counted.
+    pub(crate) fn recorded(id: String, started_ms: u64, handled: u64, unhandled: u64) -> EventSession {
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_millis(started_ms);
+        EventSession {
+            id,
+            started_at: crate::time::format_time(started.into()),
+            events: SessionEvents { handled, unhandled: unhandled + 1 },
+        }
+    }
+
     /// Counts one more event in this session and returns the event's view of it.
     pub(crate) fn count(&self, unhandled: bool) -> EventSession {
         let (handled, unhandled) = if unhandled {

@@ -15,8 +15,8 @@ mod service;
 mod symbolizer;
 
 use std::fmt;
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
@@ -24,13 +24,21 @@ use serde_json::{Map, Value};
 
 use resolver::Resolver;
 pub(crate) use rules::FrameRules;
+pub(crate) use symbolizer::{loaded_modules, LoadedModule};
+
+/// One address of a crashed program's stack, with the module it was in.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordedFrame {
+    pub(crate) ip: u64,
+    pub(crate) module: Option<LoadedModule>,
+}
 pub(crate) use service::{resolve, start_service};
 
 /// Frames a capture keeps: the frame rules send at most 200.
 const CAPTURE_FRAMES: usize = 256;
 
 /// One frame of a stack trace, as the API expects it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stackframe {
     /// Source file, relative to `project_root` when under it.
@@ -47,15 +55,37 @@ pub struct Stackframe {
     /// Line number to source line, up to 3 lines either side of `line_number`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<Map<String, Value>>,
+    /// For a frame not resolved here (a crash recorded by another build): its address,
+    /// as `0x` hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_address: Option<String>,
+    /// The load address of the frame's module, as `0x` hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_address: Option<String>,
+    /// The build-id of the frame's module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_identifier: Option<String>,
 }
 
 /// A frame with its symbol resolved but no report rules applied yet.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct RawFrame {
     pub(crate) method: Option<String>,
     pub(crate) file: Option<PathBuf>,
     pub(crate) line: Option<u32>,
     pub(crate) column: Option<u32>,
+    /// For a frame that could not be resolved (a crash recorded by another build): its
+    /// address, its module's load address and build-id, for symbolication elsewhere.
+    pub(crate) address: Option<FrameAddress>,
+}
+
+/// Where a frame that could not be resolved was: enough to resolve it against the
+/// build's debug information later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FrameAddress {
+    pub(crate) frame: u64,
+    pub(crate) load: Option<u64>,
+    pub(crate) code_identifier: Option<String>,
 }
 
 /// The stack trace of an [`Exception`](crate::Exception): unresolved until the delivery
@@ -76,6 +106,9 @@ enum Repr {
     Anyhow(std::sync::Arc<anyhow::Error>, Box<Stacktrace>),
     /// Shared: the symbols thread hands the same frames to every event from one stack.
     Frames(Arc<[Stackframe]>),
+    /// Addresses a crash record kept, each with the module it was in when the program
+    /// crashed (an earlier run, maybe another build).
+    Recorded(Vec<RecordedFrame>),
 }
 
 impl Stacktrace {
@@ -96,6 +129,11 @@ impl Stacktrace {
         });
         ips.shrink_to_fit();
         Self(Repr::Unresolved(ips))
+    }
+
+    /// The stack a crash record kept.
+    pub(crate) fn recorded(frames: Vec<RecordedFrame>) -> Self {
+        Self(Repr::Recorded(frames))
     }
 
     /// Whether resolving would change anything.
@@ -144,6 +182,7 @@ impl Stacktrace {
                 self.0 = Repr::Frames(resolver.stack(rules, ips));
                 return;
             }
+            Repr::Recorded(frames) => resolver.recorded(&frames),
             #[cfg(feature = "anyhow")]
             Repr::Raw(raw) => raw,
             #[cfg(feature = "anyhow")]

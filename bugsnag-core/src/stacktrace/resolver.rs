@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::symbolizer::Symbolizer;
-use super::{FrameRules, RawFrame, Stackframe};
+use super::symbolizer::{build_id, LoadedModule, Symbolizer};
+use super::{FrameAddress, FrameRules, RawFrame, RecordedFrame, Stackframe};
 
 /// Lines of code sent either side of a frame's line.
 const CODE_CONTEXT: usize = 3;
@@ -29,6 +29,8 @@ const STACK_CACHE_ENTRIES: usize = 4096;
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
     stacks: HashMap<(u64, Vec<usize>), Arc<[Stackframe]>>,
+    /// Build-ids of the files crash records name, as they are on disk now.
+    build_ids: HashMap<PathBuf, Option<String>>,
     symbolizer: Symbolizer,
     files: HashMap<PathBuf, Option<Arc<[String]>>>,
 }
@@ -48,6 +50,38 @@ impl Resolver {
         let frames: Arc<[Stackframe]> = rules.apply(raw, self).into();
         self.stacks.insert(key, frames.clone());
         frames
+    }
+
+    /// The frames of a crash record's stack: resolved in their modules' files when those
+    /// are the very builds that crashed (same build-id), else kept as addresses with their
+    /// module's load address and build-id, so that nothing is lost after a redeploy.
+    pub(crate) fn recorded(&mut self, frames: &[RecordedFrame]) -> Vec<RawFrame> {
+        let mut out = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            let resolved = frame.module.as_ref().filter(|m| self.same_build(m)).map(|module| {
+                // The first address is where the program stopped; the others are return
+                // addresses, just after their calls.
+                let probe = if i == 0 { frame.ip } else { frame.ip.saturating_sub(1) };
+                self.symbolizer.resolve_in(&module.path, probe.wrapping_sub(module.bias))
+            });
+            match resolved {
+                Some(symbols) if !symbols.is_empty() => out.extend(symbols),
+                _ => out.push(RawFrame {
+                    address: Some(FrameAddress {
+                        frame: frame.ip,
+                        load: frame.module.as_ref().map(|m| m.start),
+                        code_identifier: frame.module.as_ref().and_then(|m| m.build_id.clone()),
+                    }),
+                    ..RawFrame::default()
+                }),
+            }
+        }
+        out
+    }
+
+    fn same_build(&mut self, module: &LoadedModule) -> bool {
+        let now = self.build_ids.entry(module.path.clone()).or_insert_with(|| build_id(&module.path));
+        module.build_id.is_some() && *now == module.build_id
     }
 
     /// The frames of return addresses, one per (possibly inlined) symbol.
@@ -90,7 +124,7 @@ impl Resolver {
 fn resolve(symbolizer: &mut Symbolizer, ip: usize) -> Arc<[RawFrame]> {
     let mut symbols = symbolizer.resolve(ip);
     if symbols.is_empty() {
-        symbols.push(RawFrame { method: None, file: None, line: None, column: None });
+        symbols.push(RawFrame::default());
     }
     symbols.into()
 }
@@ -141,7 +175,7 @@ pub(crate) fn parse_std_backtrace(text: &str) -> Vec<RawFrame> {
         } else if let Some((index, method)) = line.split_once(": ") {
             if index.chars().all(|c| c.is_ascii_digit()) {
                 let method = symbol_name(method.trim());
-                frames.push(RawFrame { method: Some(method.to_owned()), file: None, line: None, column: None });
+                frames.push(RawFrame { method: Some(method.to_owned()), ..RawFrame::default() });
             }
         }
     }

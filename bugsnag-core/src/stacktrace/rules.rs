@@ -160,7 +160,9 @@ fn is_machinery_file(file: &std::path::Path) -> bool {
 
 /// Whether a frame belongs to the machinery rather than to the code that reported.
 fn is_machinery_frame(frame: &RawFrame) -> bool {
-    frame.method.as_deref().is_none_or(is_machinery) || frame.file.as_deref().is_some_and(is_machinery_file)
+    // An address kept for later symbolication is nobody's machinery yet.
+    frame.address.is_none()
+        && (frame.method.as_deref().is_none_or(is_machinery) || frame.file.as_deref().is_some_and(is_machinery_file))
 }
 
 /// The crate a demangled path belongs to: `my_app` for `<my_app::Foo as Bar>::baz`, and
@@ -197,7 +199,12 @@ impl FrameRules {
         let after_marker = raw.iter().position(|f| name(f).contains(TOP_MARKER)).map_or(0, |i| i + 1);
         let first_caller =
             raw[after_marker..].iter().position(|f| !is_machinery_frame(f)).map_or(raw.len(), |i| i + after_marker);
+        // The allocation-failure handler is machinery, but it says what happened: the
+        // frame of it (the highest) stays, on top.
+        let oom = raw[..first_caller].iter().rposition(|f| name(f).contains("handle_alloc_error"));
+        let kept = oom.map(|i| raw[i].clone());
         raw.drain(..first_caller);
+        raw.splice(0..0, kept);
         let mut frames: Vec<Stackframe> = raw
             .into_iter()
             .filter(|f| {
@@ -243,7 +250,19 @@ impl FrameRules {
             (None, Some(file)) => file.to_string_lossy().into_owned(),
             (None, None) => "<unknown>".to_owned(),
         };
-        Stackframe { file, line_number, column_number: raw.column, method, in_project, code }
+        let hex = |n: u64| format!("0x{n:x}");
+        let address = raw.address;
+        Stackframe {
+            file,
+            line_number,
+            column_number: raw.column,
+            method,
+            in_project,
+            code,
+            frame_address: address.as_ref().map(|a| hex(a.frame)),
+            load_address: address.as_ref().and_then(|a| a.load).map(hex),
+            code_identifier: address.and_then(|a| a.code_identifier),
+        }
     }
 }
 
@@ -252,7 +271,7 @@ mod tests {
     use super::*;
 
     fn raw(method: &str) -> RawFrame {
-        RawFrame { method: Some(method.into()), file: None, line: Some(1), column: None }
+        RawFrame { method: Some(method.into()), line: Some(1), ..RawFrame::default() }
     }
 
     fn rules() -> FrameRules {

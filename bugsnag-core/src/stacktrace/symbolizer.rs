@@ -55,6 +55,16 @@ impl Symbolizer {
         let Some((path, svma)) = self.module(probe).map(|m| (m.path.clone(), probe.wrapping_sub(m.bias))) else {
             return Vec::new();
         };
+        self.resolve_in(&path, svma)
+    }
+
+    /// The frames of the address `svma` as the object file at `path` states it (for a
+    /// crash recorded by an earlier run of the program).
+    pub(crate) fn resolve_in(&mut self, path: &Path, svma: u64) -> Vec<RawFrame> {
+        let path: Rc<Path> = match self.loaders.get_key_value(path) {
+            Some((known, _)) => known.clone(),
+            None => Rc::from(path),
+        };
         let Some(loader) = self.loader(&path) else { return Vec::new() };
         let mut frames = Vec::new();
         if let Ok(mut iter) = loader.find_frames(svma) {
@@ -66,6 +76,7 @@ impl Symbolizer {
                     file: location.and_then(|l| l.file).map(PathBuf::from),
                     line: location.and_then(|l| l.line),
                     column: location.and_then(|l| l.column),
+                    address: None,
                 });
             }
         }
@@ -73,9 +84,7 @@ impl Symbolizer {
         // DWARF may not (`debug = "line-tables-only"` keeps bare names such as `poll`).
         let symbol = loader.find_symbol(svma).map(demangle);
         match frames.last_mut() {
-            None => {
-                frames.extend(symbol.map(|name| RawFrame { method: Some(name), file: None, line: None, column: None }))
-            }
+            None => frames.extend(symbol.map(|name| RawFrame { method: Some(name), ..RawFrame::default() })),
             Some(outer) if !outer.method.as_deref().is_some_and(|m| m.contains("::")) => {
                 outer.method = symbol.or(outer.method.take());
             }
@@ -156,14 +165,75 @@ impl<'a> Mapping<'a> {
 
 /// The address the first loadable segment of an ELF file states, less its file offset.
 fn first_segment_address(path: &Path) -> Option<u64> {
-    let mut head = Vec::new();
-    std::fs::File::open(path).ok()?.take(HEADER_BYTES).read_to_end(&mut head).ok()?;
+    let head = read_head(path)?;
     let data = head.as_slice();
     match object::FileKind::parse(data).ok()? {
         object::FileKind::Elf64 => first_segment::<object::elf::FileHeader64<object::Endianness>>(data),
         object::FileKind::Elf32 => first_segment::<object::elf::FileHeader32<object::Endianness>>(data),
         _ => None,
     }
+}
+
+/// The first bytes of a file, where ELF headers and notes are.
+fn read_head(path: &Path) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    std::fs::File::open(path).ok()?.take(HEADER_BYTES).read_to_end(&mut head).ok()?;
+    Some(head)
+}
+
+/// The GNU build-id of an ELF file, as lower-case hex: what tells two builds apart.
+pub(crate) fn build_id(path: &Path) -> Option<String> {
+    let head = read_head(path)?;
+    let data = head.as_slice();
+    let id = match object::FileKind::parse(data).ok()? {
+        object::FileKind::Elf64 => note_build_id::<object::elf::FileHeader64<object::Endianness>>(data),
+        object::FileKind::Elf32 => note_build_id::<object::elf::FileHeader32<object::Endianness>>(data),
+        _ => None,
+    }?;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn note_build_id<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Option<Vec<u8>> {
+    let header = H::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    for segment in header.program_headers(endian, data).ok()? {
+        let Ok(Some(mut notes)) = segment.notes(endian, data) else { continue };
+        while let Ok(Some(note)) = notes.next() {
+            if note.name() == object::elf::ELF_NOTE_GNU && note.n_type(endian) == object::elf::NT_GNU_BUILD_ID {
+                return Some(note.desc().to_vec());
+            }
+        }
+    }
+    None
+}
+
+/// One executable mapping of the running process, as a crash record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoadedModule {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    /// Runtime address minus the address the file states.
+    pub(crate) bias: u64,
+    pub(crate) path: PathBuf,
+    pub(crate) build_id: Option<String>,
+}
+
+/// The executable mappings of this process now, with their files' build-ids.
+pub(crate) fn loaded_modules() -> Vec<LoadedModule> {
+    let mut symbolizer = Symbolizer::default();
+    symbolizer.read_maps();
+    let mut ids: HashMap<PathBuf, Option<String>> = HashMap::new();
+    symbolizer
+        .modules
+        .iter()
+        .map(|m| LoadedModule {
+            start: m.start,
+            end: m.end,
+            bias: m.bias,
+            path: m.path.to_path_buf(),
+            build_id: ids.entry(m.path.to_path_buf()).or_insert_with(|| build_id(&m.path)).clone(),
+        })
+        .collect()
 }
 
 fn first_segment<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Option<u64> {
@@ -192,6 +262,7 @@ fn backtrace_resolve(ip: usize) -> Vec<RawFrame> {
             file: symbol.filename().map(Path::to_path_buf),
             line: symbol.lineno(),
             column: symbol.colno(),
+            address: None,
         });
     });
     frames

@@ -2,8 +2,10 @@
 //! the way many services ship (`--profile release-abort`: release, `panic = "abort"`, line
 //! tables only) and to crash for real: see `xtask/src/crash.rs`.
 //!
-//! `crash-check crash` reports, then panics (and so aborts); `crash-check replay` starts,
-//! sends what the outbox kept, and exits. Both read `BUGSNAG_*` variables, and the outbox
+//! `crash-check crash` reports, then panics (and so aborts); `crash-check overflow`
+//! overflows the main thread's stack (std prints its message and aborts; the notifier's
+//! signal handler records the crash first); `crash-check replay` starts, sends what the
+//! outbox and the crash records kept, and exits. Both read `BUGSNAG_*` variables, and the outbox
 //! directory from `CRASH_CHECK_OUTBOX`.
 
 use std::time::Duration;
@@ -23,8 +25,9 @@ fn main() {
             let _ = bugsnag_core::notify_message("handled before the crash", Options::new());
             checkout(&[]);
         }
+        Some("overflow") => println!("{}", descend(0)),
         Some("replay") => drop(guard),
-        _ => eprintln!("usage: crash-check crash|replay"),
+        _ => eprintln!("usage: crash-check crash|overflow|replay"),
     }
 }
 
@@ -32,4 +35,12 @@ fn main() {
 fn checkout(lines: &[u32]) {
     let first = lines[std::hint::black_box(0)];
     println!("first line: {first}");
+}
+
+/// Recurses until the stack overflows.
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn descend(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 32]);
+    descend(depth + 1) + frame[0]
 }

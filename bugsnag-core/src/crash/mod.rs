@@ -1,0 +1,209 @@
+//! Crashes without a panic: a segfault in `unsafe` or FFI code, a stack overflow, an
+//! `abort()`, a failed allocation, an illegal instruction... Such a process dies without
+//! running the panic hook, often without a chance to send anything.
+//!
+//! When the global client is configured (with `auto_notify` and `native_crashes` on),
+//! handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT and SIGTRAP write one record file
+//! (`signals`, the only `unsafe` code of the workspace; `record` for its format) and pass
+//! the signal on, so the process ends as it would have. The next start reads each record
+//! and reports it as an unhandled event (severityReason `signal`), through the usual
+//! pipeline: callbacks, redaction, trimming, retries, the outbox. Its stack is resolved
+//! against the program's files when they are the build that crashed (same build-id),
+//! else kept as addresses with each module's load address and build-id.
+//!
+//! Records wait in the `outbox_dir` when one is configured, else in a per-user cache
+//! directory named after the program (`$XDG_CACHE_HOME/bugsnag/<program>/`, or
+//! `~/.cache/bugsnag/<program>/`).
+
+mod record;
+#[cfg(target_os = "linux")]
+mod signals;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::capture::Options;
+use crate::client::{Client, Outcome};
+use crate::config::Configuration;
+use crate::model::{App, Device, Exception, ProcessSnapshot, Session, SeverityReason, User};
+use crate::stacktrace::{RecordedFrame, Stacktrace};
+use record::Record;
+
+/// Installs the handlers for `client` (once per process) and reports the crashes earlier
+/// runs recorded. Logs one line when no directory can hold records.
+pub(crate) fn install(client: &Client) {
+    let config = client.config();
+    if !config.auto_notify || !config.native_crashes {
+        return;
+    }
+    let Some(dir) = records_dir(config) else {
+        crate::diagnostics::warn(
+            "no directory can hold Bugsnag's crash records (set outbox_dir, or HOME): crashes without a panic will not be reported",
+        );
+        return;
+    };
+    report_recorded(client, &dir);
+    #[cfg(target_os = "linux")]
+    if let Err(e) = install_handlers(client, &dir) {
+        crate::diagnostics::warn(&format!("Bugsnag could not install its crash handlers: {e}"));
+    }
+}
+
+/// Where records wait: the outbox when there is one, else a per-user cache directory
+/// named after the program; created if need be.
+fn records_dir(config: &Configuration) -> Option<PathBuf> {
+    let dir = match &config.outbox_dir {
+        Some(outbox) => outbox.clone(),
+        None => {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+            let program = std::env::current_exe().ok()?.file_stem()?.to_string_lossy().into_owned();
+            cache.join("bugsnag").join(program)
+        }
+    };
+    std::fs::create_dir_all(&dir).ok()?;
+    // Writable? A record is only written at a crash, too late to find out.
+    let probe = dir.join(format!(".bugsnag-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").ok()?;
+    let _ = std::fs::remove_file(probe);
+    Some(dir)
+}
+
+#[cfg(target_os = "linux")]
+fn install_handlers(client: &Client, dir: &Path) -> Result<(), String> {
+    let app = serde_json::to_value(client.app()).unwrap_or_default();
+    let device = serde_json::to_value(client.device()).unwrap_or_default();
+    let head = record::head(&app, &device, &crate::stacktrace::loaded_modules());
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let name = format!("crash-{}-{}.record", std::process::id(), started.as_millis());
+    let path = std::ffi::CString::new(dir.join(name).into_os_string().into_encoded_bytes())
+        .map_err(|_| format!("the directory {} has a NUL byte in its path", dir.display()))?;
+    signals::install(signals::Prepared { path, head: head.into_boxed_slice() })
+}
+
+/// Notes that this thread's panic was reported, so that the abort `panic = "abort"`
+/// raises next is not recorded as a crash of its own.
+pub(crate) fn panic_reported() {
+    #[cfg(target_os = "linux")]
+    signals::panic_reported();
+}
+
+/// Whether a crash handler is running on this thread (for tests proving it allocates
+/// nothing).
+#[cfg(feature = "testing")]
+pub(crate) fn handler_running() -> bool {
+    #[cfg(target_os = "linux")]
+    return signals::in_handler();
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+/// Reports every record in `dir` (claimed first, by renaming, so that two processes
+/// never report one twice), then removes it.
+fn report_recorded(client: &Client, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let claim = format!(".claimed-{}", std::process::id());
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "record") || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let claimed = path.with_file_name(format!("{}{claim}", entry.file_name().to_string_lossy()));
+        if std::fs::rename(&path, &claimed).is_err() {
+            continue; // another process took it
+        }
+        let text = std::fs::read(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        match Record::parse(&text) {
+            Some(record) => {
+                let _ = client.report_crash(record);
+                let _ = std::fs::remove_file(&claimed);
+            }
+            None => {
+                tracing::warn!(target: "bugsnag_core", "skipping unreadable Bugsnag crash record {}", path.display());
+                let _ = std::fs::rename(&claimed, path.with_extension("record.corrupt"));
+            }
+        }
+    }
+}
+
+/// The name of a signal, as Bugsnag's native notifiers name them.
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "signal",
+    }
+}
+
+/// What happened, as a person would say it.
+fn message(record: &Record) -> String {
+    let thread = record.thread.as_deref().unwrap_or("?");
+    let at = format!("0x{:x}", record.address);
+    match record.signal {
+        _ if record.is_stack_overflow() => format!("stack overflow in thread '{thread}'"),
+        libc::SIGSEGV => format!("invalid memory reference at {at}"),
+        libc::SIGBUS => format!("bus error (misaligned or unmapped memory) at {at}"),
+        libc::SIGILL => format!("illegal instruction at {at}"),
+        libc::SIGFPE => format!("arithmetic error (division by zero or overflow) at {at}"),
+        // `handle_alloc_error` aborts: the delivery thread says so once the stack is known.
+        libc::SIGABRT => "abort".to_owned(),
+        libc::SIGTRAP => format!("trap (breakpoint) at {at}"),
+        other => format!("signal {other}"),
+    }
+}
+
+impl Client {
+    /// Reports a crash an earlier run recorded: unhandled, severity `error`,
+    /// severityReason `signal`, with the app, device and session of the crashed run.
+    fn report_crash(&self, record: Record) -> Outcome {
+        let class = signal_name(record.signal);
+        let frames: Vec<RecordedFrame> = record
+            .ips
+            .iter()
+            .map(|&ip| RecordedFrame {
+                ip,
+                module: record.modules.iter().find(|m| (m.start..m.end).contains(&ip)).cloned(),
+            })
+            .collect();
+        let mut app: App = serde_json::from_value(record.app.clone()).unwrap_or_default();
+        if app.release_stage.is_none() {
+            app.release_stage = Some(self.config().release_stage.clone());
+        }
+        let mut device: Device = serde_json::from_value(record.device.clone()).unwrap_or_default();
+        device.time = record
+            .time_ms
+            .map(|ms| crate::time::format_time((std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)).into()));
+        let session = record
+            .session
+            .clone()
+            .map(|(id, started, handled, unhandled)| Session::recorded(id, started, handled, unhandled));
+        let mut options = Options::new()
+            .unhandled(SeverityReason::signal(class))
+            .add_metadata_tab(
+                "crash",
+                json!({
+                    "signal": class,
+                    "code": record.code,
+                    "address": format!("0x{:x}", record.address),
+                    "thread": record.thread,
+                    "recordComplete": record.complete,
+                }),
+            )
+            .stacktrace(Stacktrace::recorded(frames));
+        if let Some(context) = &record.context {
+            options = options.context(context.clone());
+        }
+        if let Some(user) = &record.user {
+            options = options.user(User::id(user.clone()));
+        }
+        options.snapshot = Some(Box::new(ProcessSnapshot { app, device, session }));
+        let message = message(&record);
+        self.report(class, |stacktrace| vec![Exception { error_class: class.to_owned(), message, stacktrace }], options)
+    }
+}

@@ -1,0 +1,283 @@
+//! The signal handlers: the workspace's only `unsafe` code.
+//!
+//! A handler runs when the process is already broken (its heap may be corrupt, a lock may
+//! be held by the very code that crashed), so it does only what is safe in a signal
+//! handler: no allocation, no lock that could be held, no formatting that allocates.
+//! Everything it writes was prepared before ([`Prepared`]); what it adds (the signal, the
+//! faulting address, the stack's return addresses, the thread's name, the crashing
+//! scope's context and user) goes through a small buffer on its own stack straight to a
+//! file with `write(2)`. It runs on the thread's alternate signal stack, so that a stack
+//! overflow can still be recorded: std gives one to the main thread and to every thread it
+//! spawns; threads made by C code without one cannot report a stack overflow (the kernel
+//! kills the process). Then it gives the signal to the handler that was there before
+//! (std's, which prints "has overflowed its stack"; another crash reporter's), or to the
+//! default action, so the process ends as it would have without it.
+
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::OnceLock;
+
+use libc::{c_int, c_void, siginfo_t};
+
+use super::record::SignalWriter;
+
+/// The signals a crash raises.
+pub(crate) const SIGNALS: [c_int; 6] =
+    [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT, libc::SIGTRAP];
+
+/// Return addresses kept from the crashing stack.
+const MAX_FRAMES: usize = 128;
+/// Size of the alternate stack given to the installing thread when it has none or a
+/// small one: the unwinder needs a few kilobytes.
+const ALT_STACK_BYTES: usize = 256 * 1024;
+
+/// What the handler needs, prepared when the handlers are installed.
+pub(crate) struct Prepared {
+    /// The record file's path.
+    pub(crate) path: CString,
+    /// The record's first lines: app, device, loaded modules.
+    pub(crate) head: Box<[u8]>,
+}
+
+static PREPARED: OnceLock<Prepared> = OnceLock::new();
+/// The handlers that were installed before ours, one per signal of [`SIGNALS`].
+static PREVIOUS: OnceLock<[libc::sigaction; SIGNALS.len()]> = OnceLock::new();
+/// Set by the first signal: a second one (the abort std calls after a stack overflow, a
+/// crash in the handler itself) is only passed on.
+static HANDLING: AtomicBool = AtomicBool::new(false);
+/// The thread a handler runs on (0 when none does), for the test that proves it
+/// allocates nothing.
+static HANDLER_THREAD: AtomicI32 = AtomicI32::new(0);
+
+thread_local! {
+    /// Set by the panic hook once it has reported this thread's panic: the abort that
+    /// `panic = "abort"` then raises is the end of that panic, not a crash of its own.
+    static PANIC_REPORTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that this thread's panic was reported (by the panic hook).
+pub(crate) fn panic_reported() {
+    let _ = PANIC_REPORTED.try_with(|p| p.set(true));
+}
+
+/// Installs the handlers, once per process; later calls change nothing.
+pub(crate) fn install(prepared: Prepared) -> Result<(), String> {
+    if PREPARED.set(prepared).is_err() {
+        return Ok(());
+    }
+    let mut previous = [empty_action(); SIGNALS.len()];
+    for (i, signal) in SIGNALS.iter().enumerate() {
+        // SAFETY: reads the current action into a valid, owned `sigaction`.
+        if unsafe { libc::sigaction(*signal, std::ptr::null(), &mut previous[i]) } != 0 {
+            return Err(format!("could not read the action of signal {signal}"));
+        }
+    }
+    // The handler reads these; they are set before it can run.
+    let _ = PREVIOUS.set(previous);
+    ensure_alternate_stack();
+    let mut action = empty_action();
+    action.sa_sigaction = handle as extern "C" fn(c_int, *mut siginfo_t, *mut c_void) as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    for signal in SIGNALS {
+        // SAFETY: installs a handler that only does async-signal-safe work (this module).
+        if unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) } != 0 {
+            return Err(format!("could not install a handler for signal {signal}"));
+        }
+    }
+    Ok(())
+}
+
+fn empty_action() -> libc::sigaction {
+    // SAFETY: `sigaction` is plain data for which all-zeroes is a valid value (SIG_DFL,
+    // no flags, an empty mask).
+    unsafe { std::mem::zeroed() }
+}
+
+/// Gives the calling thread an alternate signal stack large enough to unwind on, unless
+/// it already has one that is (std gives threads it spawns one of a few pages).
+fn ensure_alternate_stack() {
+    let mut current: libc::stack_t = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: 0, ss_size: 0 };
+    // SAFETY: reads this thread's alternate stack into a valid `stack_t`.
+    if unsafe { libc::sigaltstack(std::ptr::null(), &mut current) } != 0 {
+        return;
+    }
+    if current.ss_flags & libc::SS_DISABLE == 0 && current.ss_size >= ALT_STACK_BYTES {
+        return;
+    }
+    // Leaked on purpose: the thread may crash at any time until it ends. One per thread
+    // that installs handlers (once per process).
+    let stack: &'static mut [u8] = Box::leak(vec![0u8; ALT_STACK_BYTES].into_boxed_slice());
+    let new = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
+    // SAFETY: the stack is valid memory for the life of the process.
+    unsafe { libc::sigaltstack(&new, std::ptr::null_mut()) };
+}
+
+extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
+    // SAFETY: `gettid` has no preconditions and is async-signal-safe.
+    HANDLER_THREAD.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+    let first = !HANDLING.swap(true, Ordering::SeqCst);
+    // The abort after a panic the hook reported is that panic's end.
+    let after_reported_panic =
+        signal == libc::SIGABRT && std::thread::panicking() && PANIC_REPORTED.try_with(|p| p.get()).unwrap_or(false);
+    if first && !after_reported_panic {
+        if let Some(prepared) = PREPARED.get() {
+            // SAFETY: the kernel passes valid `info` and `context` pointers for the signal.
+            unsafe { record(prepared, signal, info, context) };
+        }
+    }
+    HANDLER_THREAD.store(0, Ordering::SeqCst);
+    // SAFETY: as for `record`.
+    unsafe { pass_on(signal, info, context) };
+}
+
+/// The program counter and stack pointer where the signal stopped the thread.
+///
+/// # Safety
+/// `context` must be the `ucontext_t` the kernel passed to the handler.
+unsafe fn registers(context: *mut c_void) -> (usize, usize) {
+    let context = context.cast::<libc::ucontext_t>();
+    if context.is_null() {
+        return (0, 0);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let registers = &(*context).uc_mcontext.gregs;
+        (registers[libc::REG_RIP as usize] as usize, registers[libc::REG_RSP as usize] as usize)
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let registers = &(*context).uc_mcontext;
+        (registers.pc as usize, registers.sp as usize)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        (0, 0)
+    }
+}
+
+/// Writes one record file.
+///
+/// # Safety
+/// `info` and `context` must be what the kernel passed to the handler.
+unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
+    let fd = libc::open(prepared.path.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600);
+    if fd < 0 {
+        return;
+    }
+    let (pc, sp) = registers(context);
+    let (code, address) = if info.is_null() { (0, 0) } else { ((*info).si_code, (*info).si_addr() as usize) };
+    let mut writer = SignalWriter::new(|bytes: &[u8]| {
+        // A short write is retried; an error ends the record there.
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let written = libc::write(fd, rest.as_ptr().cast(), rest.len());
+            if written <= 0 {
+                break;
+            }
+            rest = &rest[written as usize..];
+        }
+    });
+    writer.bytes(&prepared.head);
+    writer.crash(signal, code, address, sp, now_ms());
+    writer.thread_name(read_thread_name);
+    crate::capture::crash_scope(&mut |scope| writer.scope(scope));
+    // The stack from where the signal stopped the thread: the frames above it are this
+    // handler's and the kernel's trampoline.
+    let mut ips = [0usize; MAX_FRAMES];
+    let mut count = 0;
+    let mut reached = pc == 0;
+    backtrace::trace_unsynchronized(|frame| {
+        let ip = frame.ip() as usize;
+        if !reached && (ip == pc || ip == pc + 1) {
+            reached = true;
+        }
+        if reached && count < MAX_FRAMES {
+            ips[count] = ip;
+            count += 1;
+        }
+        count < MAX_FRAMES
+    });
+    if count == 0 && pc != 0 {
+        // The unwinder did not get past the trampoline: the faulting address alone.
+        ips[0] = pc;
+        count = 1;
+    }
+    writer.ips(&ips[..count]);
+    writer.end();
+    libc::close(fd);
+}
+
+/// The current time in milliseconds since the Unix epoch (`clock_gettime` is safe here).
+fn now_ms() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes into a valid `timespec`.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    (now.tv_sec as u64).saturating_mul(1000) + (now.tv_nsec as u64) / 1_000_000
+}
+
+/// Reads this thread's name into `buffer`; its length. The main thread is `main`, as
+/// std names it (the kernel gives it the program's name); others' names are read from
+/// `/proc/thread-self/comm`.
+fn read_thread_name(buffer: &mut [u8]) -> usize {
+    // SAFETY: `gettid`, `getpid`, and `open`, `read` and `close` on a NUL-terminated
+    // path and a valid buffer, are all async-signal-safe.
+    unsafe {
+        if libc::gettid() == libc::getpid() {
+            let main = b"main";
+            let len = main.len().min(buffer.len());
+            buffer[..len].copy_from_slice(&main[..len]);
+            return len;
+        }
+        let fd = libc::open(c"/proc/thread-self/comm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 0;
+        }
+        let read = libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len());
+        libc::close(fd);
+        let read = usize::try_from(read).unwrap_or(0);
+        // Without the newline the kernel ends it with.
+        buffer[..read].iter().position(|b| *b == b'\n').unwrap_or(read)
+    }
+}
+
+/// Hands the signal to what was there before, so the process ends as it would have.
+///
+/// # Safety
+/// `info` and `context` must be what the kernel passed to the handler.
+unsafe fn pass_on(signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
+    let Some(i) = SIGNALS.iter().position(|s| *s == signal) else { return };
+    let Some(previous) = PREVIOUS.get().map(|all| all[i]) else { return };
+    libc::sigaction(signal, &previous, std::ptr::null_mut());
+    let default = previous.sa_sigaction == libc::SIG_DFL;
+    // A fault stops the thread at the faulting instruction: returning runs it again, and
+    // the action now in place (the previous one) handles it with the real details. A
+    // signal that was sent (`raise`, `abort`, `kill`) or a trap that has already moved
+    // past its instruction must be given on explicitly.
+    let sent = info.is_null() || (*info).si_code <= 0 || signal == libc::SIGTRAP || signal == libc::SIGABRT;
+    if !sent {
+        return;
+    }
+    if default {
+        // Blocked while this handler runs: delivered, and fatal, when it returns.
+        libc::raise(signal);
+    } else if previous.sa_sigaction != libc::SIG_IGN {
+        if previous.sa_flags & libc::SA_SIGINFO != 0 {
+            let handler: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = std::mem::transmute(previous.sa_sigaction);
+            handler(signal, info, context);
+        } else {
+            let handler: extern "C" fn(c_int) = std::mem::transmute(previous.sa_sigaction);
+            handler(signal);
+        }
+    }
+}
+
+/// Whether a handler is running on this thread (for the test allocator that proves it
+/// allocates nothing).
+#[cfg(feature = "testing")]
+pub(crate) fn in_handler() -> bool {
+    let thread = HANDLER_THREAD.load(Ordering::SeqCst);
+    // SAFETY: `gettid` has no preconditions.
+    thread != 0 && thread == unsafe { libc::gettid() }
+}

@@ -1,0 +1,242 @@
+//! Crashes without a panic, for real: a child process configures the notifier (Bugsnag
+//! down, an outbox directory) and dies of a bad write, a stack overflow on the main
+//! thread and on a spawned one, `abort()`, a failed allocation, a bus error, and raised
+//! SIGILL and SIGFPE. Each must die of the same signal as without the notifier, leave one
+//! record, and, once a second child starts with Bugsnag up, arrive as exactly one
+//! schema-valid event with the signal as its errorClass and the crashing function's frame
+//! in-project. A counting allocator in the child proves the handler allocates nothing.
+//!
+//! Making a process crash takes `unsafe` (a bad write, `raise`, a mapped file cut short):
+//! this test file allows it for that, and for its allocator.
+#![allow(unsafe_code)]
+#![cfg(target_os = "linux")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use bugsnag_core::testing::{self, closed_endpoint, Collector, API_KEY};
+use bugsnag_core::{Configuration, Options};
+use serde_json::Value;
+
+/// The system allocator, telling on standard error (without allocating) when it is
+/// called from a crash handler.
+struct Watching;
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for Watching {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if testing::crash_handler_running() {
+            let note = b"ALLOCATED IN A CRASH HANDLER\n";
+            libc::write(2, note.as_ptr().cast(), note.len());
+        }
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Watching = Watching;
+
+const CHILD: &str = "BUGSNAG_NATIVE_CHILD";
+const DIR: &str = "BUGSNAG_NATIVE_DIR";
+const WAIT: Duration = Duration::from_secs(20);
+
+#[inline(never)]
+fn write_to_a_bad_address() {
+    let bad = std::hint::black_box(0x10usize) as *mut u64;
+    // SAFETY: none; this is the crash under test.
+    unsafe { std::ptr::write_volatile(bad, 42) };
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse_forever(depth: u64) -> u64 {
+    let buffer = std::hint::black_box([depth; 64]);
+    recurse_forever(depth + 1) + buffer[0]
+}
+
+#[inline(never)]
+fn read_past_a_truncated_mapping() {
+    let path = std::env::temp_dir().join(format!("bugsnag-sigbus-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    file.set_len(4096).unwrap();
+    // SAFETY: none past `mmap`; reading a page the file no longer backs raises SIGBUS.
+    unsafe {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_SHARED, fd, 0);
+        assert_ne!(page, libc::MAP_FAILED);
+        file.set_len(0).unwrap();
+        std::ptr::read_volatile(page.cast::<u8>());
+    }
+}
+
+#[inline(never)]
+fn raise_signal(signal: libc::c_int) {
+    // SAFETY: raises a signal on this thread; the crash under test.
+    unsafe { libc::raise(signal) };
+}
+
+#[inline(never)]
+fn allocation_fails() {
+    std::alloc::handle_alloc_error(Layout::from_size_align(1 << 40, 8).unwrap());
+}
+
+/// The parts children play; a no-op in the test suite itself.
+#[test]
+fn child() {
+    let (Ok(part), Ok(dir)) = (std::env::var(CHILD), std::env::var(DIR)) else { return };
+    let endpoint = std::env::var("BUGSNAG_ENDPOINT").unwrap_or_else(|_| closed_endpoint());
+    let config = Configuration::default()
+        .api_key(API_KEY)
+        .endpoint(&endpoint)
+        .session_endpoint(endpoint.replace("/notify", "/sessions"))
+        .outbox_dir(&dir)
+        .auto_capture_sessions(false)
+        .project_root(env!("CARGO_MANIFEST_DIR"));
+    let guard = bugsnag_core::configure(config);
+    match part.as_str() {
+        "replay" => {
+            assert!(guard.client().flush(WAIT));
+            return;
+        }
+        "segv" => write_to_a_bad_address(),
+        "overflow" => println!("{}", recurse_forever(0)),
+        "overflow-thread" => {
+            let spawned = std::thread::Builder::new().name("worker-7".into()).spawn(|| recurse_forever(0));
+            println!("{:?}", spawned.unwrap().join());
+        }
+        "abort" => std::process::abort(),
+        "alloc" => allocation_fails(),
+        "bus" => read_past_a_truncated_mapping(),
+        "ill" => raise_signal(libc::SIGILL),
+        "fpe" => raise_signal(libc::SIGFPE),
+        other => panic!("unknown part {other}"),
+    }
+    let _ = bugsnag_core::notify_message("still alive", Options::new());
+}
+
+fn run_child(part: &str, dir: &Path, endpoint: Option<&str>) -> Output {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", "child", "--nocapture", "--test-threads=1"]).env(CHILD, part).env(DIR, dir);
+    match endpoint {
+        Some(url) => command.env("BUGSNAG_ENDPOINT", url),
+        None => command.env_remove("BUGSNAG_ENDPOINT"),
+    };
+    command.env_remove("BUGSNAG_NATIVE_CRASHES").output().unwrap()
+}
+
+fn records(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or(vec![]);
+    entries.into_iter().filter(|p: &PathBuf| p.extension().is_some_and(|e| e == "record")).collect()
+}
+
+/// Crashes a child the way `part` says, then replays its record; the one event sent.
+fn crash_and_replay(part: &str, signal: i32) -> (Value, String) {
+    let dir = std::env::temp_dir().join(format!("bugsnag-native-{part}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let crashed = run_child(part, &dir, None);
+    let stderr = String::from_utf8_lossy(&crashed.stderr).into_owned();
+    assert_eq!(crashed.status.signal(), Some(signal), "{part}: died of the same signal: {stderr}");
+    assert!(!stderr.contains("ALLOCATED IN A CRASH HANDLER"), "{part}: the handler allocated: {stderr}");
+    assert_eq!(records(&dir).len(), 1, "{part}: one record");
+
+    let collector = Collector::start();
+    let replay = run_child("replay", &dir, Some(&format!("{}/notify", collector.url())));
+    assert!(replay.status.success(), "{part}: {}", String::from_utf8_lossy(&replay.stderr));
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{part}: exactly one event: {events:#?}");
+    assert!(records(&dir).is_empty(), "{part}: the record is gone once reported");
+    let _ = std::fs::remove_dir_all(&dir);
+    (events.into_iter().next().unwrap(), stderr)
+}
+
+fn assert_crash(event: &Value, class: &str, message_start: &str, function: &str) {
+    assert_eq!(event["exceptions"][0]["errorClass"], class, "{event:#}");
+    let message = event["exceptions"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with(message_start), "{class}: {message}");
+    assert_eq!(event["unhandled"], true);
+    assert_eq!(event["severity"], "error");
+    assert_eq!(event["severityReason"], serde_json::json!({"type": "signal", "attributes": {"signalType": class}}));
+    let frames = event["exceptions"][0]["stacktrace"].as_array().unwrap();
+    let ours = frames.iter().find(|f| f["method"].as_str().unwrap_or_default().ends_with(function));
+    let ours = ours.unwrap_or_else(|| panic!("{class}: no frame of {function}: {frames:#?}"));
+    assert_eq!(ours["inProject"], true, "{ours:#}");
+    assert_eq!(ours["file"], "tests/native_crash.rs", "{ours:#}");
+}
+
+#[test]
+fn a_bad_write_is_reported_as_sigsegv_with_its_address() {
+    let (event, _) = crash_and_replay("segv", libc::SIGSEGV);
+    assert_crash(&event, "SIGSEGV", "invalid memory reference at 0x10", "write_to_a_bad_address");
+}
+
+/// On the thread the test harness runs the child's test on, named after the test (the
+/// main thread of a program of its own overflows in `cargo xtask crash`).
+#[test]
+fn a_stack_overflow_on_the_test_thread_is_told_apart() {
+    let (event, stderr) = crash_and_replay("overflow", libc::SIGABRT);
+    assert!(stderr.contains("has overflowed its stack"), "std's message still prints: {stderr}");
+    assert_crash(&event, "SIGSEGV", "stack overflow in thread 'child'", "recurse_forever");
+}
+
+#[test]
+fn a_stack_overflow_on_a_spawned_thread_is_told_apart() {
+    let (event, _) = crash_and_replay("overflow-thread", libc::SIGABRT);
+    assert_crash(&event, "SIGSEGV", "stack overflow in thread 'worker-7'", "recurse_forever");
+}
+
+#[test]
+fn abort_and_a_failed_allocation_are_reported_as_sigabrt() {
+    let (event, _) = crash_and_replay("abort", libc::SIGABRT);
+    assert_crash(&event, "SIGABRT", "abort", "child");
+    let (event, stderr) = crash_and_replay("alloc", libc::SIGABRT);
+    assert!(stderr.contains("memory allocation of"), "std's message still prints: {stderr}");
+    assert_crash(&event, "SIGABRT", "memory allocation failed", "allocation_fails");
+}
+
+#[test]
+fn bus_errors_illegal_instructions_and_arithmetic_errors_are_reported() {
+    let (event, _) = crash_and_replay("bus", libc::SIGBUS);
+    assert_crash(&event, "SIGBUS", "bus error", "read_past_a_truncated_mapping");
+    let (event, _) = crash_and_replay("ill", libc::SIGILL);
+    assert_crash(&event, "SIGILL", "illegal instruction", "raise_signal");
+    let (event, _) = crash_and_replay("fpe", libc::SIGFPE);
+    assert_crash(&event, "SIGFPE", "arithmetic error", "raise_signal");
+}
+
+#[test]
+fn a_record_from_another_build_keeps_its_addresses() {
+    let dir = std::env::temp_dir().join(format!("bugsnag-native-other-build-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = serde_json::to_string(&std::env::current_exe().unwrap()).unwrap();
+    let record = format!(
+        "bugsnag-crash 1\napp {{\"version\":\"0.9.0\",\"releaseStage\":\"staging\"}}\ndevice {{\"hostname\":\"web-9\",\"osName\":\"linux\"}}\n\
+         module 555555554000 555555654000 555555554000 00112233445566778899aabbccddeeff {exe}\n\
+         signal 11\ncode 1\naddress 0\nsp 7ffd00000000\ntime 1764540000123\nthread \"main\"\n\
+         context \"GET /orders/{{id}}\"\nuser \"u-7\"\nip 555555560010\nip 555555570020\nend\n"
+    );
+    std::fs::write(dir.join("crash-1-1.record"), record).unwrap();
+    let collector = Collector::start();
+    let replay = run_child("replay", &dir, Some(&format!("{}/notify", collector.url())));
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    let frame = &event["exceptions"][0]["stacktrace"][0];
+    assert_eq!(frame["frameAddress"], "0x555555560010", "{frame:#}");
+    assert_eq!(frame["loadAddress"], "0x555555554000");
+    assert_eq!(frame["codeIdentifier"], "00112233445566778899aabbccddeeff");
+    assert_eq!(event["app"]["version"], "0.9.0", "the crashed run's app");
+    assert_eq!(event["app"]["releaseStage"], "staging");
+    assert_eq!(event["device"]["hostname"], "web-9");
+    assert_eq!(event["device"]["time"], "2025-11-30T22:00:00.123Z");
+    assert_eq!(event["context"], "GET /orders/{id}");
+    assert_eq!(event["user"]["id"], "u-7");
+    let _ = std::fs::remove_dir_all(&dir);
+}
