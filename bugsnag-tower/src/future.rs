@@ -1,5 +1,6 @@
 //! [`ResponseFuture`]: runs the handler's future in the request's unit of work, turns
-//! its panic into one report and a `500`, and reports returned errors.
+//! its panic into one report and a `500` (gRPC: `Internal`), and reports returned errors
+//! and failed gRPC calls.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +10,9 @@ use bugsnag_core::adapter::{CatchUnwind, UnitOfWork};
 use bugsnag_core::Options;
 use http::{Response, StatusCode};
 
+use crate::body::ResponseBody;
 use crate::error::ErrorReport;
+use crate::grpc;
 
 pin_project_lite::pin_project! {
     /// The response future of [`BugsnagService`](crate::BugsnagService).
@@ -26,26 +29,33 @@ pin_project_lite::pin_project! {
             #[pin]
             future: CatchUnwind<F>,
             unit: UnitOfWork,
+            grpc: Option<grpc::Call>,
         },
-        Panicked,
+        Panicked { grpc: bool },
     }
 }
 
 impl<F: Future> ResponseFuture<F> {
-    pub(crate) fn running(unit: UnitOfWork, future: F) -> Self {
-        Self { state: State::Running { future: unit.run(future), unit } }
+    pub(crate) fn running(unit: UnitOfWork, future: F, grpc: Option<grpc::Call>) -> Self {
+        Self { state: State::Running { future: unit.run(future), unit, grpc } }
     }
 
     /// The service's `call` itself panicked: reported now, answered with a `500`.
-    pub(crate) fn panicked(unit: &UnitOfWork, payload: &(dyn std::any::Any + Send)) -> Self {
+    pub(crate) fn panicked(unit: &UnitOfWork, payload: &(dyn std::any::Any + Send), grpc: bool) -> Self {
         let _ = unit.report_panic(payload);
-        Self { state: State::Panicked }
+        Self { state: State::Panicked { grpc } }
     }
 }
 
-fn internal_error<B: Default>() -> Response<B> {
-    let mut response = Response::new(B::default());
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+/// The answer to a request whose handler panicked: a `500`, or for a gRPC call the
+/// `Internal` status gRPC clients understand (they read a bare `500` as `Unknown`).
+fn panic_response<B: Default>(grpc: bool) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::plain(B::default()));
+    if grpc {
+        grpc::panic_headers(response.headers_mut());
+    } else {
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    }
     response
 }
 
@@ -54,21 +64,25 @@ where
     F: Future<Output = Result<Response<B>, E>>,
     B: Default,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let StateProj::Running { future, unit } = self.project().state.project() else {
-            return Poll::Ready(Ok(internal_error()));
+        let (future, unit, grpc) = match self.project().state.project() {
+            StateProj::Running { future, unit, grpc } => (future, unit, grpc),
+            StateProj::Panicked { grpc } => return Poll::Ready(Ok(panic_response(*grpc))),
         };
         match ready!(future.poll(cx)) {
-            Ok(Ok(response)) => {
-                report_response(unit, &response);
-                Poll::Ready(Ok(response))
-            }
+            Ok(Ok(response)) => Poll::Ready(Ok(match grpc.take() {
+                Some(call) => call.watch(unit, response),
+                None => {
+                    report_response(unit, &response);
+                    response.map(ResponseBody::plain)
+                }
+            })),
             Ok(Err(error)) => Poll::Ready(Err(error)),
             Err(payload) => {
                 let _ = unit.report_panic(&*payload);
-                Poll::Ready(Ok(internal_error()))
+                Poll::Ready(Ok(panic_response(grpc.is_some())))
             }
         }
     }

@@ -4,17 +4,20 @@ use bugsnag_core::adapter::Settings;
 use http::StatusCode;
 use tower_layer::Layer;
 
+use crate::grpc::{Codes, GrpcCode};
 use crate::service::BugsnagService;
 
 /// The framework named in `severityReason.attributes.framework` by default.
 const FRAMEWORK: &str = if cfg!(feature = "axum") { "axum" } else { "tower" };
 
 /// `device.runtimeVersions` of the requests this layer serves.
-const RUNTIME_VERSIONS: &[(&str, &str)] = if cfg!(feature = "axum") {
-    &[("tower", crate::versions::TOWER), ("axum", crate::versions::AXUM)]
-} else {
-    &[("tower", crate::versions::TOWER)]
-};
+const RUNTIME_VERSIONS: &[(&str, &str)] = &[
+    ("tower", crate::versions::TOWER),
+    #[cfg(feature = "axum")]
+    ("axum", crate::versions::AXUM),
+    #[cfg(feature = "tonic")]
+    ("tonic", crate::versions::TONIC),
+];
 
 /// Reports panics and returned errors of every request of the service it wraps.
 ///
@@ -34,6 +37,7 @@ const RUNTIME_VERSIONS: &[(&str, &str)] = if cfg!(feature = "axum") {
 #[derive(Clone, Debug)]
 pub struct BugsnagLayer {
     settings: Settings,
+    grpc_codes: Codes,
 }
 
 impl Default for BugsnagLayer {
@@ -45,7 +49,7 @@ impl Default for BugsnagLayer {
 impl BugsnagLayer {
     /// A layer that reports to the process-wide client (`bugsnag_core::configure`).
     pub fn new() -> Self {
-        Self { settings: Settings::new(FRAMEWORK, RUNTIME_VERSIONS) }
+        Self { settings: Settings::new(FRAMEWORK, RUNTIME_VERSIONS), grpc_codes: Codes::SERVER_FAULTS }
     }
 
     bugsnag_core::adapter_options!(settings);
@@ -56,6 +60,27 @@ impl BugsnagLayer {
     /// them (5xx by default).
     pub fn report_status(mut self, report: impl Fn(StatusCode) -> bool + Send + Sync + 'static) -> Self {
         self.settings = self.settings.report_status(move |code| StatusCode::from_u16(code).is_ok_and(&report));
+        self
+    }
+
+    /// Which gRPC status codes are reported, for calls whose content type is
+    /// `application/grpc`: by default those that mean the server failed (`Unknown`,
+    /// `Internal`, `Unavailable`, `DataLoss`). See [`GrpcCode`].
+    ///
+    /// ```
+    /// use bugsnag_tower::{BugsnagLayer, GrpcCode};
+    ///
+    /// // Also report calls that ran past their deadline.
+    /// let layer = BugsnagLayer::new().framework("tonic").grpc_report_codes([
+    ///     GrpcCode::Unknown,
+    ///     GrpcCode::Internal,
+    ///     GrpcCode::Unavailable,
+    ///     GrpcCode::DataLoss,
+    ///     GrpcCode::DeadlineExceeded,
+    /// ]);
+    /// ```
+    pub fn grpc_report_codes(mut self, codes: impl IntoIterator<Item = GrpcCode>) -> Self {
+        self.grpc_codes = Codes::of(codes);
         self
     }
 
@@ -71,6 +96,6 @@ impl<S> Layer<S> for BugsnagLayer {
     type Service = BugsnagService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BugsnagService::new(inner, self.settings.clone())
+        BugsnagService::new(inner, self.settings.clone(), self.grpc_codes)
     }
 }

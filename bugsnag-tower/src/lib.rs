@@ -31,12 +31,35 @@
 //! - catches handler panics, in `call` and in the future: one report (unhandled,
 //!   `unhandledExceptionMiddleware`) and a `500` answer, and the server keeps serving;
 //! - reports errors a handler returned, when their response carries an [`ErrorReport`]
-//!   and its status is one to report (5xx by default).
+//!   and its status is one to report (5xx by default);
+//! - for gRPC calls (tonic), reads `grpc-status` where gRPC puts it, in the response
+//!   headers or in the trailers at the end of the body, and reports the codes that mean
+//!   the server failed (see [`GrpcCode`] and [`BugsnagLayer::grpc_report_codes`]).
 //!
 //! # Contents
-//! - [`BugsnagLayer`] and its options, the [`BugsnagService`] it makes and that
-//!   service's [`ResponseFuture`].
+//! - [`BugsnagLayer`] and its options, the [`BugsnagService`] it makes, that service's
+//!   [`ResponseFuture`] and the [`ResponseBody`] it answers with.
 //! - [`ErrorReport`]: how a handler hands its error to the layer.
+//! - [`GrpcCode`]: the gRPC status codes.
+//!
+//! # tonic
+//!
+//! ```no_run
+//! use bugsnag_tower::BugsnagLayer;
+//!
+//! # async fn run(routes: tonic::service::Routes) -> Result<(), tonic::transport::Error> {
+//! let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
+//! tonic::transport::Server::builder()
+//!     .layer(BugsnagLayer::new().framework("tonic"))
+//!     .add_routes(routes)
+//!     .serve("0.0.0.0:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
+//! With the `tonic` feature, a `tonic::Status` returned with a source
+//! (`Status::internal(..).set_source(..)`) is reported with that error and its
+//! `source()` chain under the `grpc::<Code>` error.
 //!
 //! [axum]: https://docs.rs/axum
 //! [tonic]: https://docs.rs/tonic
@@ -44,13 +67,17 @@
 //! [tower]: https://docs.rs/tower
 #![warn(missing_docs)]
 
+mod body;
 mod error;
 mod future;
+mod grpc;
 mod layer;
 mod service;
 mod versions;
 
+pub use body::ResponseBody;
 pub use error::ErrorReport;
 pub use future::ResponseFuture;
+pub use grpc::GrpcCode;
 pub use layer::BugsnagLayer;
 pub use service::BugsnagService;

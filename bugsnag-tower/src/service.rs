@@ -9,18 +9,21 @@ use bugsnag_core::adapter::{HttpRequest, Settings};
 use http::{Request, Response};
 use tower_service::Service;
 
+use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
+use crate::grpc::{self, Codes};
 
 /// The service made by [`BugsnagLayer`](crate::BugsnagLayer).
 #[derive(Clone, Debug)]
 pub struct BugsnagService<S> {
     inner: S,
     settings: Settings,
+    grpc_codes: Codes,
 }
 
 impl<S> BugsnagService<S> {
-    pub(crate) fn new(inner: S, settings: Settings) -> Self {
-        Self { inner, settings }
+    pub(crate) fn new(inner: S, settings: Settings, grpc_codes: Codes) -> Self {
+        Self { inner, settings, grpc_codes }
     }
 }
 
@@ -29,7 +32,7 @@ where
     S: Service<Request<B>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -44,21 +47,28 @@ where
             route(&request),
             self.settings.clone(),
         );
+        // A gRPC call's outcome is in `grpc-status`, not in the HTTP status.
+        let grpc = grpc::is_grpc(request.headers())
+            .then(|| grpc::Call { codes: self.grpc_codes, path: Arc::from(request.uri().path()) });
         let unit = self.settings.open(Some(Arc::new(source)));
         let inner = &mut self.inner;
         match unit.call(|| inner.call(request)) {
-            Ok(future) => ResponseFuture::running(unit, future),
-            Err(payload) => ResponseFuture::panicked(&unit, &*payload),
+            Ok(future) => ResponseFuture::running(unit, future, grpc),
+            Err(payload) => ResponseFuture::panicked(&unit, &*payload, grpc.is_some()),
         }
     }
 }
 
-/// The client's socket address, from axum's `ConnectInfo` or a plain `SocketAddr`
-/// extension (which hyper users can insert).
+/// The client's socket address, from axum's `ConnectInfo`, tonic's `TcpConnectInfo` or
+/// a plain `SocketAddr` extension (which hyper users can insert).
 fn peer<B>(request: &Request<B>) -> Option<SocketAddr> {
     #[cfg(feature = "axum")]
     if let Some(info) = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>() {
         return Some(info.0);
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(info) = request.extensions().get::<tonic::transport::server::TcpConnectInfo>() {
+        return info.remote_addr();
     }
     request.extensions().get::<SocketAddr>().copied()
 }

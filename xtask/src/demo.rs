@@ -47,6 +47,7 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     }
 
     for (name, file, what, expected) in [
+        ("grpc", "grpc.rs", "a tonic gRPC service behind BugsnagLayer, and its client", 3),
         ("worker", "worker.rs", "an apalis worker with connect_failure_handler", 3),
         ("logging", "logging.rs", "tracing events through BugsnagTracingLayer", 1),
     ] {
@@ -66,9 +67,9 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     println!("the inbox page, as a file: {}", page.display());
     println!("to browse them live: cargo xtask inbox --store {}", store_path.display());
     let events = collector.events().len();
-    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 3 worker, 1 logged.
-    if events < 17 {
-        return Err(format!("expected 17 events, the collector received {events}"));
+    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 3 gRPC, 3 worker, 1 logged.
+    if events < 20 {
+        return Err(format!("expected 20 events, the collector received {events}"));
     }
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())

@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use super::settings::Settings;
-use crate::capture::error_chain::{class_of, exceptions};
+use crate::capture::error_chain::{class_of, class_of_dyn, exceptions};
 use crate::capture::{CatchUnwind, Options, RequestSource, Scope};
 use crate::client::{Client, DropReason, Outcome};
 use crate::model::SeverityReason;
@@ -39,6 +39,23 @@ impl ErrorChain {
     pub fn of<E: Error + ?Sized + 'static>(error: &E) -> Self {
         let chain = exceptions(error, class_of::<E>(), Stacktrace::empty());
         Self(chain.into_iter().map(|e| (e.error_class, e.message)).collect())
+    }
+
+    /// A failure the framework describes (a gRPC status, say), caused by `cause` and its
+    /// chain when there is one.
+    pub fn caused_by(
+        class: impl Into<String>,
+        message: impl Into<String>,
+        cause: Option<&(dyn Error + 'static)>,
+    ) -> Self {
+        let mut chain = vec![(class.into(), message.into())];
+        if let Some(cause) = cause {
+            let class = class_of_dyn(cause);
+            chain.extend(
+                exceptions(cause, Some(&class), Stacktrace::empty()).into_iter().map(|e| (e.error_class, e.message)),
+            );
+        }
+        Self(chain)
     }
 }
 
