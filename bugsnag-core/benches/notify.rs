@@ -28,36 +28,71 @@ fn deep(depth: u32, f: &dyn Fn()) {
 /// returns early and would flatter the figure).
 const BURST: u64 = 200;
 
+/// Makes that many calls; returns the time they took.
+type TimedBurst<'a> = dyn Fn(u64) -> Duration + 'a;
+
 fn notify(c: &mut Criterion) {
     let collector = Collector::start();
     let client = Client::new(collector.configuration().without_error_budget());
     let err = "x".parse::<u8>().unwrap_err();
     let options = || Options::new().context("checkout").add_metadata_tab("order", json!({"id": 42, "items": 3}));
-    c.bench_function("notify: error 20 frames deep (caller side)", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let burst = left.min(BURST);
-                let started = Instant::now();
-                for _ in 0..burst {
-                    deep(20, &|| {
-                        let _ = black_box(client.notify_with(&err, options()));
-                    });
+    let burst = |burst: u64| {
+        let started = Instant::now();
+        for _ in 0..burst {
+            deep(20, &|| {
+                let _ = black_box(client.notify_with(&err, options()));
+            });
+        }
+        started.elapsed()
+    };
+    let mut cases: Vec<(&str, Box<TimedBurst<'_>>)> =
+        vec![("notify: error 20 frames deep (caller side)", Box::new(burst))];
+    // The same calls inside an active, sampled OpenTelemetry span (each event then
+    // carries its ids): what linking to traces adds.
+    #[cfg(feature = "opentelemetry")]
+    {
+        use opentelemetry::trace::{Tracer, TracerProvider};
+        let tracer = opentelemetry_sdk::trace::SdkTracerProvider::builder().build().tracer("bench");
+        let traced = move |calls: u64| tracer.in_span("checkout", |_| burst(calls));
+        cases.push(("notify: error 20 frames deep, inside an OpenTelemetry span", Box::new(traced)));
+    }
+    for (name, timed) in cases {
+        c.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let calls = left.min(BURST);
+                    spent += timed(calls);
+                    // Delivered before the next burst, untimed: the next calls start with
+                    // the delivery thread idle, as in a service whose errors come and go.
+                    client.flush(Duration::from_secs(30));
+                    left -= calls;
                 }
-                spent += started.elapsed();
-                // Delivered before the next burst, untimed: the next calls start with the
-                // delivery thread idle, as in a service whose errors come and go.
-                client.flush(Duration::from_secs(30));
-                left -= burst;
-            }
-            spent
-        })
-    });
+                spent
+            })
+        });
+    }
     let stats = client.stats();
     assert_eq!(stats.dropped(), 0, "every call measured must have done the whole work: {stats:?}");
     eprintln!("notify: {} events queued, {} delivered, none dropped", stats.queued, stats.delivered);
 }
+
+/// What linking to traces adds to the caller's side of `notify`: reading the active span.
+#[cfg(feature = "opentelemetry")]
+fn correlation(c: &mut Criterion) {
+    use bugsnag_core::Correlation;
+    use opentelemetry::trace::{Tracer, TracerProvider};
+    c.bench_function("Correlation::current: no span", |b| b.iter(|| black_box(Correlation::current())));
+    let tracer = opentelemetry_sdk::trace::SdkTracerProvider::builder().build().tracer("bench");
+    tracer.in_span("checkout", |_| {
+        assert!(Correlation::current().is_some());
+        c.bench_function("Correlation::current: inside a span", |b| b.iter(|| black_box(Correlation::current())));
+    });
+}
+
+#[cfg(not(feature = "opentelemetry"))]
+fn correlation(_: &mut Criterion) {}
 
 #[inline(never)]
 fn failing(depth: u32) -> anyhow::Result<()> {
@@ -145,6 +180,6 @@ fn sample_frames() -> Vec<Stackframe> {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = notify, notify_anyhow, serialize
+    targets = notify, correlation, notify_anyhow, serialize
 }
 criterion_main!(benches);

@@ -32,6 +32,9 @@
 //!   [`InCurrentScope`].
 //! - Around reports: [`before_notify`] and [`Decision`], [`leave_breadcrumb`],
 //!   [`add_feature_flag`], [`start_session`], [`Client::stats`].
+//! - Linking to traces: [`Correlation`] and [`Options::correlation`]; with the feature
+//!   `opentelemetry`, events made inside an active OpenTelemetry span link to it, and
+//!   adapters read a request's W3C `traceparent` header otherwise.
 //! - The model callbacks see: [`Event`] and its parts.
 //! - [`logging`] (features `log`, `tracing`): reports and breadcrumbs from log records.
 //! - [`adapter`]: what framework adapters are built from.
@@ -92,8 +95,8 @@ pub use global::{
     configure_request, flush, leave_breadcrumb, notify, notify_message, notify_with, start_session, Guard,
 };
 pub use model::{
-    App, Breadcrumb, BreadcrumbType, Device, Event, EventSession, Exception, FeatureFlag, ReasonAttributes, Request,
-    SessionEvents, Severity, SeverityReason, User,
+    App, Breadcrumb, BreadcrumbType, Correlation, Device, Event, EventSession, Exception, FeatureFlag,
+    ReasonAttributes, Request, SessionEvents, Severity, SeverityReason, User,
 };
 pub use stacktrace::{Stackframe, Stacktrace};
 

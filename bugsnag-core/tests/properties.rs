@@ -214,3 +214,24 @@ proptest! {
         prop_assert!(client.shutdown(Duration::from_secs(20)));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any `traceparent` a caller sends: no panic, and a link only when the value is a
+    /// well-formed, sampled one, which then reads back the same ids.
+    #[test]
+    fn any_traceparent_is_read_or_refused_without_failing(
+        value in prop_oneof![
+            any::<String>(),
+            "[0-9a-fA-F]{2}-[0-9a-f]{30,34}-[0-9a-f]{14,18}-[0-9a-f]{2}(-.{0,8})?",
+            "00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]",
+        ]
+    ) {
+        if let Some(link) = bugsnag_core::Correlation::from_traceparent(&value) {
+            prop_assert_eq!(&value[3..35], link.trace_id());
+            prop_assert_eq!(&value[36..52], link.span_id());
+            prop_assert!(u8::from_str_radix(&value[53..55], 16).unwrap() & 1 == 1, "sampled");
+        }
+    }
+}

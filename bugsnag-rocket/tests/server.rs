@@ -168,3 +168,20 @@ async fn planted_secrets_never_reach_the_collector() {
     assert_eq!(events[0]["breadcrumbs"][0]["metaData"]["from"], "not a url ?password=[FILTERED]&page=1");
     assert!(request["url"].as_str().unwrap().contains("page=2&token=[FILTERED]"), "{request:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traceparent_links_the_requests_events_to_the_callers_trace_and_a_malformed_one_is_ignored() {
+    let server = Server::start().await;
+    let get = |path: &str, traceparent: &str| {
+        reqwest::Client::new().get(format!("{}{path}", server.url)).header("traceparent", traceparent).send()
+    };
+    // A handled notify in the handler, and a panic the fairing reports.
+    assert_eq!(get("/work/linked", testing::TRACEPARENT).await.unwrap().status(), 200);
+    assert_eq!(get("/users/7", testing::TRACEPARENT).await.unwrap().status(), 500);
+    for bad in testing::MALFORMED_TRACEPARENTS {
+        assert_eq!(get("/work/unlinked", bad).await.unwrap().status(), 200, "{bad:?}");
+    }
+    let events = server.events().await;
+    assert_eq!(events.len(), 2 + testing::MALFORMED_TRACEPARENTS.len(), "every request was reported");
+    assert_eq!(testing::assert_linked_to_traceparent(&events), 2);
+}

@@ -279,3 +279,23 @@ async fn planted_secrets_never_reach_the_collector() {
     assert_eq!(request["headers"]["proxy-authorization"], "[FILTERED]");
     assert!(request["url"].as_str().unwrap().ends_with("/users/7?page=2&token=[FILTERED]"), "{request:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traceparent_links_the_requests_events_to_the_callers_trace_and_a_malformed_one_is_ignored() {
+    let server = Server::start(BugsnagLayer::with_client).await;
+    let get = |path: &'static str, traceparent: &'static str| {
+        server.http.get(format!("{}{path}", server.url)).header("traceparent", traceparent).send()
+    };
+    // A returned error and a panic, both reported by the layer.
+    assert_eq!(get("/save", testing::TRACEPARENT).await.unwrap().status(), 500);
+    assert_eq!(get("/users/7", testing::TRACEPARENT).await.unwrap().status(), 500);
+    for bad in testing::MALFORMED_TRACEPARENTS {
+        assert_eq!(get("/save", bad).await.unwrap().status(), 500, "{bad:?}");
+    }
+    // Two traceparent headers make the context invalid.
+    let twice = server.http.get(format!("{}/save", server.url)).header("traceparent", testing::TRACEPARENT);
+    assert_eq!(twice.header("traceparent", testing::TRACEPARENT).send().await.unwrap().status(), 500);
+    let events = server.events().await;
+    assert_eq!(events.len(), 3 + testing::MALFORMED_TRACEPARENTS.len(), "every request was reported");
+    assert_eq!(testing::assert_linked_to_traceparent(&events), 2);
+}

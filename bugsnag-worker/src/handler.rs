@@ -7,7 +7,7 @@ use std::future::Future;
 use bugsnag_core::adapter::{payload_message, Settings, UnitOfWork};
 #[cfg(feature = "anyhow")]
 use bugsnag_core::SeverityReason;
-use bugsnag_core::{Client, Options};
+use bugsnag_core::{Client, InCurrentScope, Options};
 
 use crate::job::Job;
 
@@ -132,7 +132,9 @@ impl FailureHandler {
         finish(&unit, outcome)
     }
 
-    /// Spawns an async job on the current tokio runtime, like [`FailureHandler::run`].
+    /// Spawns an async job on the current tokio runtime, like [`FailureHandler::run`]. The
+    /// job carries the trace current here (feature `opentelemetry`), as
+    /// [`in_current_scope`](bugsnag_core::InCurrentScope::in_current_scope) does.
     pub fn spawn<F, T, E>(&self, job: Job, future: F) -> tokio::task::JoinHandle<Result<T, JobError<E>>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -140,7 +142,7 @@ impl FailureHandler {
         E: Error + Send + 'static,
     {
         let handler = self.clone();
-        tokio::spawn(async move { handler.run(job, future).await })
+        tokio::spawn(async move { handler.run(job, future).await }.in_current_scope())
     }
 }
 

@@ -66,11 +66,19 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     println!("\nevery payload, one JSON object per line: {}", store_path.display());
     println!("the inbox page, as a file: {}", page.display());
     println!("to browse them live: cargo xtask inbox --store {}", store_path.display());
-    let events = collector.events().len();
+    let events = collector.events();
     // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 3 gRPC, 3 worker, 1 logged.
-    if events < 20 {
-        return Err(format!("expected 20 events, the collector received {events}"));
+    if events.len() < 20 {
+        return Err(format!("expected 20 events, the collector received {}", events.len()));
     }
+    // The demo's own requests send a traceparent; the gRPC client sends none.
+    let web = events.iter().filter(|e| e["request"]["headers"]["traceparent"].is_string()).count();
+    let linked = bugsnag_core::testing::assert_linked_to_traceparent(&events);
+    if linked != web || web == 0 {
+        return Err(format!("{linked} of the {web} web events link to the demo's traceparent"));
+    }
+    println!("{linked} events of the web examples link to the trace their request came from");
+    let events = events.len();
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())
 }
@@ -133,8 +141,10 @@ fn get(address: &str, path: &str) -> Result<String, String> {
         }
     };
     stream.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
+    // As a traced caller sends it: the web adapters link the request's events to it.
+    let traceparent = bugsnag_core::testing::TRACEPARENT;
     let request = format!(
-        "GET {path}?session_token=s3cr3t HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer demo\r\nCookie: id=42\r\nConnection: close\r\n\r\n"
+        "GET {path}?session_token=s3cr3t HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer demo\r\nCookie: id=42\r\ntraceparent: {traceparent}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     let mut response = String::new();
@@ -227,6 +237,9 @@ fn print_event(event: &Value) {
             text(&request["url"]),
             request["headers"]
         );
+    }
+    if let Some(link) = event.get("correlation") {
+        println!("    trace       {} span {}", text(&link["traceId"]), text(&link["spanId"]));
     }
     if let Some(tabs) = event["metaData"].as_object() {
         println!("    metaData    {}", Value::Object(tabs.clone()));

@@ -16,7 +16,7 @@ use http::{Method, Uri};
 
 use super::settings::Settings;
 use crate::capture::RequestSource;
-use crate::model::{Breadcrumb, BreadcrumbType, Request, User};
+use crate::model::{Breadcrumb, BreadcrumbType, Correlation, Request, User};
 
 /// One HTTP request as an adapter saw it. `R` holds the framework's route template
 /// (`/users/{id}`) in whatever shared form the framework keeps it, so recording it
@@ -141,6 +141,15 @@ impl<R: AsRef<str> + Send + Sync + std::fmt::Debug> RequestSource for HttpReques
             details["from"] = from.into();
         }
         Some(Breadcrumb::new("http request", BreadcrumbType::Navigation, details).at(self.started))
+    }
+
+    fn correlation(&self) -> Option<Correlation> {
+        // W3C: more than one traceparent header makes the trace context invalid.
+        let mut values = self.headers.get_all("traceparent").iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => Correlation::from_traceparent(value.to_str().ok()?),
+            _ => None,
+        }
     }
 }
 

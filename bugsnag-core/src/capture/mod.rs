@@ -1,5 +1,6 @@
 //! Capture, on the caller's thread: the per-request [`Scope`], per-call [`Options`], an
-//! error's `source()` chain turned into exceptions, and what a panic leaves behind. All
+//! error's `source()` chain turned into exceptions, what a panic leaves behind, and the
+//! trace an event belongs to. All
 //! of it is cheap: stacks are captured unresolved, and request data is only formatted
 //! when an event needs it.
 
@@ -8,6 +9,7 @@ pub(crate) mod error_chain;
 mod options;
 pub(crate) mod panic;
 mod scope;
+pub(crate) mod trace;
 
 pub use catch_unwind::CatchUnwind;
 pub(crate) use options::site_of;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::scope::Scope;
-use crate::model::{merge_tab, ProcessSnapshot, Severity, SeverityReason, User};
+use crate::model::{merge_tab, Correlation, ProcessSnapshot, Severity, SeverityReason, User};
 use crate::stacktrace::Stacktrace;
 
 /// Per-call options for [`notify_with`](crate::notify_with).
@@ -32,6 +32,7 @@ pub struct Options {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) grouping_hash: Option<String>,
     pub(crate) api_key: Option<String>,
+    pub(crate) correlation: Option<Correlation>,
     pub(crate) error_class: Option<String>,
     pub(crate) scope: Option<Scope>,
     pub(crate) stacktrace: Option<Stacktrace>,
@@ -88,6 +89,13 @@ impl Options {
     /// Sends this event with another project's API key.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Links the event to this trace and span, over the active OpenTelemetry span and the
+    /// request's `traceparent` header.
+    pub fn correlation(mut self, correlation: Correlation) -> Self {
+        self.correlation = Some(correlation);
         self
     }
 

@@ -5,7 +5,7 @@ use std::panic::PanicHookInfo;
 
 use serde_json::{json, Value};
 
-use crate::model::Exception;
+use crate::model::{Correlation, Exception};
 use crate::stacktrace::Stacktrace;
 
 /// The errorClass of every panic.
@@ -18,6 +18,7 @@ pub(crate) struct PanicCapture {
     location: Option<String>,
     thread: Option<String>,
     stacktrace: Stacktrace,
+    correlation: Option<Correlation>,
 }
 
 impl PanicCapture {
@@ -28,6 +29,7 @@ impl PanicCapture {
             location: info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
             thread: std::thread::current().name().map(str::to_owned),
             stacktrace: Stacktrace::capture(),
+            correlation: super::trace::current(),
         }
     }
 
@@ -38,12 +40,18 @@ impl PanicCapture {
             location: None,
             thread: std::thread::current().name().map(str::to_owned),
             stacktrace: Stacktrace::empty(),
+            correlation: None,
         }
     }
 
     /// Where it panicked, for the per-error budget.
     pub(crate) fn site(&self) -> Option<u64> {
         self.location.as_deref().map(|location| super::site_of(location, 0, 0))
+    }
+
+    /// The trace the panic happened in.
+    pub(crate) fn correlation(&self) -> Option<Correlation> {
+        self.correlation
     }
 
     /// The `panic` metaData tab.

@@ -17,7 +17,8 @@ use std::task::{Context, Poll};
 use serde_json::{Map, Value};
 
 use super::panic::PanicCapture;
-use crate::model::{merge_tab, Breadcrumb, FeatureFlag, Flags, Request, Ring, Session, User};
+use super::trace::Carried;
+use crate::model::{merge_tab, Breadcrumb, Correlation, FeatureFlag, Flags, Request, Ring, Session, User};
 
 thread_local! {
     static STACK: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
@@ -63,6 +64,11 @@ pub trait RequestSource: Send + Sync + std::fmt::Debug {
     /// A breadcrumb for the start of this unit of work (a navigation breadcrumb for a
     /// request), built only when an event is.
     fn breadcrumb(&self) -> Option<Breadcrumb> {
+        None
+    }
+    /// The trace the caller sent (a W3C `traceparent` header), for events made where no
+    /// OpenTelemetry span is active.
+    fn correlation(&self) -> Option<Correlation> {
         None
     }
 }
@@ -146,7 +152,7 @@ impl Scope {
 
     /// Runs `future` with this scope as the current one whenever it is polled.
     pub fn run<F: Future>(&self, future: F) -> Scoped<F> {
-        Scoped { scope: self.clone(), inner: future }
+        Scoped { scope: self.clone(), carried: Carried::default(), inner: future }
     }
 
     /// Runs `f` on this thread with this scope as the current one.
@@ -261,6 +267,7 @@ pin_project_lite::pin_project! {
     /// [`InCurrentScope::in_current_scope`].
     pub struct Scoped<F> {
         scope: Scope,
+        carried: Carried,
         #[pin]
         inner: F,
     }
@@ -272,12 +279,14 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _pop = push(this.scope);
+        let _restore = this.carried.enter();
         this.inner.poll(cx)
     }
 }
 
 /// Carries the current scope into futures that run elsewhere, such as `tokio::spawn`ed
-/// tasks, which do not inherit it.
+/// tasks, which do not inherit it, and the trace current here (feature `opentelemetry`):
+/// events made in the future link to it when no span of their own is active.
 ///
 /// ```
 /// use bugsnag_core::InCurrentScope;
@@ -288,7 +297,7 @@ impl<F: Future> Future for Scoped<F> {
 pub trait InCurrentScope: Future + Sized {
     /// Wraps the future so it runs in the scope current at this call.
     fn in_current_scope(self) -> Scoped<Self> {
-        Scope::current().run(self)
+        Scoped { scope: Scope::current(), carried: Carried::here(), inner: self }
     }
 }
 

@@ -205,10 +205,12 @@ impl Client {
     pub(crate) fn report_panic(&self, capture: PanicCapture, reason: SeverityReason, scope: &Scope) -> Outcome {
         let tab = capture.metadata();
         let site = capture.site();
+        let correlation = capture.correlation();
         let (stacktrace, build) = capture.into_parts();
         let mut options =
             Options::new().unhandled(reason).add_metadata_tab("panic", tab).scope(scope.clone()).stacktrace(stacktrace);
         options.site = site;
+        options.correlation = correlation;
         self.inner.report(PANIC_CLASS, build, options)
     }
 

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::budget::{Budget, GroupKey, Sample, Verdict};
 use super::outcome::{Callback, Closed, Decision, DropReason, Outcome};
 use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
-use crate::capture::{Options, Scope};
+use crate::capture::{trace, Options, Scope};
 use crate::config::{is_valid_api_key, Configuration};
 use crate::delivery::Delivery;
 use crate::model::{
@@ -170,6 +170,18 @@ impl Pipeline {
             Some(_) => SeverityReason::user_specified_severity(),
             None => SeverityReason::handled_error(),
         });
+        // Another process's crash belongs to no trace of this one.
+        let here = options.snapshot.is_none();
+        let correlation = options
+            .correlation
+            .or_else(|| here.then(trace::current).flatten())
+            .or_else(|| source.and_then(|s| s.correlation()));
+        // Not in the panic hook (quiet): the spans' locks may be held by the code that panicked.
+        if here && !reentry::is_quiet() {
+            if let Some(fields) = trace::span_fields() {
+                merge_tab(&mut metadata, trace::SPANS_TAB.to_owned(), fields);
+            }
+        }
         let (app, mut device, session) = match options.snapshot {
             Some(snapshot) => (snapshot.app, snapshot.device, snapshot.session),
             None => {
@@ -198,6 +210,7 @@ impl Pipeline {
             app,
             device,
             session,
+            correlation,
             feature_flags,
             metadata,
             api_key: options.api_key,
@@ -256,6 +269,7 @@ impl Pipeline {
                 app: self.app.clone(),
                 device,
                 session: None,
+                correlation: None,
                 feature_flags: Vec::new(),
                 metadata: serde_json::Map::new(),
                 api_key: None,

@@ -139,6 +139,8 @@ pub(crate) struct Record {
     /// The logging call's file and line, which with the errorClass is what the
     /// per-error budget groups by.
     pub(crate) site: Option<u64>,
+    /// The `spans` tab: fields of the spans the record was made in, when recorded.
+    pub(crate) spans: Option<Value>,
 }
 
 impl Record {
@@ -151,6 +153,7 @@ impl Record {
             error: None,
             context: None,
             site: None,
+            spans: None,
         }
     }
 
@@ -221,6 +224,9 @@ impl LogSettings {
                 Some(other) if !other.is_null() => options = options.grouping_hash(other.to_string()),
                 _ => {}
             }
+        }
+        if let Some(spans) = record.spans {
+            options = options.add_metadata_tab(crate::capture::trace::SPANS_TAB, spans);
         }
         let mut tabs = self.tabs(fields);
         let extra = tabs.entry(EXTRA_DATA_TAB.to_owned()).or_insert_with(|| Value::Object(Map::new()));

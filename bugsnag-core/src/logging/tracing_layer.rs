@@ -3,11 +3,12 @@
 use std::error::Error;
 use std::fmt;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record as SpanRecord};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
 use super::{LogLevel, LogSettings, Record};
 use crate::client::Client;
@@ -32,6 +33,7 @@ use crate::client::Client;
 #[derive(Clone, Debug, Default)]
 pub struct BugsnagTracingLayer {
     settings: LogSettings,
+    span_fields: bool,
 }
 
 fn level(level: &Level) -> LogLevel {
@@ -75,6 +77,56 @@ impl BugsnagTracingLayer {
         self.settings.extra_fields(tab, fields);
         self
     }
+
+    /// Records the fields of every span, and gives each event made inside spans a `spans`
+    /// metaData tab: each current span's fields under its name, outermost first, filtered
+    /// by `params_filters` as all metadata is. Off by default (it keeps a copy of every
+    /// span's fields). Events reported with `notify` inside the spans get the tab too when
+    /// the subscriber is a `tracing_subscriber::Registry` with layers, the usual set-up.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use bugsnag_core::logging::BugsnagTracingLayer;
+    ///
+    /// tracing_subscriber::registry().with(BugsnagTracingLayer::new().span_fields(true)).init();
+    ///
+    /// let _span = tracing::info_span!("checkout", order_id = 42).entered();
+    /// tracing::error!("payment failed"); // metaData.spans.checkout.order_id = 42
+    /// ```
+    pub fn span_fields(mut self, record: bool) -> Self {
+        self.span_fields = record;
+        if record {
+            crate::capture::trace::read_span_fields_with(current_span_fields);
+        }
+        self
+    }
+}
+
+/// The fields a span was made with or given later.
+struct SpanFields(Map<String, Value>);
+
+/// The `spans` tab of `span` and the spans around it, if any of them recorded fields.
+fn spans_tab<'a, R: LookupSpan<'a>>(span: SpanRef<'a, R>) -> Option<Value> {
+    let mut tab = Map::new();
+    for span in span.scope().from_root() {
+        if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+            if !fields.is_empty() {
+                tab.insert(span.name().to_owned(), Value::Object(fields.clone()));
+            }
+        }
+    }
+    (!tab.is_empty()).then_some(Value::Object(tab))
+}
+
+/// The `spans` tab of the current span, for events made with `notify` (the bridge's own
+/// reports read it from their context instead: inside a subscriber's callback, the
+/// current dispatcher is out of reach).
+fn current_span_fields() -> Option<Value> {
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let current = dispatch.current_span();
+        spans_tab(registry.span(current.id()?)?)
+    })
 }
 
 impl<S> tracing_subscriber::Layer<S> for BugsnagTracingLayer
@@ -94,13 +146,61 @@ where
             let names: Vec<&str> = scope.from_root().map(|span| span.name()).collect();
             names.join(" > ")
         });
+        if self.span_fields {
+            record.spans = ctx.event_span(event).and_then(spans_tab);
+        }
         self.settings.handle(record);
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.span_fields {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = SpanFields(Map::new());
+        attrs.record(&mut Fields(&mut fields));
+        span.extensions_mut().insert(fields);
+    }
+
+    fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
+        if !self.span_fields {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            values.record(&mut Fields(fields));
+        }
     }
 }
 
-struct Fields<'a>(&'a mut Record);
+/// Where a visitor puts the fields it reads: a record being reported, or a span's own.
+trait FieldSink {
+    fn field(&mut self, name: &str, value: Value);
+    fn error(&mut self, name: &str, error: &(dyn Error + 'static));
+}
 
-impl Visit for Fields<'_> {
+impl FieldSink for Record {
+    fn field(&mut self, name: &str, value: Value) {
+        Record::field(self, name, value);
+    }
+    fn error(&mut self, name: &str, error: &(dyn Error + 'static)) {
+        Record::error(self, name, error);
+    }
+}
+
+impl FieldSink for SpanFields {
+    fn field(&mut self, name: &str, value: Value) {
+        self.0.insert(name.to_owned(), value);
+    }
+    fn error(&mut self, name: &str, error: &(dyn Error + 'static)) {
+        self.0.insert(name.to_owned(), Value::String(crate::limits::display(&error)));
+    }
+}
+
+struct Fields<'a, T>(&'a mut T);
+
+impl<T: FieldSink> Visit for Fields<'_, T> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0.field(field.name(), Value::String(format!("{value:?}")));
     }

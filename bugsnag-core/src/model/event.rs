@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::breadcrumb::Breadcrumb;
+use super::correlation::Correlation;
 use super::feature_flag::FeatureFlag;
 use super::session::EventSession;
 use crate::stacktrace::Stacktrace;
@@ -249,6 +250,9 @@ pub struct Event {
     /// The session the event happened in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<EventSession>,
+    /// The distributed trace the event happened in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<Correlation>,
     /// Feature flags active when the event happened.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub feature_flags: Vec<FeatureFlag>,

@@ -1,8 +1,9 @@
 //! The data the notifier sends, as plain types: the [`Event`] and what it carries
-//! (exceptions, breadcrumbs, feature flags, the session's counts), and the serialized
+//! (exceptions, breadcrumbs, feature flags, the session's counts, the trace it belongs to), and the serialized
 //! payload that goes to each API. Nothing here knows how events are made or sent.
 
 mod breadcrumb;
+mod correlation;
 mod event;
 mod feature_flag;
 mod payload;
@@ -10,6 +11,7 @@ mod session;
 
 pub(crate) use breadcrumb::{merge as merge_breadcrumbs, Ring, MAX_BREADCRUMBS};
 pub use breadcrumb::{Breadcrumb, BreadcrumbType};
+pub use correlation::Correlation;
 pub(crate) use event::{merge_tab, ProcessSnapshot};
 pub use event::{App, Device, Event, Exception, ReasonAttributes, Request, Severity, SeverityReason, User};
 pub use feature_flag::FeatureFlag;

@@ -31,7 +31,9 @@ use serde_json::Value;
 use crate::config::Configuration;
 
 mod planted;
+mod traceparent;
 pub use planted::{get_with_planted_secrets, PLANTED_HEADERS, PLANTED_QUERY};
+pub use traceparent::{assert_linked_to_traceparent, MALFORMED_TRACEPARENTS, TRACEPARENT};
 
 /// The API key [`Collector::configuration`] uses.
 pub const API_KEY: &str = "0123456789abcdef0123456789abcdef";

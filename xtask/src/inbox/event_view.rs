@@ -35,6 +35,11 @@ pub(crate) fn render(html: &mut String, event: &Event<'_>, group: &Group<'_>, li
     if let Some(hash) = value["groupingHash"].as_str() {
         facts.push(("Grouping hash", hash.to_owned()));
     }
+    // The ids to look the request up by in the tracing backend.
+    if let Some(trace) = value["correlation"]["traceId"].as_str() {
+        facts.push(("Trace", trace.to_owned()));
+        facts.push(("Span", text(&value["correlation"]["spanId"]).to_owned()));
+    }
     html.push_str("<table class=facts>");
     for (name, fact) in facts {
         let _ = write!(html, "<tr><th>{name}</th><td>{}</td></tr>", escape(&fact));

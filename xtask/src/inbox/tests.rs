@@ -120,6 +120,25 @@ fn an_event_shows_in_project_frames_first_with_their_code() {
     assert!(frame.contains("<mark>") && frame.contains("OrderError"), "the line that reported is marked: {frame}");
 }
 
+#[test]
+fn an_event_shows_the_trace_and_span_it_belongs_to() {
+    let (collector, _inbox) = start(local(), Store::in_memory(), false).unwrap();
+    let client = client(&collector);
+    let link = bugsnag_core::Correlation::from_traceparent(bugsnag_core::testing::TRACEPARENT).unwrap();
+    let _ = client.notify_with(&OrderError, Options::new().correlation(link));
+    report_in(&client, "untraced");
+    assert!(client.flush(WAIT));
+    // The two may arrive in either order.
+    let (untraced, traced): (Vec<String>, Vec<String>) = ["/?event=0", "/?event=1"]
+        .iter()
+        .map(|page| get(&collector, page).1)
+        .partition(|html| html.contains("<th>Context</th><td>untraced</td>"));
+    let (traced, untraced) = (&traced[0], &untraced[0]);
+    assert!(traced.contains("<tr><th>Trace</th><td>4bf92f3577b34da6a3ce929d0e0e4736</td></tr>"), "{traced}");
+    assert!(traced.contains("<tr><th>Span</th><td>00f067aa0ba902b7</td></tr>"), "{traced}");
+    assert!(!untraced.contains("<th>Trace</th>"), "{untraced}");
+}
+
 /// `<script>` in every string, and in every key of the maps a notifier fills freely.
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
 
