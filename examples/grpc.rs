@@ -1,8 +1,9 @@
 //! A tonic gRPC service reporting to Bugsnag through `BugsnagLayer`, and a client that
-//! calls it three times: a call that reports a handled error and succeeds, a call that
-//! fails with `Internal` (its `Status` carries the error that caused it), and a call
-//! whose handler panics. The process serves on loopback and exits once the three calls
-//! are answered.
+//! calls it four times: a call that reports a handled error and succeeds, a call that
+//! fails with `Internal` (its `Status` carries the error that caused it), a call whose
+//! handler panics, and a server stream that fails with `Unavailable` after two messages
+//! (the status travels in the trailers). The process serves on loopback and exits once
+//! the four calls are answered.
 //!
 //! ```sh
 //! BUGSNAG_API_KEY=... cargo run -p bugsnag-examples --bin grpc
@@ -70,6 +71,16 @@ async fn balance(request: Request<Lookup>) -> Result<Response<Balance>, Status> 
     }
 }
 
+type Entries = Pin<Box<dyn tokio_stream::Stream<Item = Result<Balance, Status>> + Send>>;
+
+/// Two entries, then the stream fails: HTTP 200 went out long ago, so the status is in
+/// the trailers, where the layer reads it.
+async fn history(_: Request<Lookup>) -> Result<Response<Entries>, Status> {
+    let entries = [Ok(Balance { cents: 4200 }), Ok(Balance { cents: 3900 })];
+    let failure = Err(Status::unavailable("ledger replica lost mid-stream"));
+    Ok(Response::new(Box::pin(tokio_stream::iter(entries.into_iter().chain([failure])))))
+}
+
 /// The `bank.Ledger` service, routed as tonic's generated code would.
 #[derive(Clone)]
 struct Ledger;
@@ -92,6 +103,7 @@ impl tower::Service<http::Request<Body>> for Ledger {
             let mut grpc = tonic::server::Grpc::new(ProstCodec::<Balance, Lookup>::default());
             Ok(match request.uri().path() {
                 "/bank.Ledger/Balance" => grpc.unary(service_fn(balance), request).await,
+                "/bank.Ledger/History" => grpc.server_streaming(service_fn(history), request).await,
                 _ => Status::unimplemented("no such method").into_http(),
             })
         })
@@ -121,4 +133,18 @@ async fn main() {
         };
         println!("  Balance(account {account}) -> {outcome}   (the handler {what})");
     }
+    client.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/bank.Ledger/History");
+    let codec = ProstCodec::<Lookup, Balance>::default();
+    let mut entries =
+        client.server_streaming(Request::new(Lookup { account: 1 }), path, codec).await.expect("stream").into_inner();
+    let mut received = 0;
+    let end = loop {
+        match entries.message().await {
+            Ok(Some(_)) => received += 1,
+            Ok(None) => break "OK".to_owned(),
+            Err(status) => break format!("{:?}: {}", status.code(), status.message()),
+        }
+    };
+    println!("  History(account 1) -> {received} entries, then {end}   (the stream fails in its trailers)");
 }

@@ -47,7 +47,7 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     }
 
     for (name, file, what, expected) in [
-        ("grpc", "grpc.rs", "a tonic gRPC service behind BugsnagLayer, and its client", 3),
+        ("grpc", "grpc.rs", "a tonic gRPC service behind BugsnagLayer, and its client", 4),
         ("worker", "worker.rs", "an apalis worker with connect_failure_handler", 3),
         ("logging", "logging.rs", "tracing events through BugsnagTracingLayer", 1),
     ] {
@@ -67,9 +67,9 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     println!("the inbox page, as a file: {}", page.display());
     println!("to browse them live: cargo xtask inbox --store {}", store_path.display());
     let events = collector.events();
-    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 3 gRPC, 3 worker, 1 logged.
-    if events.len() < 20 {
-        return Err(format!("expected 20 events, the collector received {}", events.len()));
+    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 4 gRPC, 3 worker, 1 logged.
+    if events.len() < 21 {
+        return Err(format!("expected 21 events, the collector received {}", events.len()));
     }
     // The demo's own requests send a traceparent; the gRPC client sends none.
     let web = events.iter().filter(|e| e["request"]["headers"]["traceparent"].is_string()).count();
