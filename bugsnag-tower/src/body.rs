@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bugsnag_core::adapter::UnitOfWork;
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::grpc;
@@ -28,9 +29,17 @@ impl<B> ResponseBody<B> {
         Self { inner, call: None }
     }
 
-    /// The body of a gRPC call, whose trailers say how it ended.
-    pub(crate) fn grpc(inner: B, unit: UnitOfWork, call: grpc::Call) -> Self {
-        Self { inner, call: Some(Box::new((unit, call))) }
+    /// The handler's response to a gRPC call: reported now when it ends the call at once
+    /// (the status is in its headers), else given a body that reports the status in its
+    /// trailers.
+    pub(crate) fn for_call(call: grpc::Call, unit: &UnitOfWork, response: Response<B>) -> Response<Self> {
+        match grpc::status_of(response.headers()) {
+            Some((code, message)) => {
+                call.report(unit, code, message, grpc::status_source(&response));
+                response.map(Self::plain)
+            }
+            None => response.map(|inner| Self { inner, call: Some(Box::new((unit.clone(), call))) }),
+        }
     }
 }
 

@@ -73,7 +73,7 @@ where
         };
         match ready!(future.poll(cx)) {
             Ok(Ok(response)) => Poll::Ready(Ok(match grpc.take() {
-                Some(call) => call.watch(unit, response),
+                Some(call) => ResponseBody::for_call(call, unit, response),
                 None => {
                     report_response(unit, &response);
                     response.map(ResponseBody::plain)

@@ -20,8 +20,6 @@ use bugsnag_core::adapter::{ErrorChain, UnitOfWork};
 use bugsnag_core::Options;
 use http::{HeaderMap, HeaderValue, Response};
 
-use crate::body::ResponseBody;
-
 /// The status codes of gRPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)] // The names are gRPC's own.
@@ -165,18 +163,6 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// The handler's response: reported now when it ends the call at once (the status
-    /// is in its headers), else given a body that reports the status in its trailers.
-    pub(crate) fn watch<B>(self, unit: &UnitOfWork, response: Response<B>) -> Response<ResponseBody<B>> {
-        match status_of(response.headers()) {
-            Some((code, message)) => {
-                self.report(unit, code, message, status_source(&response));
-                response.map(ResponseBody::plain)
-            }
-            None => response.map(|body| ResponseBody::grpc(body, unit.clone(), self)),
-        }
-    }
-
     /// Reports the call's outcome when its code is one to report.
     pub(crate) fn report(
         &self,
@@ -200,7 +186,7 @@ impl Call {
 }
 
 /// The error a `tonic::Status` ending the call carries as its source, if any.
-fn status_source<B>(response: &Response<B>) -> Option<&(dyn std::error::Error + 'static)> {
+pub(crate) fn status_source<B>(response: &Response<B>) -> Option<&(dyn std::error::Error + 'static)> {
     #[cfg(feature = "tonic")]
     if let Some(status) = response.extensions().get::<tonic::Status>() {
         return std::error::Error::source(status);
