@@ -202,3 +202,39 @@ fn without_span_fields_no_tab_is_added() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert!(events[0]["metaData"].get("spans").is_none(), "{:#}", events[0]);
 }
+
+/// Reports, as its destructor, once the thread that owns it exits.
+struct ReportsOnExit(Option<Client>);
+
+impl Drop for ReportsOnExit {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            let _ = client.notify_message("reported at thread exit", Options::new());
+        }
+    }
+}
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<ReportsOnExit> = const { std::cell::RefCell::new(ReportsOnExit(None)) };
+}
+
+#[test]
+fn a_report_made_after_opentelemetrys_context_is_gone_is_sent_without_a_link() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let (provider, _exporter) = provider(Sampler::AlwaysOn);
+    let tracer = provider.tracer("checkout-service");
+    let reporter = client.clone();
+    let exited = std::thread::spawn(move || {
+        // Thread-locals are destroyed in the reverse order of their first use: this one
+        // after OpenTelemetry's context, which the span below makes.
+        ON_EXIT.with(|on_exit| on_exit.borrow_mut().0 = Some(reporter));
+        tracer.in_span("short-lived", |_| ());
+    })
+    .join();
+    assert!(exited.is_ok(), "the thread ended without a panic in a destructor");
+    assert!(client.flush(WAIT));
+    let events = collector.wait_for(WAIT, |events| !events.is_empty());
+    let event = event(&events, "reported at thread exit");
+    assert!(event.get("correlation").is_none(), "{event:#}");
+}

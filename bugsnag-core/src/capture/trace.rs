@@ -39,18 +39,21 @@ impl Correlation {
 #[cfg(feature = "opentelemetry")]
 fn active_span() -> Option<Correlation> {
     use opentelemetry::trace::TraceContextExt;
-    // `map_current` borrows a thread-local that is gone during thread teardown, when the
-    // panic hook may still run; our own thread-local tells whether that time has come.
-    CARRIED.try_with(|_| ()).ok()?;
-    opentelemetry::Context::map_current(|cx| {
-        let span = cx.span();
-        let context = span.span_context();
-        if !context.is_valid() || !context.is_sampled() {
-            return None;
-        }
-        let (trace, span) = (context.trace_id().to_bytes(), context.span_id().to_bytes());
-        Correlation::new(u128::from_be_bytes(trace), u64::from_be_bytes(span))
-    })
+    let read = || {
+        opentelemetry::Context::map_current(|cx| {
+            let span = cx.span();
+            let context = span.span_context();
+            if !context.is_valid() || !context.is_sampled() {
+                return None;
+            }
+            let (trace, span) = (context.trace_id().to_bytes(), context.span_id().to_bytes());
+            Correlation::new(u128::from_be_bytes(trace), u64::from_be_bytes(span))
+        })
+    };
+    // `map_current` panics once OpenTelemetry's thread-local is gone: a report made from
+    // another thread-local's destructor as the thread exits. No link then, rather than a
+    // panic in a destructor, which aborts the process.
+    crate::reentry::quietly(|| std::panic::catch_unwind(read)).ok().flatten()
 }
 
 #[cfg(not(feature = "opentelemetry"))]
