@@ -1,5 +1,6 @@
 //! An axum service reporting to Bugsnag through `BugsnagLayer`: a handled error, a
-//! returned error, a panic, and a spawned task that keeps the request's context.
+//! returned error (reported from where it was made), a panic, and a spawned task that
+//! keeps the request's context.
 //!
 //! ```sh
 //! BUGSNAG_API_KEY=... cargo run -p bugsnag-examples --bin axum-app
@@ -19,23 +20,17 @@ use bugsnag_core::{Configuration, InCurrentScope, User};
 use bugsnag_tower::{BugsnagLayer, ErrorReport};
 use serde_json::json;
 
-/// The service's error type: answers 500 and hands the error to BugsnagLayer.
-#[derive(Debug)]
-struct OrderError {
-    order: u32,
-    source: std::io::Error,
+/// What can go wrong with an order, written the usual way.
+#[derive(Debug, thiserror::Error)]
+enum OrderErrorKind {
+    #[error("could not load the order")]
+    Storage(#[from] std::io::Error),
 }
 
-impl std::fmt::Display for OrderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "could not load order {}", self.order)
-    }
-}
-
-impl std::error::Error for OrderError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
+bugsnag_core::traced_error! {
+    /// The service's error: what failed, and where (the line of the `?` that made it,
+    /// where its report starts). Answers 500 and hands the error to BugsnagLayer.
+    struct OrderError(OrderErrorKind);
 }
 
 impl IntoResponse for OrderError {
@@ -59,9 +54,19 @@ async fn handled() -> &'static str {
     "reported a handled error\n"
 }
 
+fn read_record(order: u32) -> std::io::Result<String> {
+    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("database timed out reading order {order}")))
+}
+
+/// The report of a failure here starts at the `?` below, not in `into_response`.
+fn load_order(order: u32) -> Result<String, OrderError> {
+    let record = read_record(order)?;
+    Ok(record)
+}
+
 async fn order(Path(order): Path<u32>) -> Result<String, OrderError> {
-    let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "database timed out");
-    Err(OrderError { order, source })
+    let record = load_order(order)?;
+    Ok(record)
 }
 
 async fn panics() -> &'static str {

@@ -82,7 +82,7 @@ mod stacktrace;
 pub mod testing;
 mod time;
 
-pub use capture::{InCurrentScope, Options, Scope, Scoped};
+pub use capture::{InCurrentScope, Options, Origin, Scope, Scoped, Traced};
 #[cfg(feature = "anyhow")]
 pub use client::AnyhowError;
 pub use client::{Client, Decision, DropReason, Outcome};

@@ -16,6 +16,8 @@ pub(crate) const TOO_DEEP: &str = "[nested too deep]";
 const MAX_MESSAGE: usize = 64 * 1024;
 /// Bytes of `Debug` output read to name an error type.
 const MAX_DEBUG: usize = 256;
+/// Bytes of `Debug` output formatted when searching it (for an error's origin).
+const MAX_SCAN: usize = 256 * 1024;
 
 /// Replaces every object or array nested deeper than [`MAX_DEPTH`] with [`TOO_DEEP`],
 /// without recursion, so any depth is safe.
@@ -125,6 +127,23 @@ pub(crate) fn debug_word(value: &dyn fmt::Debug) -> String {
     let text = bounded(MAX_DEBUG, |c| !in_word(c), |out| write!(out, "{value:?}"));
     // Without the note `bounded` adds when the limit or an error ends the text.
     text.chars().take_while(|c| in_word(*c)).collect()
+}
+
+/// Formats a value's `Debug` output into nothing, for what the formatting itself does
+/// (an `Origin` notes itself), stopping after [`MAX_SCAN`] bytes; user code's failures
+/// and panics end it quietly.
+pub(crate) fn scan_debug(value: &dyn fmt::Debug) {
+    struct Nowhere(usize);
+    impl Write for Nowhere {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            if self.0 > MAX_SCAN {
+                return Err(fmt::Error);
+            }
+            Ok(())
+        }
+    }
+    let _ = guarded(|| write!(Nowhere(0), "{value:?}"));
 }
 
 /// Runs user code that may panic, quietly; `None` if it did.

@@ -110,6 +110,17 @@ fn child() {
             let spawned = std::thread::Builder::new().name("worker-7".into()).spawn(|| recurse_forever(0));
             println!("{:?}", spawned.unwrap().join());
         }
+        "overflow-thread-later" => {
+            // A report resolved first (by a client of its own, kept out of the record's
+            // outbox): the symbols thread has built the stack walk's index, so the
+            // handler walks from the crash's registers, without libgcc.
+            let collector = Collector::start();
+            let other = bugsnag_core::Client::new(collector.configuration());
+            let _ = other.notify(&std::io::Error::other("before the crash"));
+            assert!(other.flush(WAIT) && collector.events().len() == 1);
+            let spawned = std::thread::Builder::new().name("worker-8".into()).spawn(|| recurse_forever(0));
+            println!("{:?}", spawned.unwrap().join());
+        }
         "abort" => std::process::abort(),
         "alloc" => allocation_fails(),
         "bus" => read_past_a_truncated_mapping(),
@@ -188,6 +199,13 @@ fn a_stack_overflow_on_the_test_thread_is_told_apart() {
 fn a_stack_overflow_on_a_spawned_thread_is_told_apart() {
     let (event, _) = crash_and_replay("overflow-thread", libc::SIGABRT);
     assert_crash(&event, "SIGSEGV", "stack overflow in thread 'worker-7'", "recurse_forever");
+}
+
+#[test]
+fn a_stack_overflow_on_a_spawned_thread_once_the_walk_is_ready_is_told_apart() {
+    let (event, stderr) = crash_and_replay("overflow-thread-later", libc::SIGABRT);
+    assert!(stderr.contains("has overflowed its stack"), "std's message still prints: {stderr}");
+    assert_crash(&event, "SIGSEGV", "stack overflow in thread 'worker-8'", "recurse_forever");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::error::Error;
 
 use bugsnag_core::adapter::ErrorChain;
-use bugsnag_core::{Options, Stacktrace};
+use bugsnag_core::{Options, Origin};
 use rocket::response::{self, Responder};
 use rocket::Request;
 
@@ -11,7 +11,8 @@ use crate::request::{RequestState, DEFAULT_SETTINGS};
 
 /// An error a handler returns, reported to Bugsnag when Rocket turns it into a response
 /// of a status the fairing reports (5xx by default). It responds exactly as the error
-/// does.
+/// does. The report's stack starts where it was made: the line of the `?` (or `.into()`)
+/// that wrapped it, or the [`Origin`] the error itself carries.
 ///
 /// ```
 /// use bugsnag_rocket::Reported;
@@ -33,13 +34,14 @@ use crate::request::{RequestState, DEFAULT_SETTINGS};
 #[derive(Debug)]
 pub struct Reported<E> {
     error: E,
-    stacktrace: Stacktrace,
+    origin: Origin,
 }
 
 impl<E> Reported<E> {
-    /// Wraps `error`, capturing (unresolved, cheaply) the stack where it was returned.
+    /// Wraps `error`, capturing (unresolved, cheaply) the caller's [`Origin`].
+    #[track_caller]
     pub fn new(error: E) -> Self {
-        Self { error, stacktrace: Stacktrace::capture() }
+        Self { error, origin: Origin::capture() }
     }
 
     /// The wrapped error.
@@ -49,6 +51,7 @@ impl<E> Reported<E> {
 }
 
 impl<E> From<E> for Reported<E> {
+    #[track_caller]
     fn from(error: E) -> Self {
         Self::new(error)
     }
@@ -61,7 +64,7 @@ where
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'o> {
         let state = RequestState::of(request, || DEFAULT_SETTINGS);
         state.describe(request);
-        let Self { error, stacktrace } = self;
+        let Self { error, origin } = self;
         // The status is only known once the error has responded, and responding consumes
         // it: its chain is read first.
         let chain = ErrorChain::of(&error);
@@ -72,9 +75,9 @@ where
         };
         if state.unit.settings().reports_status(status) {
             state.mark_reported();
-            let options = Options::new()
-                .stacktrace(stacktrace)
-                .add_metadata_tab("response", serde_json::json!({ "status": status }));
+            // An origin the error carries was made first, nearer the line that failed.
+            let options =
+                Options::new().origin(&origin).add_metadata_tab("response", serde_json::json!({ "status": status }));
             let _ = state.unit.report_chain(chain, options);
         }
         response

@@ -92,11 +92,8 @@ fn report_response<B>(unit: &UnitOfWork, response: &Response<B>) {
     let status = response.status();
     match response.extensions().get::<ErrorReport>() {
         Some(report) if unit.settings().reports_status(status.as_u16()) => {
-            let options = Options::new()
-                .error_class(report.class)
-                .stacktrace(report.stacktrace.clone())
-                .add_metadata_tab("response", serde_json::json!({ "status": status.as_u16() }));
-            let _ = unit.report_error(&*report.error, options);
+            let options = Options::new().add_metadata_tab("response", serde_json::json!({ "status": status.as_u16() }));
+            let _ = report.report(unit, options);
         }
         Some(_) => {}
         None => {

@@ -6,12 +6,13 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bugsnag_core::testing::{self, Collector};
-use bugsnag_core::Client;
+use bugsnag_core::{Client, Traced};
 use bugsnag_tower::{BugsnagLayer, GrpcCode};
 use http::uri::PathAndQuery;
 use serde_json::{json, Value};
@@ -37,7 +38,13 @@ struct Call {
     /// Whether the failing Status carries a source error.
     #[prost(bool, tag = "4")]
     with_source: bool,
+    /// Whether that source is wrapped in `Traced` where it is made.
+    #[prost(bool, tag = "5")]
+    traced: bool,
 }
+
+/// The line where a traced source was made.
+static SOURCE_LINE: AtomicU32 = AtomicU32::new(0);
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Reply {
@@ -66,7 +73,14 @@ fn outcome(call: &Call) -> Result<(), Status> {
     }
     let mut status = Status::new(Code::from_i32(call.code), call.message.clone());
     if call.with_source {
-        status.set_source(Arc::new(LedgerError(std::io::Error::other("connection refused"))));
+        let ledger = LedgerError(std::io::Error::other("connection refused"));
+        if call.traced {
+            SOURCE_LINE.store(line!() + 2, Ordering::Relaxed);
+            // The report starts at this line, not where the layer read tonic's status.
+            status.set_source(Arc::new(Traced::new(ledger)));
+        } else {
+            status.set_source(Arc::new(ledger));
+        }
     }
     Err(status)
 }
@@ -352,4 +366,16 @@ async fn a_status_with_a_source_is_reported_with_its_chain() {
             ("std::io::error::Error", "connection refused")
         ]
     );
+}
+
+#[cfg(feature = "tonic")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_whose_source_carries_an_origin_starts_there() {
+    let fixture = Fixture::start(tonic_layer).await;
+    let call = Call { with_source: true, traced: true, ..failing(Code::Internal as i32, "ledger down") };
+    assert_eq!(fixture.unary("Answer", call).await.unwrap_err().code(), Code::Internal);
+    let events = fixture.events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["exceptions"][1]["errorClass"], "grpc::LedgerError", "a Traced is named as what it wraps");
+    testing::assert_origin(&events[0], "outcome", SOURCE_LINE.load(Ordering::Relaxed));
 }

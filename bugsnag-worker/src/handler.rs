@@ -6,7 +6,6 @@ use std::future::Future;
 
 use bugsnag_core::adapter::{payload_message, Settings, UnitOfWork};
 #[cfg(feature = "anyhow")]
-use bugsnag_core::SeverityReason;
 use bugsnag_core::{Client, InCurrentScope, Options};
 
 use crate::job::Job;
@@ -111,10 +110,7 @@ impl FailureHandler {
         let unit = self.open(&job);
         match unit.run(future).await {
             Ok(Err(err)) => {
-                if let Some(client) = unit.client() {
-                    let reason = SeverityReason::unhandled_error_middleware(unit.settings().framework_name());
-                    let _ = client.notify_anyhow(&err, Options::new().unhandled(reason).scope(unit.scope().clone()));
-                }
+                let _ = unit.report_anyhow(&err, Options::new());
                 Err(JobError::Failed(err))
             }
             Ok(Ok(value)) => Ok(value),

@@ -78,6 +78,13 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
         return Err(format!("{linked} of the {web} web events link to the demo's traceparent"));
     }
     println!("{linked} events of the web examples link to the trace their request came from");
+    // The axum example's returned error is reported from where it was made.
+    let returned = events.iter().find(|e| e["exceptions"][0]["errorClass"] == "axum_app::OrderError");
+    let origin = returned.map(bugsnag_core::testing::first_in_project_frame).map(|f| text(&f["method"]).to_owned());
+    if origin.as_deref() != Some("axum_app::load_order") {
+        return Err(format!("the axum example's returned error starts at {origin:?}, not at load_order"));
+    }
+    println!("the axum example's returned error starts where it was made: axum_app::load_order");
     let events = events.len();
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())

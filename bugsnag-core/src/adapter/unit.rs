@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::settings::Settings;
 use crate::capture::error_chain::{class_of, class_of_dyn, exceptions};
-use crate::capture::{CatchUnwind, Options, RequestSource, Scope};
+use crate::capture::{CatchUnwind, Options, Origin, RequestSource, Scope};
 use crate::client::{Client, DropReason, Outcome};
 use crate::model::SeverityReason;
 use crate::stacktrace::Stacktrace;
@@ -29,16 +29,20 @@ impl Settings {
     }
 }
 
-/// An error's chain (errorClass and message of the error and each `source()`), read
-/// now, to be reported when the error itself is gone (a responder that consumed it).
+/// An error's chain (errorClass and message of the error and each `source()`) and the
+/// [`Origin`] it carries, read now, to be reported when the error itself is gone (a
+/// responder that consumed it).
 #[derive(Debug, Clone)]
-pub struct ErrorChain(Vec<(String, String)>);
+pub struct ErrorChain {
+    chain: Vec<(String, String)>,
+    origin: Option<Origin>,
+}
 
 impl ErrorChain {
     /// Reads `error`'s chain, outermost first.
     pub fn of<E: Error + ?Sized + 'static>(error: &E) -> Self {
         let chain = exceptions(error, class_of::<E>(), Stacktrace::empty());
-        Self(chain.into_iter().map(|e| (e.error_class, e.message)).collect())
+        Self { chain: chain.into_iter().map(|e| (e.error_class, e.message)).collect(), origin: Origin::find(error) }
     }
 
     /// A failure the framework describes (a gRPC status, say), caused by `cause` and its
@@ -55,7 +59,12 @@ impl ErrorChain {
                 exceptions(cause, Some(&class), Stacktrace::empty()).into_iter().map(|e| (e.error_class, e.message)),
             );
         }
-        Self(chain)
+        Self { chain, origin: cause.and_then(Origin::find) }
+    }
+
+    /// Where the error was made, when it carried an [`Origin`].
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 }
 
@@ -112,22 +121,50 @@ impl UnitOfWork {
     }
 
     /// Reports an error the handler returned, with its `source()` chain: unhandled,
-    /// `unhandledErrorMiddleware` with the framework. `options` may add to it (a status
-    /// tab, the stack where the error was made).
+    /// `unhandledErrorMiddleware` with the framework, its stack starting at the
+    /// [`Origin`] it carries (else here). `options` may add to it (a status tab).
+    #[track_caller]
     pub fn report_error<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
-        self.report(|client| client.notify_with(error, self.options(options)))
+        // Not through `report`: a closure would end `#[track_caller]`'s chain.
+        match &self.client {
+            Some(client) => client.notify_with(error, self.options(options)),
+            None => Outcome::Dropped(DropReason::NotConfigured),
+        }
+    }
+
+    /// Reports an `anyhow::Error` the handler returned, like
+    /// [`report_error`](Self::report_error), with the backtrace anyhow captured when it
+    /// carries no [`Origin`] (see [`AnyhowError`](crate::AnyhowError) for the cost of
+    /// each form).
+    #[cfg(feature = "anyhow")]
+    #[track_caller]
+    pub fn report_anyhow<'a>(&self, error: impl Into<crate::AnyhowError<'a>>, options: Options) -> Outcome {
+        match &self.client {
+            Some(client) => client.notify_anyhow(error, self.options(options)),
+            None => Outcome::Dropped(DropReason::NotConfigured),
+        }
     }
 
     /// Reports an error read earlier with [`ErrorChain::of`], like
-    /// [`report_error`](Self::report_error).
+    /// [`report_error`](Self::report_error); its stack starts at the chain's origin
+    /// when it has one.
     pub fn report_chain(&self, chain: ErrorChain, options: Options) -> Outcome {
-        self.report(|client| client.notify_chain(chain.0, self.options(options)))
+        let options = match &chain.origin {
+            Some(origin) => options.origin(origin),
+            None => options,
+        };
+        self.report(|client| client.notify_chain(chain.chain, self.options(options)))
     }
 
     /// Reports a failure known only by its text (a framework's error type that is not a
-    /// `std::error::Error`), like [`report_error`](Self::report_error).
+    /// `std::error::Error`), like [`report_error`](Self::report_error); give its origin
+    /// with [`Options::origin`] (from [`Origin::in_debug`]).
+    #[track_caller]
     pub fn report_message(&self, message: impl Into<String>, options: Options) -> Outcome {
-        self.report(|client| client.notify_message(message, self.options(options)))
+        match &self.client {
+            Some(client) => client.notify_message(message, self.options(options)),
+            None => Outcome::Dropped(DropReason::NotConfigured),
+        }
     }
 
     /// Reports a response of `status` that carries no error, when the settings report

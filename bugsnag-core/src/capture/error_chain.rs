@@ -55,9 +55,13 @@ pub(crate) fn class_matches(ignored: &str, class: &str) -> bool {
     ignored == class || ((!ignored.contains("::") || !class.contains("::")) && name(ignored) == name(class))
 }
 
-/// The errorClass of a statically known error type, `None` for `dyn Error`.
+/// The errorClass of a statically known error type, `None` for `dyn Error`; a
+/// [`Traced<E>`](super::Traced) is named as `E`.
 pub(crate) fn class_of<E: ?Sized>() -> Option<&'static str> {
-    let name = std::any::type_name::<E>();
+    let mut name = std::any::type_name::<E>();
+    while let Some(inner) = name.strip_prefix(super::origin::TRACED_PATH).and_then(|n| n.strip_suffix('>')) {
+        name = inner;
+    }
     (!name.starts_with("dyn ")).then_some(name)
 }
 
@@ -68,7 +72,7 @@ macro_rules! known_types {
 }
 
 /// Names an error known only as `dyn Error`: common standard-library types by their
-/// path, others from their `Debug` output.
+/// path, a [`Traced<E>`](super::Traced) by `E`'s, others from their `Debug` output.
 pub fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
     known_types!(
         err,
@@ -85,7 +89,7 @@ pub fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
         serde_json::Error,
         reqwest::Error,
     );
-    class_from_debug(&err).unwrap_or_else(fallback)
+    super::origin::traced_class(|| class_from_debug(&err)).unwrap_or_else(fallback)
 }
 
 fn fallback() -> String {

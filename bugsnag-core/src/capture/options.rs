@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::origin::Origin;
 use super::scope::Scope;
 use crate::model::{merge_tab, Correlation, ProcessSnapshot, Severity, SeverityReason, User};
 use crate::stacktrace::Stacktrace;
@@ -116,6 +117,18 @@ impl Options {
     /// captured by this call.
     pub fn stacktrace(mut self, stacktrace: Stacktrace) -> Self {
         self.stacktrace = Some(stacktrace);
+        self
+    }
+
+    /// Starts the event's stack at `origin`, where the error was made, and groups it (for
+    /// the per-error budget) by that call site. `notify` and the adapters find the origin
+    /// an error carries themselves; this is for one you hold apart from the error.
+    pub fn origin(mut self, origin: &Origin) -> Self {
+        if let Some(stacktrace) = origin.stacktrace() {
+            let location = origin.location();
+            self.stacktrace = Some(stacktrace);
+            self.site = Some(site_of(location.file(), location.line(), location.column()));
+        }
         self
     }
 

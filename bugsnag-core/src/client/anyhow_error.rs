@@ -10,11 +10,11 @@ use std::sync::Arc;
 use super::outcome::Outcome;
 use super::pipeline::Pipeline;
 use crate::capture::error_chain::{class_of_dyn, exceptions};
-use crate::capture::Options;
+use crate::capture::{Options, Origin};
 use crate::stacktrace::Stacktrace;
 
-/// An `anyhow::Error` for [`Client::notify_anyhow`](crate::Client::notify_anyhow): the error itself (`err`) or a
-/// reference (`&err`).
+/// An `anyhow::Error` for [`Client::notify_anyhow`](crate::Client::notify_anyhow): the
+/// error itself (`err`), shared (`Arc<anyhow::Error>`) or a reference (`&err`).
 ///
 /// Give the error when you are done with it: its backtrace is then read on the delivery
 /// thread and the call returns in microseconds. With a reference, std resolves the
@@ -28,6 +28,14 @@ pub enum AnyhowError<'a> {
     Owned(anyhow::Error),
     /// A reference: the backtrace is read before the call returns.
     Borrowed(&'a anyhow::Error),
+    /// Shared (kept in a response, say): moved to the delivery thread like `Owned`.
+    Shared(Arc<anyhow::Error>),
+}
+
+impl From<Arc<anyhow::Error>> for AnyhowError<'_> {
+    fn from(error: Arc<anyhow::Error>) -> Self {
+        Self::Shared(error)
+    }
 }
 
 impl From<anyhow::Error> for AnyhowError<'_> {
@@ -45,8 +53,8 @@ impl<'a> From<&'a anyhow::Error> for AnyhowError<'a> {
 impl AnyhowError<'_> {
     pub(super) fn report(self, pipeline: &Pipeline, options: Options) -> Outcome {
         match self {
-            AnyhowError::Owned(error) => {
-                let error = Arc::new(error);
+            AnyhowError::Owned(error) => AnyhowError::Shared(Arc::new(error)).report(pipeline, options),
+            AnyhowError::Shared(error) => {
                 report(pipeline, &error, options, |here| Stacktrace::from_anyhow(error.clone(), here))
             }
             AnyhowError::Borrowed(error) => {
@@ -56,16 +64,21 @@ impl AnyhowError<'_> {
     }
 }
 
-/// Reports `error`, its stack made by `backtrace` from the stack here when anyhow
-/// captured one.
+/// Reports `error`, its stack the [`Origin`] one of its errors carries, else the one
+/// made by `backtrace` from the stack here when anyhow captured one, else here.
 fn report(
     pipeline: &Pipeline,
     error: &anyhow::Error,
-    options: Options,
+    mut options: Options,
     backtrace: impl FnOnce(Stacktrace) -> Stacktrace,
 ) -> Outcome {
-    let captured = error.backtrace().status() == BacktraceStatus::Captured;
     let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
+    let given = options.stacktrace.is_some();
+    let origin = (!given).then(|| Origin::find(root)).flatten();
+    if let Some(origin) = &origin {
+        options = options.origin(origin);
+    }
+    let captured = !given && origin.is_none() && error.backtrace().status() == BacktraceStatus::Captured;
     let class = options.error_class.clone().unwrap_or_else(|| class_of_dyn(root));
     pipeline.report(
         &class,

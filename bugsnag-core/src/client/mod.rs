@@ -94,6 +94,7 @@ impl Client {
         if api_key.is_some() {
             // Debug information starts loading now, once per process, off every caller.
             crate::stacktrace::start_service();
+            crate::capture::origin::capture_stacks();
         }
         let delivery = Delivery::start(&config, api_key.clone(), sessions.clone())
             .map_err(|e| crate::diagnostics::warn(&format!("Bugsnag is disabled: {e}")))
@@ -129,10 +130,16 @@ impl Client {
         self.notify_with(error, Options::new())
     }
 
-    /// Reports an error with per-call options.
+    /// Reports an error with per-call options. Its stack starts where the error was
+    /// made when it carries an [`Origin`](crate::Origin), else here.
     #[track_caller]
     pub fn notify_with<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
-        let options = options.at(std::panic::Location::caller());
+        let mut options = options.at(std::panic::Location::caller());
+        if options.stacktrace.is_none() {
+            if let Some(origin) = crate::Origin::find(error) {
+                options = options.origin(&origin);
+            }
+        }
         let class = options.error_class.clone().or_else(|| class_of::<E>().map(str::to_owned));
         // A `dyn Error`'s class is read once the budget lets the event through.
         let hint = class.as_deref().unwrap_or(std::any::type_name::<E>());

@@ -77,6 +77,10 @@ pub(crate) fn install(prepared: Prepared) -> Result<(), String> {
     // The handler reads these; they are set before it can run.
     let _ = PREVIOUS.set(previous);
     ensure_alternate_stack();
+    // libgcc's first unwind resolves its calls into the C library lazily, which saves
+    // every vector register on the stack (kilobytes with AVX-512): done here, so that a
+    // handler that falls back to libgcc on a thread's small alternate stack does not.
+    backtrace::trace(|_| false);
     let mut action = empty_action();
     action.sa_sigaction = handle as extern "C" fn(c_int, *mut siginfo_t, *mut c_void) as usize;
     action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
@@ -132,28 +136,30 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
     unsafe { pass_on(signal, info, context) };
 }
 
-/// The program counter and stack pointer where the signal stopped the thread.
+/// The program counter, stack pointer and frame pointer where the signal stopped the
+/// thread.
 ///
 /// # Safety
 /// `context` must be the `ucontext_t` the kernel passed to the handler.
-unsafe fn registers(context: *mut c_void) -> (usize, usize) {
+unsafe fn registers(context: *mut c_void) -> (usize, usize, usize) {
     let context = context.cast::<libc::ucontext_t>();
     if context.is_null() {
-        return (0, 0);
+        return (0, 0, 0);
     }
     #[cfg(target_arch = "x86_64")]
     {
         let registers = &(*context).uc_mcontext.gregs;
-        (registers[libc::REG_RIP as usize] as usize, registers[libc::REG_RSP as usize] as usize)
+        let register = |r: c_int| registers[r as usize] as usize;
+        (register(libc::REG_RIP), register(libc::REG_RSP), register(libc::REG_RBP))
     }
     #[cfg(target_arch = "aarch64")]
     {
         let registers = &(*context).uc_mcontext;
-        (registers.pc as usize, registers.sp as usize)
+        (registers.pc as usize, registers.sp as usize, registers.regs[29] as usize)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        (0, 0)
+        (0, 0, 0)
     }
 }
 
@@ -166,7 +172,7 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
     if fd < 0 {
         return;
     }
-    let (pc, sp) = registers(context);
+    let (pc, sp, bp) = registers(context);
     let (code, address) = if info.is_null() { (0, 0) } else { ((*info).si_code, (*info).si_addr() as usize) };
     let mut writer = SignalWriter::new(|bytes: &[u8]| {
         // A short write is retried; an error ends the record there.
@@ -183,22 +189,25 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
     writer.crash(signal, code, address, sp, now_ms());
     writer.thread_name(read_thread_name);
     crate::capture::crash_scope(&mut |scope| writer.scope(scope));
-    // The stack from where the signal stopped the thread: the frames above it are this
-    // handler's and the kernel's trampoline.
+    // The stack from where the signal stopped the thread, walked from its registers.
     let mut ips = [0usize; MAX_FRAMES];
-    let mut count = 0;
-    let mut reached = pc == 0;
-    backtrace::trace_unsynchronized(|frame| {
-        let ip = frame.ip() as usize;
-        if !reached && (ip == pc || ip == pc + 1) {
-            reached = true;
-        }
-        if reached && count < MAX_FRAMES {
-            ips[count] = ip;
-            count += 1;
-        }
-        count < MAX_FRAMES
-    });
+    let mut count = crate::stacktrace::walk_stopped(pc, sp, bp, &mut ips).unwrap_or(0);
+    if count == 0 {
+        // Else from here, with libgcc (more stack): the frames above the thread's are
+        // this handler's and the kernel's trampoline.
+        let mut reached = pc == 0;
+        backtrace::trace_unsynchronized(|frame| {
+            let ip = frame.ip() as usize;
+            if !reached && (ip == pc || ip == pc + 1) {
+                reached = true;
+            }
+            if reached && count < MAX_FRAMES {
+                ips[count] = ip;
+                count += 1;
+            }
+            count < MAX_FRAMES
+        });
+    }
     if count == 0 && pc != 0 {
         // The unwinder did not get past the trampoline: the faulting address alone.
         ips[0] = pc;

@@ -22,7 +22,7 @@ use std::error::Error;
 use serde_json::{Map, Value};
 
 use crate::capture::error_chain::{self, FALLBACK_CLASS};
-use crate::capture::{Options, Scope};
+use crate::capture::{Options, Origin, Scope};
 use crate::client::Client;
 use crate::model::{Breadcrumb, BreadcrumbType, Severity, SeverityReason};
 
@@ -134,6 +134,8 @@ pub(crate) struct Record {
     pub(crate) fields: Map<String, Value>,
     /// `(errorClass, message)` of a `dyn Error` field and each of its causes.
     pub(crate) error: Option<Vec<(String, String)>>,
+    /// Where that error was made, when it carried an origin.
+    pub(crate) origin: Option<Origin>,
     /// Where the record was made, for the context (tracing's span path).
     pub(crate) context: Option<String>,
     /// The logging call's file and line, which with the errorClass is what the
@@ -151,6 +153,7 @@ impl Record {
             message: String::new(),
             fields: Map::new(),
             error: None,
+            origin: None,
             context: None,
             site: None,
             spans: None,
@@ -183,6 +186,7 @@ impl Record {
             let class = error_chain::class_of_dyn(error);
             let chain = error_chain::exceptions(error, Some(&class), crate::stacktrace::Stacktrace::empty());
             self.error = Some(chain.into_iter().map(|e| (e.error_class, e.message)).collect());
+            self.origin = Origin::find(error);
         }
     }
 }
@@ -213,6 +217,9 @@ impl LogSettings {
         let level = record.level;
         let mut options = Options::new().severity(level.severity()).reason(SeverityReason::log(level.name()));
         options.site = record.site;
+        if let Some(origin) = &record.origin {
+            options = options.origin(origin);
+        }
         if let Some(context) = record.context {
             options = options.fallback_context(context);
         }

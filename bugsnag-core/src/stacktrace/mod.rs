@@ -13,10 +13,13 @@ mod resolver;
 mod rules;
 mod service;
 mod symbolizer;
+mod walk;
 
 use std::fmt;
+use std::panic::Location;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
@@ -33,9 +36,37 @@ pub(crate) struct RecordedFrame {
     pub(crate) module: Option<LoadedModule>,
 }
 pub(crate) use service::{resolve, start_service};
+pub(crate) use walk::walk_stopped;
 
 /// Frames a capture keeps: the frame rules send at most 200.
 const CAPTURE_FRAMES: usize = 256;
+/// Frames an origin keeps: the failing call and its callers up to a handler, with room
+/// for the runtime below (which the frame rules drop).
+const ORIGIN_FRAMES: usize = 64;
+
+/// Where an error was made: the stack then, unresolved, in one fixed-size allocation,
+/// and the call site `#[track_caller]` gave when that is where it was made.
+pub(crate) struct OriginStack {
+    pub(crate) location: Option<&'static Location<'static>>,
+    /// When: of several origins in one error, the first made is where it failed.
+    pub(crate) made: Instant,
+    len: usize,
+    ips: [usize; ORIGIN_FRAMES],
+}
+
+impl OriginStack {
+    /// The calling thread's stack now.
+    pub(crate) fn capture(location: Option<&'static Location<'static>>) -> Arc<Self> {
+        let mut ips = [0; ORIGIN_FRAMES];
+        let len = walk::walk(&mut ips);
+        Arc::new(Self { location, made: Instant::now(), len, ips })
+    }
+
+    /// Return addresses, innermost first.
+    pub(crate) fn ips(&self) -> &[usize] {
+        &self.ips[..self.len]
+    }
+}
 
 /// One frame of a stack trace, as the API expects it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -98,6 +129,8 @@ enum Repr {
     Empty,
     /// Return addresses, innermost first.
     Unresolved(Vec<usize>),
+    /// Where an error was made; conversions above the code that made it are skipped.
+    Origin(Arc<OriginStack>),
     #[cfg(feature = "anyhow")]
     Raw(Vec<RawFrame>),
     /// An `anyhow::Error` whose captured backtrace is read when resolving, and the stack
@@ -119,16 +152,19 @@ impl Stacktrace {
 
     /// Captures the current stack without resolving symbols.
     pub fn capture() -> Self {
-        // The backtrace crate walks the stack under a process-wide lock: the buffer is
-        // ready before, so nothing is allocated or freed while the lock is held (a
-        // thread held up in the allocator would hold up every other capture).
-        let mut ips = Vec::with_capacity(CAPTURE_FRAMES);
-        backtrace::trace(|frame| {
-            ips.push(frame.ip() as usize);
-            ips.len() < CAPTURE_FRAMES
-        });
+        // The buffer is ready before the walk, which may hold the backtrace crate's
+        // process-wide lock: nothing is allocated or freed under it (a thread held up in
+        // the allocator would hold up every other capture).
+        let mut ips = vec![0; CAPTURE_FRAMES];
+        let len = walk::walk(&mut ips);
+        ips.truncate(len);
         ips.shrink_to_fit();
         Self(Repr::Unresolved(ips))
+    }
+
+    /// The stack of an origin.
+    pub(crate) fn origin(origin: Arc<OriginStack>) -> Self {
+        Self(Repr::Origin(origin))
     }
 
     /// The stack a crash record kept.
@@ -176,15 +212,20 @@ impl Stacktrace {
     /// Resolves symbols and applies the frame rules. Slow the first time (it reads debug
     /// information), so only the symbols thread calls it.
     fn resolve_with(&mut self, rules: &FrameRules, resolver: &mut Resolver) {
-        let raw = match std::mem::replace(&mut self.0, Repr::Empty) {
+        let (raw, origin) = match std::mem::replace(&mut self.0, Repr::Empty) {
             Repr::Unresolved(ips) => {
                 // Every event from one call site has the same stack: resolved once.
-                self.0 = Repr::Frames(resolver.stack(rules, ips));
+                self.0 = Repr::Frames(resolver.stack(rules, ips, false));
                 return;
             }
-            Repr::Recorded(frames) => resolver.recorded(&frames),
+            Repr::Origin(origin) => {
+                self.0 = Repr::Frames(resolver.origin(rules, &origin));
+                return;
+            }
+            Repr::Recorded(frames) => (resolver.recorded(&frames), false),
+            // A backtrace anyhow captured where the error was made: an origin.
             #[cfg(feature = "anyhow")]
-            Repr::Raw(raw) => raw,
+            Repr::Raw(raw) => (raw, true),
             #[cfg(feature = "anyhow")]
             Repr::Anyhow(error, here) => {
                 *self = Self::from_std_backtrace(error.backtrace(), *here);
@@ -195,7 +236,7 @@ impl Stacktrace {
                 return;
             }
         };
-        self.0 = Repr::Frames(rules.apply(raw, resolver).into());
+        self.0 = Repr::Frames(rules.apply(raw, resolver, origin).into());
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::symbolizer::{build_id, LoadedModule, Symbolizer};
-use super::{FrameAddress, FrameRules, RawFrame, RecordedFrame, Stackframe};
+use super::{FrameAddress, FrameRules, OriginStack, RawFrame, RecordedFrame, Stackframe};
 
 /// Lines of code sent either side of a frame's line.
 const CODE_CONTEXT: usize = 3;
@@ -28,7 +28,8 @@ const STACK_CACHE_ENTRIES: usize = 4096;
 #[derive(Default)]
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
-    stacks: HashMap<(u64, Vec<usize>), Arc<[Stackframe]>>,
+    /// By rules, by whether the stack is an origin's, by addresses.
+    stacks: HashMap<(u64, bool, Vec<usize>), Arc<[Stackframe]>>,
     /// Build-ids of the files crash records name, as they are on disk now.
     build_ids: HashMap<PathBuf, Option<String>>,
     symbolizer: Symbolizer,
@@ -37,19 +38,36 @@ pub(crate) struct Resolver {
 
 impl Resolver {
     /// The frames of a stack of return addresses under `rules`, shared with every other
-    /// stack of the same addresses.
-    pub(crate) fn stack(&mut self, rules: &FrameRules, ips: Vec<usize>) -> Arc<[Stackframe]> {
-        let key = (rules.id, ips);
+    /// stack of the same addresses; for an `origin`, the conversions (`From`, `?`) above
+    /// the code that made the error are skipped too.
+    pub(crate) fn stack(&mut self, rules: &FrameRules, ips: Vec<usize>, origin: bool) -> Arc<[Stackframe]> {
+        let key = (rules.id, origin, ips);
         if let Some(frames) = self.stacks.get(&key) {
             return frames.clone();
         }
         if self.stacks.len() >= STACK_CACHE_ENTRIES {
             self.stacks.clear();
         }
-        let raw = self.frames(&key.1);
-        let frames: Arc<[Stackframe]> = rules.apply(raw, self).into();
+        let raw = self.frames(&key.2);
+        let frames: Arc<[Stackframe]> = rules.apply(raw, self, origin).into();
         self.stacks.insert(key, frames.clone());
         frames
+    }
+
+    /// The frames of an origin. Its call site stands in for the first frame's file and
+    /// line when debug information gives none (a release build without it).
+    pub(crate) fn origin(&mut self, rules: &FrameRules, origin: &OriginStack) -> Arc<[Stackframe]> {
+        let frames = self.stack(rules, origin.ips().to_vec(), true);
+        let (Some(location), Some(first)) = (origin.location, frames.first()) else { return frames };
+        if first.line_number != 0 {
+            return frames;
+        }
+        let mut frames = frames.to_vec();
+        let file = rules.project_root.join(location.file());
+        frames[0].file = file.strip_prefix(&rules.project_root).unwrap_or(&file).to_string_lossy().into_owned();
+        frames[0].line_number = location.line();
+        frames[0].column_number = Some(location.column());
+        frames.into()
     }
 
     /// The frames of a crash record's stack: resolved in their modules' files when those

@@ -158,6 +158,15 @@ fn is_machinery_file(file: &std::path::Path) -> bool {
     registry_package(&file).is_some_and(|name| is_machinery(&format!("{name}::"))) || is_notifier_file(&file)
 }
 
+/// Whether a frame converts one error into another (a `From` or `Into` impl, which `?`
+/// calls): in an origin, the code that made the error is the caller of these.
+fn is_conversion(frame: &RawFrame) -> bool {
+    frame.method.as_deref().is_some_and(|method| {
+        method.starts_with('<')
+            && (method.contains(" as core::convert::From<") || method.contains(" as core::convert::Into<"))
+    })
+}
+
 /// Whether a frame belongs to the machinery rather than to the code that reported.
 fn is_machinery_frame(frame: &RawFrame) -> bool {
     // An address kept for later symbolication is nobody's machinery yet.
@@ -191,14 +200,16 @@ fn is_notifier_file(file: &str) -> bool {
 }
 
 impl FrameRules {
-    pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver) -> Vec<Stackframe> {
+    /// The frames sent of a resolved stack; for an `origin` (a stack captured where an
+    /// error was converted), the conversions above the code that made it are skipped.
+    pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver, origin: bool) -> Vec<Stackframe> {
         let name = |f: &RawFrame| f.method.clone().unwrap_or_default();
         if let Some(bottom) = raw.iter().position(|f| name(f).contains(BOTTOM_MARKER)) {
             raw.truncate(bottom);
         }
         let after_marker = raw.iter().position(|f| name(f).contains(TOP_MARKER)).map_or(0, |i| i + 1);
-        let first_caller =
-            raw[after_marker..].iter().position(|f| !is_machinery_frame(f)).map_or(raw.len(), |i| i + after_marker);
+        let skipped = |f: &RawFrame| is_machinery_frame(f) || (origin && is_conversion(f));
+        let first_caller = raw[after_marker..].iter().position(|f| !skipped(f)).map_or(raw.len(), |i| i + after_marker);
         // The allocation-failure handler is machinery, but it says what happened: the
         // frame of it (the highest) stays, on top.
         let oom = raw[..first_caller].iter().rposition(|f| name(f).contains("handle_alloc_error"));
@@ -302,6 +313,7 @@ mod tests {
                 raw("std::rt::lang_start"),
             ],
             &mut Resolver::default(),
+            false,
         );
         let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
         assert_eq!(methods, ["my_app::handler"]);
@@ -316,8 +328,11 @@ mod tests {
         ));
         let mut caller = raw("my_app::charge");
         caller.file = Some(PathBuf::from("/srv/app/src/charge.rs"));
-        let frames =
-            rules().apply(vec![raw("tracing_core::event::Event::dispatch"), closure, caller], &mut Resolver::default());
+        let frames = rules().apply(
+            vec![raw("tracing_core::event::Event::dispatch"), closure, caller],
+            &mut Resolver::default(),
+            false,
+        );
         assert_eq!(frames[0].method, "my_app::charge");
         assert_eq!(frames[0].file, "src/charge.rs");
     }
@@ -337,6 +352,7 @@ mod tests {
                 raw("start_thread"),
             ],
             &mut Resolver::default(),
+            false,
         );
         let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
         assert_eq!(
@@ -352,8 +368,11 @@ mod tests {
 
     #[test]
     fn without_files_the_main_crate_is_in_project() {
-        let frames =
-            rules().apply(vec![raw("my_bin::work"), raw("other::lib"), raw("my_bin::main")], &mut Resolver::default());
+        let frames = rules().apply(
+            vec![raw("my_bin::work"), raw("other::lib"), raw("my_bin::main")],
+            &mut Resolver::default(),
+            false,
+        );
         let in_project: Vec<_> = frames.iter().map(|f| (f.method.as_str(), f.in_project)).collect();
         assert_eq!(in_project, [("my_bin::work", true), ("other::lib", false), ("my_bin::main", true)]);
         assert_eq!(frames[0].file, "<unknown>");
@@ -363,7 +382,7 @@ mod tests {
     fn files_under_the_root_are_relative_and_in_project() {
         let mut frame = raw("other::f");
         frame.file = Some(PathBuf::from("/srv/app/src/main.rs"));
-        let frames = rules().apply(vec![frame], &mut Resolver::default());
+        let frames = rules().apply(vec![frame], &mut Resolver::default(), false);
         assert_eq!(frames[0].file, "src/main.rs");
         assert!(frames[0].in_project);
     }

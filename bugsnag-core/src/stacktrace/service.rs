@@ -47,6 +47,8 @@ fn serve(jobs: mpsc::Receiver<Job>) {
     // Notifier code: its panics are not reported (the hook checks this flag).
     crate::reentry::quietly(|| {
         let mut resolver = Resolver::default();
+        // The fast stack walk's index first (milliseconds): captures need it soonest.
+        let _ = catch_unwind(super::walk::prepare);
         // The warm-up: loads the executable's debug information.
         let _ = catch_unwind(AssertUnwindSafe(|| resolver.frames(&capture_ips())));
         for job in jobs {

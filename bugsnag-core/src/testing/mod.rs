@@ -30,8 +30,10 @@ use serde_json::Value;
 
 use crate::config::Configuration;
 
+mod frames;
 mod planted;
 mod traceparent;
+pub use frames::{assert_origin, first_in_project_frame};
 pub use planted::{get_with_planted_secrets, PLANTED_HEADERS, PLANTED_QUERY};
 pub use traceparent::{assert_linked_to_traceparent, MALFORMED_TRACEPARENTS, TRACEPARENT};
 

@@ -1,0 +1,332 @@
+//! Where an error was made, carried inside the error to wherever it is reported.
+//!
+//! An error returned through `?` is reported far from the line that failed (an
+//! `IntoResponse`, a middleware, a job runner): the stack at the report says where it was
+//! reported, and every error of one type shares it. An [`Origin`] is captured where the
+//! error entered the application's error type: at the `?` (whose `From` conversion is
+//! `#[track_caller]`), as the call site and the stack then, unresolved. It travels inside
+//! the error; `notify`, every adapter and the log bridges look for it before capturing
+//! the stack where they report.
+//!
+//! Finding it needs no trait from the error: an `Origin` notes itself when it is
+//! formatted with `Debug`, so the error's `Debug` output (derived, as errors' are) is
+//! read, bounded and written nowhere, and the first-made origin found is the one used.
+
+use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::fmt;
+use std::ops::Deref;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::limits;
+use crate::stacktrace::{OriginStack, Stacktrace};
+
+/// Causes whose `Debug` is read when the error's own showed no origin.
+const MAX_CHAIN: usize = 32;
+
+/// Whether stacks are captured: only once a client that can send was made, so a program
+/// (or a library's tests) without Bugsnag pays for a call site only.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+/// Whether any origin with a stack was made: until then, nothing is searched.
+static ANY_MADE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// While an error's `Debug` is searched: the origin made first among those seen.
+    static FOUND: RefCell<Option<Option<Origin>>> = const { RefCell::new(None) };
+    /// While an error known as `dyn Error` is named from its `Debug`: the type a
+    /// [`Traced`] there wraps.
+    static TRACED_CLASS: Cell<Option<Option<&'static str>>> = const { Cell::new(None) };
+}
+
+/// Turns stack capture on (a client able to send exists).
+pub(crate) fn capture_stacks() {
+    CAPTURING.store(true, Ordering::Relaxed);
+}
+
+/// Where an error was made: the call site and the stack there, captured cheaply
+/// (return addresses only; symbols are resolved later, off your thread).
+///
+/// Keep one in your error type (or use [`Traced`] or [`traced_error!`](crate::traced_error))
+/// and every report of that error, wherever it is made, starts at that line: two call
+/// sites make two groups on your dashboard, and the line to fix is the first frame.
+/// Reporters find it through your error's `Debug` output, so derive `Debug` (or show
+/// the field in yours).
+///
+/// ```
+/// use bugsnag_core::Origin;
+///
+/// #[derive(Debug)]
+/// struct StorageError {
+///     path: String,
+///     origin: Origin,
+/// }
+///
+/// impl StorageError {
+///     #[track_caller]
+///     fn new(path: &str) -> Self {
+///         Self { path: path.to_owned(), origin: Origin::capture() }
+///     }
+/// }
+///
+/// let line = line!() + 1;
+/// let err = StorageError::new("/var/orders");
+/// assert_eq!(err.origin.location().line(), line);
+/// ```
+#[derive(Clone)]
+pub struct Origin {
+    location: &'static Location<'static>,
+    /// `None` while no client can send.
+    stack: Option<Arc<OriginStack>>,
+}
+
+impl Origin {
+    /// The caller's location and stack. With `#[track_caller]` on the function that
+    /// calls it (a `From` impl that `?` uses), the location is that function's caller.
+    #[track_caller]
+    pub fn capture() -> Self {
+        let location = Location::caller();
+        if !CAPTURING.load(Ordering::Relaxed) {
+            return Self { location, stack: None };
+        }
+        if !ANY_MADE.load(Ordering::Relaxed) {
+            ANY_MADE.store(true, Ordering::Relaxed);
+        }
+        Self { location, stack: Some(OriginStack::capture(Some(location))) }
+    }
+
+    /// Where it was captured (with `#[track_caller]`, the line of the `?`).
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// The origin an error carries: the first made among those its `Debug` output
+    /// shows, else among its `source()` chain's. `None` when there is none.
+    pub fn find<E: Error + ?Sized + 'static>(error: &E) -> Option<Origin> {
+        if !ANY_MADE.load(Ordering::Relaxed) {
+            return None;
+        }
+        let found = Self::in_debug(&error);
+        if found.is_some() {
+            return found;
+        }
+        // A cause whose holder's `Debug` does not show it.
+        let mut cause = limits::guarded(|| error.source()).flatten();
+        for _ in 0..MAX_CHAIN {
+            let Some(err) = cause else { break };
+            if let Some(origin) = Self::in_debug(&err) {
+                return Some(origin);
+            }
+            cause = limits::guarded(|| err.source()).flatten();
+        }
+        None
+    }
+
+    /// The origin shown in a value's `Debug` output (the first made, when it shows
+    /// several): for errors that are not `std::error::Error`s, such as a framework's.
+    pub fn in_debug(value: &dyn fmt::Debug) -> Option<Origin> {
+        if !ANY_MADE.load(Ordering::Relaxed) {
+            return None;
+        }
+        // Saved and put back: a `Debug` impl may report an error of its own.
+        let outer = FOUND.try_with(|found| found.replace(Some(None))).ok()?;
+        limits::scan_debug(value);
+        FOUND.try_with(|found| found.replace(outer)).ok().flatten().flatten()
+    }
+
+    /// The stack, for the event (`None` when it was made while no client could send).
+    pub(crate) fn stacktrace(&self) -> Option<Stacktrace> {
+        self.stack.clone().map(Stacktrace::origin)
+    }
+
+    /// Offers this origin to the search going on in this thread, if any.
+    fn note(&self) {
+        let Some(stack) = &self.stack else { return };
+        let _ = FOUND.try_with(|found| {
+            let Ok(mut found) = found.try_borrow_mut() else { return };
+            let Some(best) = found.as_mut() else { return };
+            let earlier = best.as_ref().and_then(|b| b.stack.as_ref()).is_none_or(|b| stack.made < b.made);
+            if earlier {
+                *best = Some(self.clone());
+            }
+        });
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.note();
+        write!(f, "Origin({}:{}:{})", self.location.file(), self.location.line(), self.location.column())
+    }
+}
+
+/// Any error with its [`Origin`]: `?` wraps it, capturing the line of the `?` and the
+/// stack there. For functions that return `io::Error`, a library's error or your own
+/// structs; transparent to reports (errorClass, message and causes are `E`'s).
+///
+/// ```
+/// use bugsnag_core::Traced;
+///
+/// fn read_config(path: &str) -> Result<String, Traced<std::io::Error>> {
+///     Ok(std::fs::read_to_string(path)?) // the origin: this line
+/// }
+///
+/// let err = read_config("/no/such/file").unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound); // derefs to the io::Error
+/// # let _ = bugsnag_core::notify(&err);
+/// ```
+pub struct Traced<E> {
+    error: E,
+    origin: Origin,
+}
+
+impl<E> Traced<E> {
+    /// Wraps `error`, capturing the caller's origin.
+    #[track_caller]
+    pub fn new(error: E) -> Self {
+        Self { error, origin: Origin::capture() }
+    }
+
+    /// Where the error was wrapped.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The error, without its origin.
+    pub fn into_inner(self) -> E {
+        self.error
+    }
+}
+
+impl<E: Error> From<E> for Traced<E> {
+    #[track_caller]
+    fn from(error: E) -> Self {
+        Self::new(error)
+    }
+}
+
+impl<E> Deref for Traced<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.error
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Traced<E> {
+    // `E`'s alone: a `Traced` is transparent.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.origin.note();
+        let _ = TRACED_CLASS.try_with(|class| {
+            if class.get() == Some(None) {
+                class.set(Some(Some(std::any::type_name::<E>())));
+            }
+        });
+        self.error.fmt(f)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Traced<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<E: Error> Error for Traced<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// Names an error known only as `dyn Error` with `name`, which reads its `Debug`, unless
+/// that shows a [`Traced<E>`] first: then it is named `E`, by its full path.
+pub(crate) fn traced_class(name: impl FnOnce() -> Option<String>) -> Option<String> {
+    let outer = TRACED_CLASS.try_with(|class| class.replace(Some(None))).ok();
+    let named = name();
+    let traced = TRACED_CLASS.try_with(|class| class.replace(outer.flatten())).ok().flatten().flatten();
+    traced.map(str::to_owned).or(named)
+}
+
+/// The type path of [`Traced`] before its parameter, so that a `Traced<E>` is reported
+/// under `E`'s name.
+pub(crate) const TRACED_PATH: &str = concat!(module_path!(), "::Traced<");
+
+/// Declares your application's error type as an error of `Kind` (your `thiserror` enum,
+/// say) plus the [`Origin`] where it was made. Every `?` that converts into it (from
+/// anything `Kind` converts from) captures the origin; nothing changes at call sites.
+///
+/// The type gets `From<T>` for every `T: Into<Kind>`, `Debug` (showing the origin, which
+/// is how reporters find it), `Display` and `Error` (those of `Kind`), and `kind()`,
+/// `into_kind()` and `origin()`. `Kind` must implement `std::error::Error`.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// enum AppErrorKind {
+///     #[error("storage failed")]
+///     Io(#[from] std::io::Error),
+///     #[error("bad order number")]
+///     Parse(#[from] std::num::ParseIntError),
+/// }
+///
+/// bugsnag_core::traced_error! {
+///     /// The service's error: what failed and where.
+///     pub struct AppError(AppErrorKind);
+/// }
+///
+/// fn order_number(text: &str) -> Result<u32, AppError> {
+///     Ok(text.parse::<u32>()?) // the origin: this line
+/// }
+///
+/// let err = order_number("forty-two").unwrap_err();
+/// assert!(matches!(err.kind(), AppErrorKind::Parse(_)));
+/// assert_eq!(err.origin().location().line(), line!() - 5);
+/// ```
+#[macro_export]
+macro_rules! traced_error {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident($kind:ty);) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        $vis struct $name {
+            kind: $kind,
+            origin: $crate::Origin,
+        }
+
+        #[allow(dead_code)]
+        impl $name {
+            /// What failed.
+            $vis fn kind(&self) -> &$kind {
+                &self.kind
+            }
+
+            /// What failed, without where.
+            $vis fn into_kind(self) -> $kind {
+                self.kind
+            }
+
+            /// Where it was made.
+            $vis fn origin(&self) -> &$crate::Origin {
+                &self.origin
+            }
+        }
+
+        impl<E: ::std::convert::Into<$kind>> ::std::convert::From<E> for $name {
+            #[track_caller]
+            fn from(error: E) -> Self {
+                Self { kind: error.into(), origin: $crate::Origin::capture() }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.kind, f)
+            }
+        }
+
+        impl ::std::error::Error for $name {
+            fn source(&self) -> ::std::option::Option<&(dyn ::std::error::Error + 'static)> {
+                ::std::error::Error::source(&self.kind)
+            }
+        }
+    };
+}

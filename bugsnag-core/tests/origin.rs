@@ -1,0 +1,279 @@
+//! Errors reported far from where they were made start at the line that failed: the
+//! origin travels inside the error (`traced_error!`, `Traced`, an `Origin` field) and
+//! every event that reaches the collector starts there.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+use bugsnag_core::logging::BugsnagTracingLayer;
+use bugsnag_core::testing::{assert_origin, first_in_project_frame, Collector};
+use bugsnag_core::{Client, Options, Origin, Outcome, Traced};
+use serde_json::Value;
+use tracing_subscriber::prelude::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+enum AppErrorKind {
+    #[error("storage failed")]
+    Io(#[from] std::io::Error),
+    #[error("bad number")]
+    Parse(#[from] std::num::ParseIntError),
+    #[error("config unreadable")]
+    Config(#[from] Traced<std::io::Error>),
+}
+
+bugsnag_core::traced_error! {
+    /// The application's error, as a service would declare it.
+    struct AppError(AppErrorKind);
+}
+
+#[inline(never)]
+fn load_order(line: &mut u32) -> Result<String, AppError> {
+    *line = line!() + 1;
+    let text = std::fs::read_to_string("/no/such/order")?;
+    Ok(text)
+}
+
+#[inline(never)]
+fn load_customer(line: &mut u32) -> Result<String, AppError> {
+    *line = line!() + 1;
+    let text = std::fs::read_to_string("/no/such/customer")?;
+    Ok(text)
+}
+
+#[inline(never)]
+fn parse_quantity(line: &mut u32) -> Result<u32, AppError> {
+    *line = line!() + 1;
+    let quantity = "forty-two".parse::<u32>()?;
+    Ok(quantity)
+}
+
+/// A handler three calls above the failure: the `?`s on the way up keep the origin.
+#[inline(never)]
+fn handler(which: u8, line: &mut u32) -> Result<String, AppError> {
+    match which {
+        0 => load_order(line),
+        1 => Ok(load_customer(line)?),
+        _ => Ok(parse_quantity(line)?.to_string()),
+    }
+}
+
+fn collect(report: impl FnOnce(&Client)) -> Vec<Value> {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    report(&client);
+    assert!(client.flush(WAIT), "delivery did not finish");
+    collector.events()
+}
+
+/// Reports like an adapter does: from a function of its own, far from the failure.
+#[inline(never)]
+fn report_returned(client: &Client, error: &AppError) -> Outcome {
+    client.notify(error)
+}
+
+#[test]
+fn each_error_starts_at_the_line_that_failed() {
+    let mut lines = [0; 3];
+    let events = collect(|client| {
+        for which in 0..3 {
+            let err = handler(which, &mut lines[which as usize]).unwrap_err();
+            assert_eq!(report_returned(client, &err), Outcome::Queued);
+        }
+    });
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let by_message = |m: &str| events.iter().find(|e| e["exceptions"][0]["message"] == m).unwrap();
+    // Two io errors of one type from two call sites: two first frames, so two groups.
+    let storage: Vec<&Value> = events.iter().filter(|e| e["exceptions"][0]["message"] == "storage failed").collect();
+    assert_eq!(storage.len(), 2);
+    let firsts: Vec<&str> = storage.iter().map(|e| first_in_project_frame(e)["method"].as_str().unwrap()).collect();
+    assert!(firsts.contains(&"origin::load_order") && firsts.contains(&"origin::load_customer"), "{firsts:?}");
+    for event in &storage {
+        let method = first_in_project_frame(event)["method"].as_str().unwrap();
+        let line = if method.ends_with("load_order") { lines[0] } else { lines[1] };
+        assert_origin(event, method, line);
+        assert_eq!(event["exceptions"][0]["errorClass"], "origin::AppError");
+        assert_eq!(event["exceptions"][1]["errorClass"], "std::io::error::Error");
+    }
+    assert_origin(by_message("bad number"), "parse_quantity", lines[2]);
+    // The reporting site is not above the origin, and the callers follow it.
+    for event in &events {
+        let methods: Vec<&str> = event["exceptions"][0]["stacktrace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["method"].as_str().unwrap())
+            .collect();
+        assert!(!methods.iter().any(|m| m.contains("report_returned")), "{methods:?}");
+        assert!(!methods.iter().any(|m| m.contains("convert::From")), "conversions are skipped: {methods:?}");
+        assert!(methods.iter().any(|m| m.ends_with("origin::handler")), "the callers follow: {methods:?}");
+    }
+}
+
+#[inline(never)]
+fn read_config(line: &mut u32) -> Result<String, Traced<std::io::Error>> {
+    *line = line!() + 1;
+    let text = std::fs::read_to_string("/no/such/config")?;
+    Ok(text)
+}
+
+#[test]
+fn traced_wraps_any_error_and_reports_as_it() {
+    let mut line = 0;
+    let events = collect(|client| {
+        let err = read_config(&mut line).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(report_traced(client, &err), Outcome::Queued);
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["exceptions"][0]["errorClass"], "std::io::error::Error", "reported as the io::Error");
+    assert_origin(&events[0], "read_config", line);
+}
+
+#[inline(never)]
+fn report_traced(client: &Client, error: &Traced<std::io::Error>) -> Outcome {
+    client.notify(error)
+}
+
+/// A `Traced` inside the application's error: the first made is where it failed.
+#[inline(never)]
+fn start_up(line: &mut u32) -> Result<String, AppError> {
+    Ok(read_config(line)?)
+}
+
+#[test]
+fn of_nested_origins_the_first_made_is_reported() {
+    let mut line = 0;
+    let events = collect(|client| {
+        let err = start_up(&mut line).unwrap_err();
+        assert!(matches!(err.kind(), AppErrorKind::Config(_)));
+        let _ = report_returned(client, &err);
+    });
+    assert_origin(&events[0], "read_config", line);
+}
+
+#[test]
+fn an_error_made_on_one_thread_keeps_its_origin_on_another() {
+    let mut line = 0;
+    let events = collect(|client| {
+        let (err, made_at) = std::thread::spawn(|| {
+            let mut line = 0;
+            (load_order(&mut line).unwrap_err(), line)
+        })
+        .join()
+        .unwrap();
+        line = made_at;
+        let _ = report_returned(client, &err);
+    });
+    assert_origin(&events[0], "load_order", line);
+}
+
+#[test]
+fn the_per_error_budget_keys_on_the_origin() {
+    let collector = Collector::start();
+    // One event per group, then nothing more: the same class from two call sites must
+    // still send two.
+    let client = Client::new(collector.configuration().error_budget(1, 0.0));
+    let mut line = 0;
+    for _ in 0..3 {
+        let _ = report_returned(&client, &load_order(&mut line).unwrap_err());
+        let _ = report_returned(&client, &load_customer(&mut line).unwrap_err());
+    }
+    // Summaries of what was held back come with the flush; the first two are the events.
+    assert!(client.flush(WAIT));
+    let events = collector.events();
+    let sent: Vec<&str> = events
+        .iter()
+        .filter(|e| e["metaData"]["notifier"]["summary"].is_null())
+        .map(|e| first_in_project_frame(e)["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 2, "one per call site: {sent:?}");
+    assert_ne!(sent[0], sent[1]);
+    assert_eq!(client.stats().held_back, 4);
+}
+
+#[test]
+fn the_tracing_bridge_reports_a_recorded_errors_origin() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let mut line = 0;
+    let err = load_order(&mut line).unwrap_err();
+    let subscriber = tracing_subscriber::registry().with(BugsnagTracingLayer::with_client(client.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::error!(error = &err as &dyn Error, "could not load the order");
+    });
+    assert!(client.flush(WAIT));
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_origin(&events[0], "load_order", line);
+}
+
+#[test]
+fn anyhow_errors_report_the_origin_inside_them() {
+    let mut line = 0;
+    let events = collect(|client| {
+        let err = anyhow::Error::from(load_order(&mut line).unwrap_err()).context("while checking out");
+        let _ = client.notify_anyhow(err, Options::new());
+    });
+    assert_eq!(events[0]["exceptions"][0]["message"], "while checking out");
+    assert_origin(&events[0], "load_order", line);
+}
+
+#[test]
+fn an_origin_held_apart_is_given_with_options() {
+    let mut line = 0;
+    let events = collect(|client| {
+        line = line!() + 1;
+        let origin = Origin::capture();
+        let _ = client.notify_message("reported later", Options::new().origin(&origin));
+    });
+    assert_origin(&events[0], "an_origin_held_apart_is_given_with_options", line);
+}
+
+/// An error whose `Debug` is hostile: endless output, or a panic.
+struct Hostile {
+    panics: bool,
+}
+
+impl fmt::Debug for Hostile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.panics {
+            panic!("Debug panicked");
+        }
+        loop {
+            f.write_str("0123456789abcdef0123456789abcdef")?;
+        }
+    }
+}
+
+impl fmt::Display for Hostile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("hostile")
+    }
+}
+
+impl Error for Hostile {}
+
+#[test]
+fn a_hostile_debug_costs_a_bounded_search_and_the_stack_here() {
+    let events = collect(|client| {
+        let mut line = 0;
+        // An origin exists in this process, so errors are searched.
+        let _ = load_order(&mut line);
+        for panics in [false, true] {
+            assert_eq!(Origin::find(&Hostile { panics }).map(|o| o.location().line()), None);
+            assert_eq!(report_hostile(client, &Hostile { panics }), Outcome::Queued);
+        }
+    });
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        assert!(first_in_project_frame(event)["method"].as_str().unwrap().ends_with("report_hostile"));
+    }
+}
+
+#[inline(never)]
+fn report_hostile(client: &Client, error: &Hostile) -> Outcome {
+    client.notify(error)
+}
