@@ -25,7 +25,9 @@
 //! client IP, starts a session, and leaves a navigation breadcrumb. A panicking handler is
 //! reported once (`unhandledExceptionMiddleware`, framework `actix-web`) and answered with
 //! a `500`; errors handlers return are reported (`unhandledErrorMiddleware`) when their
-//! status is one to report, 5xx by default.
+//! status is one to report, 5xx by default. An error type declared with
+//! [`bugsnag_core::traced_error!`] (and implementing `ResponseError`) is reported from the
+//! line of the `?` that made it, not from this middleware.
 //!
 //! Options, the same as every Bugsnag adapter's: `Bugsnag::with_client(client)` (an
 //! explicit client, as tests use), `.report_status(..)`,

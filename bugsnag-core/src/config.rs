@@ -11,6 +11,11 @@ use serde::Deserialize;
 pub const DEFAULT_ENDPOINT: &str = "https://notify.bugsnag.com";
 /// The default Session Tracking API endpoint.
 pub const DEFAULT_SESSION_ENDPOINT: &str = "https://sessions.bugsnag.com";
+/// The Error Reporting API endpoint of SmartBear Insight Hub, the default for API keys
+/// that begin `00000` (as the Python notifier does since 4.8).
+pub const INSIGHT_HUB_ENDPOINT: &str = "https://notify.bugsnag.smartbear.com";
+/// The Session Tracking API endpoint of SmartBear Insight Hub, for the same keys.
+pub const INSIGHT_HUB_SESSION_ENDPOINT: &str = "https://sessions.bugsnag.smartbear.com";
 /// Keys whose values are always sent as `[FILTERED]`, wherever they appear (metadata,
 /// user, device, request headers, URL query strings and fragments, breadcrumbs, job
 /// arguments), unless [`Configuration::without_default_params_filters`] is called. A
@@ -396,6 +401,19 @@ impl Configuration {
         self.stage_notifies()
     }
 
+    /// For an Insight Hub API key (beginning `00000`), Insight Hub's endpoints in place
+    /// of the defaults. Endpoints set to anything else are kept, and a custom notify
+    /// endpoint keeps the default session endpoint (which turns sessions off).
+    pub(crate) fn with_endpoints_for(mut self, api_key: Option<&str>) -> Self {
+        if api_key.is_some_and(|key| key.starts_with("00000")) && self.endpoint == DEFAULT_ENDPOINT {
+            self.endpoint = INSIGHT_HUB_ENDPOINT.to_owned();
+            if self.session_endpoint == DEFAULT_SESSION_ENDPOINT {
+                self.session_endpoint = INSIGHT_HUB_SESSION_ENDPOINT.to_owned();
+            }
+        }
+        self
+    }
+
     /// This configuration with every number brought within what the notifier can work
     /// with, logging one line for each value changed: extreme values must neither panic
     /// (tokio and `Instant` arithmetic do on some) nor stop delivery.
@@ -580,6 +598,27 @@ mod tests {
         assert_eq!(config.with_scheme("endpoint", "notify.example.com"), "https://notify.example.com");
         assert_eq!(config.with_scheme("endpoint", "https://x.example"), "https://x.example");
         assert_eq!(config.use_ssl(false).with_scheme("endpoint", "x.example"), "http://x.example");
+    }
+
+    #[test]
+    fn insight_hub_keys_default_to_insight_hub_endpoints() {
+        let hub = "00000123456789abcdef0123456789ab";
+        let config = Configuration::default().with_endpoints_for(Some(hub));
+        assert_eq!(
+            (config.endpoint.as_str(), config.session_endpoint.as_str()),
+            (INSIGHT_HUB_ENDPOINT, INSIGHT_HUB_SESSION_ENDPOINT)
+        );
+        let other = Configuration::default().with_endpoints_for(Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(
+            (other.endpoint.as_str(), other.session_endpoint.as_str()),
+            (DEFAULT_ENDPOINT, DEFAULT_SESSION_ENDPOINT)
+        );
+        let custom = Configuration::default().endpoint("http://127.0.0.1:9/notify").with_endpoints_for(Some(hub));
+        assert_eq!(
+            (custom.endpoint.as_str(), custom.session_endpoint.as_str()),
+            ("http://127.0.0.1:9/notify", DEFAULT_SESSION_ENDPOINT)
+        );
+        assert!(!custom.sessions_enabled(), "sessions would go to Bugsnag while events go elsewhere");
     }
 
     #[test]

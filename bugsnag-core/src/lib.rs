@@ -28,6 +28,9 @@
 //! - Setting up: [`Configuration`], [`configure`] and its [`Guard`], [`Client`].
 //! - Reporting: [`notify`], [`notify_with`] and [`Options`], [`notify_message`],
 //!   `notify_anyhow` (feature `anyhow`); each returns an [`Outcome`].
+//! - Where errors come from: [`Origin`], [`Traced`] and [`traced_error!`]: an error
+//!   returned through `?` is reported from the line that failed, not from where it was
+//!   reported.
 //! - Per request or task: [`Scope`], [`configure_request`], [`add_metadata_tab`],
 //!   [`InCurrentScope`].
 //! - Around reports: [`before_notify`] and [`Decision`], [`leave_breadcrumb`],
@@ -51,7 +54,7 @@
 //! | 5 | `client/` | [`Client`] and the pipeline of one event on the caller's thread |
 //! | 4 | `delivery/` | the delivery thread: resolve, redact, trim, send, retry, outbox |
 //! | 3 | `sessions` | per-minute session counts |
-//! | 2 | `capture/` | scopes, per-call options, error chains, what a panic leaves |
+//! | 2 | `capture/` | scopes, per-call options, error chains, origins, what a panic leaves |
 //! | 1 | `config` | [`Configuration`] |
 //! | 0 | `model/` | the data sent: [`Event`], breadcrumbs, feature flags, payloads |
 //! | − | `stacktrace/`, `limits`, `reentry`, `shared`, `time`, `diagnostics` | helpers with no notifier knowledge |
@@ -86,7 +89,10 @@ pub use capture::{InCurrentScope, Options, Origin, Scope, Scoped, Traced};
 #[cfg(feature = "anyhow")]
 pub use client::AnyhowError;
 pub use client::{Client, Decision, DropReason, Outcome};
-pub use config::{Configuration, DEFAULT_ENDPOINT, DEFAULT_PARAMS_FILTERS, DEFAULT_SESSION_ENDPOINT};
+pub use config::{
+    Configuration, DEFAULT_ENDPOINT, DEFAULT_PARAMS_FILTERS, DEFAULT_SESSION_ENDPOINT, INSIGHT_HUB_ENDPOINT,
+    INSIGHT_HUB_SESSION_ENDPOINT,
+};
 pub use delivery::Stats;
 #[cfg(feature = "anyhow")]
 pub use global::notify_anyhow;

@@ -226,3 +226,40 @@ fn an_error_storm_with_the_endpoint_down_never_blocks() {
     assert_eq!(stats.queued + stats.dropped_queue_full, 10_000);
     assert!(!client.flush(Duration::from_millis(100)), "the endpoint is down: nothing is done");
 }
+
+/// Every request carries `Bugsnag-Integrity: sha1 <hex of its body>`, which the Collector
+/// checks on every request of every test; here, that the check passes the notifier's and
+/// a correct one, and fails a missing or forged one.
+#[test]
+fn the_integrity_header_is_the_sha1_of_the_exact_body_and_a_forged_one_is_caught() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    assert_eq!(client.notify_message("signed", Options::new()), Outcome::Queued);
+    assert!(client.flush(WAIT));
+    let sent = collector.requests();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].headers["bugsnag-integrity"].starts_with("sha1 "));
+
+    // The same payload, posted again as bytes of its own with each kind of header.
+    let body = serde_json::to_vec(&sent[0].body).unwrap();
+    let digest = {
+        use sha1::Digest;
+        format!("sha1 {:x}", sha1::Sha1::digest(&body))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (integrity, valid) in
+        [(None, false), (Some("sha1 0000000000000000000000000000000000000000"), false), (Some(digest.as_str()), true)]
+    {
+        let collector = Collector::start();
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/notify", collector.url()))
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+        if let Some(value) = integrity {
+            request = request.header("Bugsnag-Integrity", value);
+        }
+        runtime.block_on(request.send()).unwrap();
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collector.requests()));
+        assert_eq!(read.is_ok(), valid, "{integrity:?}");
+    }
+}

@@ -5,7 +5,6 @@ use std::fmt;
 use std::future::Future;
 
 use bugsnag_core::adapter::{payload_message, Settings, UnitOfWork};
-#[cfg(feature = "anyhow")]
 use bugsnag_core::{Client, InCurrentScope, Options};
 
 use crate::job::Job;

@@ -40,8 +40,12 @@ fn main() -> ExitCode {
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
-    // Feature-gated code must also be clean when its feature is off.
+    // Feature-gated code must also be clean when its feature is off, and each crate must
+    // build with its own default features alone, as a project depending on it builds it.
     cargo(&["clippy", "--package", "bugsnag-core", "--no-default-features", "--", "-D", "warnings"])?;
+    for adapter in ["bugsnag-tower", "bugsnag-actix", "bugsnag-rocket", "bugsnag-worker"] {
+        cargo(&["clippy", "--package", adapter, "--", "-D", "warnings"])?;
+    }
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     // Broken intra-doc links and undocumented items fail like any lint.
     cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;

@@ -70,6 +70,7 @@ impl Client {
     pub fn new(config: Configuration) -> Self {
         let config = config.within_limits();
         let api_key = checked_api_key(&config);
+        let config = config.with_endpoints_for(api_key.as_deref());
         if !config.project_root.is_dir() {
             crate::diagnostics::warn(&format!(
                 "Bugsnag project_root {} is not a directory here: no frame will be marked in-project (leave it unset to use the current directory)",

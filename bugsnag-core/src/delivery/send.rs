@@ -246,6 +246,7 @@ impl Sender {
             .header("Bugsnag-Api-Key", &outgoing.api_key)
             .header("Bugsnag-Payload-Version", outgoing.kind.payload_version())
             .header("Bugsnag-Sent-At", crate::time::now_rfc3339())
+            .header("Bugsnag-Integrity", outgoing.integrity())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(outgoing.body.clone())
             .send()

@@ -16,6 +16,8 @@ pub(crate) use event::{merge_tab, ProcessSnapshot};
 pub use event::{App, Device, Event, Exception, ReasonAttributes, Request, Severity, SeverityReason, User};
 pub use feature_flag::FeatureFlag;
 pub(crate) use feature_flag::Flags;
+#[cfg(feature = "testing")]
+pub(crate) use payload::integrity_of;
 pub(crate) use payload::{Kind, Notifier, Outgoing, NOTIFIER};
 pub(crate) use session::Session;
 pub use session::{EventSession, SessionEvents};

@@ -45,3 +45,17 @@ pub(crate) struct Outgoing {
     /// Events it carries (1 for session counts): what the delivery counters count.
     pub(crate) count: u64,
 }
+
+impl Outgoing {
+    /// The `Bugsnag-Integrity` header of this body: `sha1 ` and the hex digest of its exact
+    /// bytes, which Bugsnag's APIs check (and its notifiers' test harness requires).
+    pub(crate) fn integrity(&self) -> String {
+        integrity_of(&self.body)
+    }
+}
+
+/// The `Bugsnag-Integrity` value of `body`.
+pub(crate) fn integrity_of(body: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    format!("sha1 {:x}", Sha1::digest(body))
+}

@@ -152,14 +152,12 @@ impl Stacktrace {
 
     /// Captures the current stack without resolving symbols.
     pub fn capture() -> Self {
-        // The buffer is ready before the walk, which may hold the backtrace crate's
-        // process-wide lock: nothing is allocated or freed under it (a thread held up in
-        // the allocator would hold up every other capture).
-        let mut ips = vec![0; CAPTURE_FRAMES];
+        // On the stack during the walk, which may hold the backtrace crate's process-wide
+        // lock: nothing is allocated or freed under it (a thread held up in the allocator
+        // would hold up every other capture); then one allocation of the right size.
+        let mut ips = [0; CAPTURE_FRAMES];
         let len = walk::walk(&mut ips);
-        ips.truncate(len);
-        ips.shrink_to_fit();
-        Self(Repr::Unresolved(ips))
+        Self(Repr::Unresolved(ips[..len].to_vec()))
     }
 
     /// The stack of an origin.

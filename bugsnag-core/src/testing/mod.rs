@@ -107,7 +107,8 @@ pub struct Received {
     pub size: usize,
     /// The status the collector answered with (0 for a dropped connection).
     pub status: u16,
-    /// Where the body breaks the API schema; empty when valid.
+    /// Where the body breaks the API schema, or its `Bugsnag-Integrity` header does not
+    /// match it; empty when valid.
     pub schema_errors: Vec<String>,
     /// When the request arrived.
     pub received_at: Instant,
@@ -495,7 +496,7 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         });
     }
     let path = request.uri().path().to_owned();
-    let headers = request
+    let headers: BTreeMap<String, String> = request
         .headers()
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
@@ -505,11 +506,17 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         true => (serde_json::from_slice(&bytes).unwrap_or(Value::Null), None),
         false => (Value::Null, Some(bytes.clone())),
     };
-    let schema_errors = match (&body, state.validate) {
+    let mut schema_errors = match (&body, state.validate) {
         (_, false) => Vec::new(),
         (Value::Null, true) => vec!["body is not JSON".to_owned()],
         (_, true) => schema_errors(&path, &body),
     };
+    // Bugsnag's own harness (maze-runner) refuses a request whose integrity header is
+    // missing or does not match its exact body.
+    let integrity = headers.get("bugsnag-integrity");
+    if state.validate && integrity != Some(&crate::model::integrity_of(&bytes)) {
+        schema_errors.push(format!("Bugsnag-Integrity is {integrity:?}, not the sha1 of the body"));
+    }
     let refused = {
         let refused = state.refused_messages.lock().unwrap();
         let events = body["events"].as_array().map(Vec::as_slice).unwrap_or_default();
