@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::origin::Origin;
 use super::scope::Scope;
-use crate::model::{merge_tab, Correlation, ProcessSnapshot, Severity, SeverityReason, User};
+use crate::model::{filtered, merge_tab, Correlation, Names, ProcessSnapshot, Severity, SeverityReason, User};
 use crate::stacktrace::Stacktrace;
 
 /// Per-call options for [`notify_with`](crate::notify_with).
@@ -21,7 +21,7 @@ use crate::stacktrace::Stacktrace;
 ///     .add_metadata_tab("account", json!({"premium": true}))
 ///     .grouping_hash("sign_up|Timeout");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[must_use = "options do nothing until passed to notify_with"]
 pub struct Options {
     pub(crate) severity: Option<Severity>,
@@ -42,6 +42,25 @@ pub struct Options {
     pub(crate) site: Option<u64>,
     /// The app, device and session of another process (a crash it recorded).
     pub(crate) snapshot: Option<Box<ProcessSnapshot>>,
+}
+
+/// Leaves out what Bugsnag would filter: the API key, the user and metadata values (tab
+/// names are shown).
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("severity", &self.severity)
+            .field("unhandled", &self.unhandled)
+            .field("context", &self.context)
+            .field("error_class", &self.error_class)
+            .field("grouping_hash", &self.grouping_hash)
+            .field("user", &self.user)
+            .field("metadata", &Names::of(&self.metadata))
+            .field("correlation", &self.correlation)
+            .field("stacktrace", &self.stacktrace)
+            .field("api_key", &filtered(&self.api_key))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Options {

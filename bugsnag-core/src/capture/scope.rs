@@ -18,7 +18,9 @@ use serde_json::{Map, Value};
 
 use super::panic::PanicCapture;
 use super::trace::Carried;
-use crate::model::{merge_tab, Breadcrumb, Correlation, FeatureFlag, Flags, Request, Ring, Session, User};
+use crate::model::{
+    filtered, merge_tab, Breadcrumb, Correlation, FeatureFlag, Flags, Names, Request, Ring, Session, User,
+};
 
 thread_local! {
     static STACK: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
@@ -74,7 +76,7 @@ pub trait RequestSource: Send + Sync + std::fmt::Debug {
 }
 
 /// What a scope holds; copied into each event reported inside it.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub(crate) struct ScopeData {
     pub(crate) context: Option<String>,
     pub(crate) user: Option<User>,
@@ -90,6 +92,21 @@ pub(crate) struct ScopeData {
     pub(crate) stashed_panic: Option<PanicCapture>,
     /// Versions of the framework serving this unit of work, for `device.runtimeVersions`.
     pub(crate) runtime_versions: &'static [(&'static str, &'static str)],
+}
+
+/// Leaves out what Bugsnag would filter (user, metadata values, request details).
+impl std::fmt::Debug for ScopeData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("context", &self.context)
+            .field("user", &self.user)
+            .field("metadata", &Names::of(&self.metadata))
+            .field("request", &self.request)
+            .field("request_source", &filtered(&self.request_source))
+            .field("session", &self.session.is_some())
+            .field("catches_panics", &self.catches_panics)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a crash handler can read of the current thread's innermost scope.

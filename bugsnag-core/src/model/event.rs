@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::breadcrumb::Breadcrumb;
 use super::correlation::Correlation;
+use super::debug::{filtered, Names};
 use super::feature_flag::FeatureFlag;
 use super::session::EventSession;
 use crate::stacktrace::Stacktrace;
@@ -107,8 +108,9 @@ impl SeverityReason {
     }
 }
 
-/// The user affected by an error; searchable in the dashboard.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// The user affected by an error; searchable in the dashboard. Its `Debug` shows which
+/// fields are set, not their values.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct User {
     /// A stable identifier; adapters default it to the client IP.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,7 +141,8 @@ impl User {
 }
 
 /// The HTTP request being served when the error happened (the API's `request` object).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Its `Debug` shows the method and the header names only.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     /// The client's address.
@@ -215,8 +218,10 @@ pub(crate) struct ProcessSnapshot {
 
 /// One error report, as sent in the `events` array of a payload.
 ///
-/// `before_notify` callbacks receive it mutably and may change any field.
-#[derive(Debug, Serialize)]
+/// `before_notify` callbacks receive it mutably and may change any field. Its `Debug`
+/// leaves out what Bugsnag would filter: the API key, the user, metadata values (tab
+/// names are shown) and request details.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Event {
@@ -294,5 +299,50 @@ pub(crate) fn merge_tab(metadata: &mut Map<String, Value>, name: String, mut val
         _ => {
             metadata.insert(name, Value::Object(incoming));
         }
+    }
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &filtered(&self.id))
+            .field("name", &filtered(&self.name))
+            .field("email", &filtered(&self.email))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("http_method", &self.http_method)
+            .field("url", &filtered(&self.url))
+            .field("headers", &Names::of(&self.headers))
+            .field("client_ip", &filtered(&self.client_ip))
+            .field("referer", &filtered(&self.referer))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("exceptions", &self.exceptions)
+            .field("context", &self.context)
+            .field("severity", &self.severity)
+            .field("severity_reason", &self.severity_reason)
+            .field("unhandled", &self.unhandled)
+            .field("grouping_hash", &self.grouping_hash)
+            .field("user", &self.user)
+            .field("request", &self.request)
+            .field("metadata", &Names::of(&self.metadata))
+            .field("breadcrumbs", &self.breadcrumbs.len())
+            .field("feature_flags", &self.feature_flags.len())
+            .field("app", &self.app)
+            .field("device", &self.device)
+            .field("session", &self.session)
+            .field("correlation", &self.correlation)
+            .field("api_key", &filtered(&self.api_key))
+            .finish()
     }
 }

@@ -4,6 +4,7 @@
 
 mod breadcrumb;
 mod correlation;
+mod debug;
 mod event;
 mod feature_flag;
 mod payload;
@@ -12,6 +13,7 @@ mod session;
 pub(crate) use breadcrumb::{merge as merge_breadcrumbs, Ring, MAX_BREADCRUMBS};
 pub use breadcrumb::{Breadcrumb, BreadcrumbType};
 pub use correlation::Correlation;
+pub(crate) use debug::{filtered, Names};
 pub(crate) use event::{merge_tab, ProcessSnapshot};
 pub use event::{App, Device, Event, Exception, ReasonAttributes, Request, Severity, SeverityReason, User};
 pub use feature_flag::FeatureFlag;
