@@ -5,7 +5,8 @@
 //! location and an unresolved backtrace. Inside a scope whose adapter catches panics it
 //! only stashes that capture in the scope, and the adapter reports one event after
 //! `catch_unwind`. Elsewhere it reports an `unhandledPanic` event and waits, up to
-//! `panic_timeout`, for its delivery, because the thread or process may be about to end.
+//! `panic_timeout`, for its delivery, because the thread or process may be about to end
+//! (not for a task's panic on an async runtime's worker, which ends the task only).
 //!
 //! A panic inside the notifier (a callback, the delivery thread) is never reported, so the
 //! hook cannot recurse; it takes no lock it could already hold, so it cannot deadlock.
@@ -44,6 +45,17 @@ pub(crate) fn ensure_hook() {
     });
 }
 
+/// Whether this panic ends a task of an async runtime and nothing more: the runtime
+/// catches it, and the worker thread and the process go on, so delivery need not be
+/// awaited here, and awaiting it would stall every task of that worker (for up to
+/// `panic_timeout` while Bugsnag is slow). The main thread's panic ends the program, and
+/// under `panic = "abort"` every panic ends the process: those wait.
+fn ends_a_task_only() -> bool {
+    cfg!(panic = "unwind")
+        && tokio::runtime::Handle::try_current().is_ok()
+        && std::thread::current().name() != Some("main")
+}
+
 fn hook(info: &PanicHookInfo<'_>) {
     if reentry::is_quiet() || std::thread::current().name() == Some(THREAD_NAME) {
         return;
@@ -69,7 +81,9 @@ fn hook(info: &PanicHookInfo<'_>) {
         if client.report_panic(capture, SeverityReason::unhandled_panic(), &scope).is_queued() {
             // Under `panic = "abort"`, the abort that follows is this panic's end.
             crate::crash::panic_reported();
-            client.flush(client.config().panic_timeout);
+            if !ends_a_task_only() {
+                client.flush(client.config().panic_timeout);
+            }
         }
     });
 }

@@ -59,3 +59,44 @@ fn add_metadata_tab_merges_and_call_options_win() {
     assert_eq!(event["context"], "sign_up");
     assert!(Scope::current().context().is_none(), "run_sync restores the thread's scope");
 }
+
+/// 1,000 tasks on 2 runtime threads, none in a scope (background work, tasks spawned
+/// without `in_current_scope`): every other one sets a user and a tab through the free
+/// functions, every one reports. No event may carry another task's user or tab: outside
+/// a scope on a runtime's thread, such calls attach to nothing (the thread runs the next
+/// tasks too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_outside_any_scope_never_carry_another_tasks_data() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration().without_error_budget().queue_capacity(4096));
+    let tasks: Vec<_> = (0..1000)
+        .map(|task| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                if task % 2 == 0 {
+                    bugsnag_core::configure_request(|s| s.set_user(User::id(format!("user-{task}"))));
+                    bugsnag_core::add_metadata_tab("task", json!({ "number": task }));
+                }
+                // Other tasks run on this thread meanwhile.
+                tokio::task::yield_now().await;
+                client.notify_message(format!("task {task}"), Options::new())
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap().is_queued());
+    }
+    assert!(tokio::task::spawn_blocking(move || client.flush(Duration::from_secs(30))).await.unwrap());
+    let events = collector.events();
+    assert_eq!(events.len(), 1000, "every task's event arrived");
+    for event in &events {
+        let message = event["exceptions"][0]["message"].as_str().unwrap();
+        let task = message.trim_start_matches("task ");
+        if let Some(user) = event["user"]["id"].as_str() {
+            assert_eq!(user, format!("user-{task}"), "{message} carries another task's user");
+        }
+        if let Some(number) = event["metaData"]["task"]["number"].as_u64() {
+            assert_eq!(number.to_string(), task, "{message} carries another task's tab");
+        }
+    }
+}

@@ -92,6 +92,8 @@ pub(crate) struct ScopeData {
     pub(crate) stashed_panic: Option<PanicCapture>,
     /// Versions of the framework serving this unit of work, for `device.runtimeVersions`.
     pub(crate) runtime_versions: &'static [(&'static str, &'static str)],
+    /// Made for a write outside any scope on an async runtime's thread: read by no event.
+    detached: bool,
 }
 
 /// Leaves out what Bugsnag would filter (user, metadata values, request details).
@@ -155,10 +157,40 @@ impl Scope {
         Self { inner: Arc::new(Mutex::new(data)) }
     }
 
-    /// The innermost scope entered on this thread, else this thread's own.
+    /// The innermost scope entered on this thread, else this thread's own, except on a
+    /// thread of an async runtime: such a thread runs many tasks one after another, so
+    /// what one task set in the thread's scope would reach the next tasks' events. There,
+    /// outside an entered scope, this is a scope of its own each time, which reaches no
+    /// event (the first thing set in one says so, once): run the work in a scope (an
+    /// adapter does per request; else [`Scope::run`], or
+    /// [`in_current_scope`](crate::InCurrentScope::in_current_scope) for a spawned task).
     pub fn current() -> Scope {
         // `try_with`: this also runs in the panic hook, possibly during thread teardown.
-        Self::entered().or_else(|| THREAD_DEFAULT.try_with(Scope::clone).ok()).unwrap_or_default()
+        Self::entered().unwrap_or_else(|| {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                return Self::detached();
+            }
+            THREAD_DEFAULT.try_with(Scope::clone).unwrap_or_default()
+        })
+    }
+
+    /// A scope that no event will read, whose first change says so.
+    fn detached() -> Self {
+        Self { inner: Arc::new(Mutex::new(ScopeData { detached: true, ..ScopeData::default() })) }
+    }
+
+    /// The data, to change it; a detached scope's first change is told.
+    fn write(&self) -> MutexGuard<'_, ScopeData> {
+        let data = self.lock();
+        if data.detached {
+            static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                crate::diagnostics::warn(
+                    "Bugsnag: a user, context, metadata tab, request, session or feature flag was set outside any scope on a thread of an async runtime, which runs many tasks: it would reach other tasks' events, so it is dropped (this and every later one). Run the work in a scope: adapters do per request; else `Scope::new().run(future)`, or `future.in_current_scope()` for a spawned task",
+                );
+            }
+        }
+        data
     }
 
     /// The innermost scope entered with [`Scope::run`] or [`Scope::run_sync`], if any
@@ -194,7 +226,7 @@ impl Scope {
 
     /// Sets what was happening, such as `/users` or `GET /users/{id}`.
     pub fn set_context(&self, context: impl Into<String>) {
-        self.lock().context = Some(context.into());
+        self.write().context = Some(context.into());
     }
 
     /// The context set on this scope.
@@ -204,7 +236,7 @@ impl Scope {
 
     /// Sets the user affected by errors in this scope.
     pub fn set_user(&self, user: User) {
-        self.lock().user = Some(user);
+        self.write().user = Some(user);
     }
 
     /// The user set on this scope.
@@ -215,47 +247,47 @@ impl Scope {
     /// Adds a dashboard tab to every event of this scope, merging into an existing tab of
     /// the same name.
     pub fn add_metadata_tab(&self, name: impl Into<String>, value: Value) {
-        merge_tab(&mut self.lock().metadata, name.into(), value);
+        merge_tab(&mut self.write().metadata, name.into(), value);
     }
 
     /// Removes a dashboard tab.
     pub fn clear_metadata_tab(&self, name: &str) {
-        self.lock().metadata.remove(name);
+        self.write().metadata.remove(name);
     }
 
     /// Sets the HTTP request of this scope.
     pub fn set_request(&self, request: Request) {
-        self.lock().request = Some(request);
+        self.write().request = Some(request);
     }
 
     /// Sets where request data, the default context and the default user come from.
     pub fn set_request_source(&self, source: Arc<dyn RequestSource>) {
-        self.lock().request_source = Some(source);
+        self.write().request_source = Some(source);
     }
 
     /// Adds (or changes the variant of) a feature flag for this scope's events.
     pub fn add_feature_flag(&self, name: impl Into<String>, variant: Option<&str>) {
-        self.lock().feature_flags.add(FeatureFlag::new(name, variant));
+        self.write().feature_flags.add(FeatureFlag::new(name, variant));
     }
 
     /// Adds several feature flags.
     pub fn add_feature_flags(&self, flags: impl IntoIterator<Item = FeatureFlag>) {
-        let mut data = self.lock();
+        let mut data = self.write();
         flags.into_iter().for_each(|f| data.feature_flags.add(f));
     }
 
     /// Removes one feature flag of this scope.
     pub fn clear_feature_flag(&self, name: &str) {
-        self.lock().feature_flags.clear(name);
+        self.write().feature_flags.clear(name);
     }
 
     /// Removes every feature flag of this scope.
     pub fn clear_feature_flags(&self) {
-        self.lock().feature_flags.clear_all();
+        self.write().feature_flags.clear_all();
     }
 
     pub(crate) fn set_session(&self, session: Session) {
-        self.lock().session = Some(session);
+        self.write().session = Some(session);
     }
 
     /// The scope of one request or job of an adapter for `framework`, which catches its
