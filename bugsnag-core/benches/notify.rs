@@ -177,9 +177,27 @@ fn sample_frames() -> Vec<Stackframe> {
         .collect()
 }
 
+/// Adding feature flags one by one to a client (whose flags every report reads without a
+/// lock) must stay linear: the time per flag at 20,000 flags may not be more than 8 times
+/// that at 1,000 (a copy of the whole set per flag made it 15 times and more: 67 µs a
+/// flag at 1,000, 1 ms at 20,000).
+fn feature_flags(_: &mut Criterion) {
+    let per_flag = |count: u32| {
+        let client = Client::new(bugsnag_core::Configuration::default());
+        let started = Instant::now();
+        for n in 0..count {
+            client.add_feature_flag(format!("flag-{n}"), Some("on"));
+        }
+        started.elapsed() / count
+    };
+    let (small, large, huge) = (per_flag(1_000), per_flag(20_000), per_flag(100_000));
+    eprintln!("feature flags, per flag added one by one: 1,000 flags {small:?}, 20,000 {large:?}, 100,000 {huge:?}");
+    assert!(large < small * 8, "adding flags grows faster than linearly: {small:?} at 1,000, {large:?} at 20,000");
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5));
-    targets = notify, correlation, notify_anyhow, serialize
+    targets = notify, correlation, notify_anyhow, serialize, feature_flags
 }
 criterion_main!(benches);

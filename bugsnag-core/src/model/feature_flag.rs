@@ -2,7 +2,6 @@
 //! sent as the event's `featureFlags`. Kept on the client (process-wide) and on scopes
 //! (per request); a scope's flag replaces the client's flag of the same name.
 
-use indexmap::IndexMap;
 use serde::Serialize;
 
 /// One feature flag and its variant.
@@ -25,23 +24,50 @@ impl FeatureFlag {
 }
 
 /// Flags in the order they were first added; adding a flag again replaces its variant.
-/// Indexed by name, so that adding tens of thousands stays linear.
+/// The client's flags are copied on every change (reports read them without a lock), so
+/// they are persistent maps: a copy shares all but the path it changes, and adding tens
+/// of thousands one by one stays n log n, not quadratic.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Flags(IndexMap<String, Option<String>>);
+pub(crate) struct Flags {
+    /// Name to (order of first adding, variant).
+    by_name: imbl::HashMap<String, (u64, Option<String>)>,
+    /// Order of first adding to name.
+    in_order: imbl::OrdMap<u64, String>,
+    next: u64,
+}
 
 impl Flags {
     pub(crate) fn add(&mut self, flag: FeatureFlag) {
-        if !flag.name.is_empty() {
-            self.0.insert(flag.name, flag.variant);
+        if flag.name.is_empty() {
+            return;
         }
+        let order = match self.by_name.get(&flag.name) {
+            Some((order, _)) => *order,
+            None => {
+                self.next += 1;
+                self.in_order.insert(self.next, flag.name.clone());
+                self.next
+            }
+        };
+        self.by_name.insert(flag.name, (order, flag.variant));
     }
 
     pub(crate) fn clear(&mut self, name: &str) {
-        self.0.shift_remove(name);
+        if let Some((order, _)) = self.by_name.remove(name) {
+            self.in_order.remove(&order);
+        }
     }
 
     pub(crate) fn clear_all(&mut self) {
-        self.0.clear();
+        *self = Self::default();
+    }
+
+    fn variant(&self, name: &str) -> Option<&Option<String>> {
+        self.by_name.get(name).map(|(_, variant)| variant)
+    }
+
+    fn in_order(&self) -> impl Iterator<Item = (&String, &Option<String>)> {
+        self.in_order.values().filter_map(|name| Some((name, self.variant(name)?)))
     }
 
     /// The client's flags overlaid with a scope's (on every report: no map is copied).
@@ -49,8 +75,8 @@ impl Flags {
         let flag =
             |name: &String, variant: &Option<String>| FeatureFlag { name: name.clone(), variant: variant.clone() };
         let mut all: Vec<FeatureFlag> =
-            self.0.iter().map(|(name, variant)| flag(name, scope.0.get(name).unwrap_or(variant))).collect();
-        all.extend(scope.0.iter().filter(|(name, _)| !self.0.contains_key(*name)).map(|(n, v)| flag(n, v)));
+            self.in_order().map(|(name, variant)| flag(name, scope.variant(name).unwrap_or(variant))).collect();
+        all.extend(scope.in_order().filter(|(name, _)| self.variant(name).is_none()).map(|(n, v)| flag(n, v)));
         all
     }
 }
