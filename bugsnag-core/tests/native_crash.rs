@@ -121,6 +121,21 @@ fn child() {
             let spawned = std::thread::Builder::new().name("worker-8".into()).spawn(|| recurse_forever(0));
             println!("{:?}", spawned.unwrap().join());
         }
+        "two-threads" => {
+            // Both fault at once: the second must not end the process while the first
+            // writes its record.
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let threads: Vec<_> = (0..2)
+                .map(|n| {
+                    let start = start.clone();
+                    std::thread::Builder::new().name(format!("crasher-{n}")).spawn(move || {
+                        start.wait();
+                        write_to_a_bad_address();
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| drop(t.unwrap().join()));
+        }
         "abort" => std::process::abort(),
         "alloc" => allocation_fails(),
         "bus" => read_past_a_truncated_mapping(),
@@ -206,6 +221,17 @@ fn a_stack_overflow_on_a_spawned_thread_once_the_walk_is_ready_is_told_apart() {
     let (event, stderr) = crash_and_replay("overflow-thread-later", libc::SIGABRT);
     assert!(stderr.contains("has overflowed its stack"), "std's message still prints: {stderr}");
     assert_crash(&event, "SIGSEGV", "stack overflow in thread 'worker-8'", "recurse_forever");
+}
+
+#[test]
+fn two_threads_crashing_at_once_leave_one_whole_record() {
+    for _ in 0..3 {
+        let (event, _) = crash_and_replay("two-threads", libc::SIGSEGV);
+        assert_crash(&event, "SIGSEGV", "invalid memory reference at 0x10", "write_to_a_bad_address");
+        let crash = &event["metaData"]["crash"];
+        assert_eq!(crash["recordComplete"], true, "the record was written to its end: {crash:#}");
+        assert!(crash["thread"].as_str().unwrap_or_default().starts_with("crasher-"), "{crash:#}");
+    }
 }
 
 #[test]

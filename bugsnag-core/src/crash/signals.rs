@@ -47,6 +47,10 @@ static PREVIOUS: OnceLock<[libc::sigaction; SIGNALS.len()]> = OnceLock::new();
 /// Set by the first signal: a second one (the abort std calls after a stack overflow, a
 /// crash in the handler itself) is only passed on.
 static HANDLING: AtomicBool = AtomicBool::new(false);
+/// Set once the first signal's handler has written its record (or chosen not to).
+static RECORDED: AtomicBool = AtomicBool::new(false);
+/// How long a second crashing thread waits for the first one's record, in milliseconds.
+const RECORD_WAIT_MS: u32 = 2_000;
 /// The thread a handler runs on (0 when none does), for the test that proves it
 /// allocates nothing.
 static HANDLER_THREAD: AtomicI32 = AtomicI32::new(0);
@@ -119,21 +123,39 @@ fn ensure_alternate_stack() {
 }
 
 extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
-    // SAFETY: `gettid` has no preconditions and is async-signal-safe.
-    HANDLER_THREAD.store(unsafe { libc::gettid() }, Ordering::SeqCst);
     let first = !HANDLING.swap(true, Ordering::SeqCst);
-    // The abort after a panic the hook reported is that panic's end.
-    let after_reported_panic =
-        signal == libc::SIGABRT && std::thread::panicking() && PANIC_REPORTED.try_with(|p| p.get()).unwrap_or(false);
-    if first && !after_reported_panic {
-        if let Some(prepared) = PREPARED.get() {
+    if first {
+        // SAFETY: `gettid` has no preconditions and is async-signal-safe.
+        HANDLER_THREAD.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+        // The abort after a panic the hook reported is that panic's end.
+        let after_reported_panic = signal == libc::SIGABRT
+            && std::thread::panicking()
+            && PANIC_REPORTED.try_with(|p| p.get()).unwrap_or(false);
+        if let (false, Some(prepared)) = (after_reported_panic, PREPARED.get()) {
             // SAFETY: the kernel passes valid `info` and `context` pointers for the signal.
             unsafe { record(prepared, signal, info, context) };
         }
+        HANDLER_THREAD.store(0, Ordering::SeqCst);
+        RECORDED.store(true, Ordering::SeqCst);
+    } else {
+        // Another thread is writing the record: passing this signal on now would end the
+        // process (the default action kills every thread) before that record is whole.
+        wait_for_the_record();
     }
-    HANDLER_THREAD.store(0, Ordering::SeqCst);
     // SAFETY: as for `record`.
     unsafe { pass_on(signal, info, context) };
+}
+
+/// Waits, up to [`RECORD_WAIT_MS`], until the first crashing thread's record is written.
+fn wait_for_the_record() {
+    let pause = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+    for _ in 0..RECORD_WAIT_MS {
+        if RECORDED.load(Ordering::SeqCst) {
+            return;
+        }
+        // SAFETY: `nanosleep` with a valid `timespec` is async-signal-safe.
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+    }
 }
 
 /// The program counter, stack pointer and frame pointer where the signal stopped the
@@ -187,8 +209,6 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
     });
     writer.bytes(&prepared.head);
     writer.crash(signal, code, address, sp, now_ms());
-    writer.thread_name(read_thread_name);
-    crate::capture::crash_scope(&mut |scope| writer.scope(scope));
     // The stack from where the signal stopped the thread, walked from its registers.
     let mut ips = [0usize; MAX_FRAMES];
     let mut count = crate::stacktrace::walk_stopped(pc, sp, bp, &mut ips).unwrap_or(0);
@@ -213,7 +233,10 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
         ips[0] = pc;
         count = 1;
     }
+    // The stack before the optional parts: a record cut short keeps what matters most.
     writer.ips(&ips[..count]);
+    writer.thread_name(read_thread_name);
+    crate::capture::crash_scope(&mut |scope| writer.scope(scope));
     writer.end();
     libc::close(fd);
 }
