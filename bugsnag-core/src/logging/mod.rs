@@ -11,6 +11,8 @@
 //! and, when a field holds a `dyn Error`, that error's chain as its exceptions instead of
 //! a synthetic `Log<LEVEL>` class. The notifier's own records, and anything logged on its
 //! delivery thread (its HTTP client's), are never reported, so there is no feedback loop.
+//! `tower-http`'s `TraceLayer` failure records (target `tower_http::trace`) are
+//! breadcrumbs only: `BugsnagLayer` reports those failures itself, once.
 
 #[cfg(feature = "log")]
 mod log_bridge;
@@ -118,6 +120,16 @@ impl LogSettings {
     }
 }
 
+/// Targets whose error records echo a failure the framework adapters report themselves:
+/// `tower-http`'s `TraceLayer` logs every failed response at ERROR ("response failed")
+/// from outside the handler, with no error and no in-project frame. Such records leave a
+/// breadcrumb but are never reports, so a failure is reported once, by the adapter.
+const FAILURE_ECHOES: &[&str] = &["tower_http::trace"];
+
+fn echoes_a_failure(target: &str) -> bool {
+    FAILURE_ECHOES.iter().any(|echo| target.starts_with(echo))
+}
+
 /// Whether a record comes from the notifier itself: its own targets, or anything on its
 /// delivery thread (the HTTP client's logs), which would otherwise loop.
 fn is_own(target: &str) -> bool {
@@ -198,7 +210,7 @@ impl LogSettings {
             return;
         }
         let Some(client) = self.client.clone().or_else(crate::global::client) else { return };
-        if record.level >= self.report_level {
+        if record.level >= self.report_level && !echoes_a_failure(&record.target) {
             self.report(&client, record);
         } else if self.breadcrumb_level.is_some_and(|b| record.level >= b) {
             // The level is always there, fields or not, as the Python notifier sends it.
