@@ -6,7 +6,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use bugsnag_lambda::testing::{Invocation, RuntimeApi};
 
 use bugsnag_core::testing::{assert_valid, Collector, Received, API_KEY};
 use serde_json::Value;
@@ -22,6 +25,8 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     let store_path = dir.join("received.jsonl");
     let _ = std::fs::remove_file(&store_path);
     let (collector, inbox) = inbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), Store::open(&store_path)?, false)?;
+    // Shared with the Lambda emulator, which reads it while the function is frozen.
+    let collector = Arc::new(collector);
     println!("inbox listening on {}", collector.url());
     let bin = target.join("debug");
 
@@ -59,6 +64,11 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
         summarize(&received[seen..]);
         seen = received.len();
     }
+    println!("\n== examples/lambda.rs: a function on AWS Lambda behind BugsnagLambdaLayer, against a loopback Runtime API that freezes it between invocations, as Lambda does");
+    lambda(&bin, root, &collector)?;
+    let received = collector.requests();
+    summarize(&received[seen..]);
+
     let all = collector.requests();
     assert_valid(&all);
     let page = dir.join("inbox.html");
@@ -67,9 +77,9 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     println!("the inbox page, as a file: {}", page.display());
     println!("to browse them live: cargo xtask inbox --store {}", store_path.display());
     let events = collector.events();
-    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 4 gRPC, 3 worker, 1 logged.
-    if events.len() < 21 {
-        return Err(format!("expected 21 events, the collector received {}", events.len()));
+    // 3 plain, 4 axum, 3 actix-web, 3 Rocket, 4 gRPC, 3 worker, 1 logged, 4 Lambda.
+    if events.len() < 25 {
+        return Err(format!("expected 25 events, the collector received {}", events.len()));
     }
     // The demo's own requests send a traceparent; the gRPC client sends none.
     let web = events.iter().filter(|e| e["request"]["headers"]["traceparent"].is_string()).count();
@@ -87,6 +97,64 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
     println!("the axum example's returned error starts where it was made: axum_app::load_order");
     let events = events.len();
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
+    Ok(())
+}
+
+/// Runs the Lambda example through five invocations (`ok`, `handled`, `error`, `panic`,
+/// and `timeout`, killed at its deadline), and says what had arrived each time the
+/// function was frozen.
+fn lambda(bin: &Path, root: &Path, collector: &Arc<Collector>) -> Result<(), String> {
+    let before = collector.requests().len();
+    let frozen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let on_freeze = {
+        let (collector, frozen) = (collector.clone(), frozen.clone());
+        Box::new(move |request_id: &str| {
+            let events = collector.events();
+            let of_it =
+                events.iter().filter(|e| e["metaData"]["AWS Lambda Context"]["aws_request_id"] == request_id).count();
+            frozen.lock().unwrap().push(format!("{request_id}: frozen with {of_it} event(s) of it delivered"));
+        })
+    };
+    let invocation = |action: &str, deadline_in: Duration| Invocation {
+        request_id: format!("req-{action}"),
+        event: serde_json::json!({ "action": action, "card_token": "never sent" }),
+        deadline_in,
+        trace_id: None,
+        kill_at_deadline: action == "timeout",
+    };
+    let long = Duration::from_secs(30);
+    let api = RuntimeApi::start(
+        vec![
+            invocation("ok", long),
+            invocation("handled", long),
+            invocation("error", long),
+            invocation("panic", long),
+            invocation("timeout", Duration::from_millis(2500)),
+        ],
+        on_freeze,
+    );
+    let mut function = example(bin, root, "lambda-fn", collector)
+        .envs(api.environment())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start the Lambda example: {e}"))?;
+    api.set_function(function.id());
+    let started = std::time::Instant::now();
+    while function.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = function.kill();
+            return Err("the Lambda example was not killed at its last deadline".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for answer in api.wait_for_answers(4, Duration::ZERO) {
+        println!("  {} -> {}", answer.request_id, answer.kind);
+    }
+    for line in frozen.lock().unwrap().iter() {
+        println!("  {line}");
+    }
+    println!("  req-timeout: killed at its deadline, after its LambdaTimeoutApproaching event");
+    collector.wait_for_requests(before + 4, WAIT);
     Ok(())
 }
 

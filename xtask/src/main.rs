@@ -43,7 +43,7 @@ fn ci() -> Result<(), String> {
     // Feature-gated code must also be clean when its feature is off, and each crate must
     // build with its own default features alone, as a project depending on it builds it.
     cargo(&["clippy", "--package", "bugsnag-core", "--no-default-features", "--", "-D", "warnings"])?;
-    for adapter in ["bugsnag-tower", "bugsnag-actix", "bugsnag-rocket", "bugsnag-worker"] {
+    for adapter in ["bugsnag-tower", "bugsnag-actix", "bugsnag-rocket", "bugsnag-worker", "bugsnag-lambda"] {
         cargo(&["clippy", "--package", adapter, "--", "-D", "warnings"])?;
     }
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;

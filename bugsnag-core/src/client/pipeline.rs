@@ -20,8 +20,8 @@ use crate::capture::{trace, Options, Scope};
 use crate::config::{is_valid_api_key, Configuration};
 use crate::delivery::Delivery;
 use crate::model::{
-    merge_breadcrumbs, merge_tab, App, Breadcrumb, BreadcrumbType, Device, Event, Exception, Flags, Ring, Severity,
-    SeverityReason,
+    merge_breadcrumbs, merge_tab, App, Breadcrumb, BreadcrumbType, Device, Event, Exception, Flags, Request, Ring,
+    Severity, SeverityReason,
 };
 use crate::sessions::SessionTracker;
 use crate::shared::Shared;
@@ -196,7 +196,12 @@ impl Pipeline {
         Event {
             exceptions,
             breadcrumbs,
-            request: scope.request.clone().or_else(|| source.map(|s| s.request())),
+            // A source with no HTTP request (a Lambda invocation's) gives an empty one.
+            request: scope
+                .request
+                .clone()
+                .or_else(|| source.map(|s| s.request()))
+                .filter(|request| *request != Request::default()),
             context: options
                 .context
                 .or_else(|| scope.context.clone())

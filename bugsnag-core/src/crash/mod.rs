@@ -13,7 +13,8 @@
 //!
 //! Records wait in the `outbox_dir` when one is configured, else in a per-user cache
 //! directory named after the program (`$XDG_CACHE_HOME/bugsnag/<program>/`, or
-//! `~/.cache/bugsnag/<program>/`).
+//! `~/.cache/bugsnag/<program>/`, or, without a writable home, as on AWS Lambda,
+//! `/tmp/bugsnag/<program>/`).
 
 mod record;
 #[cfg(target_os = "linux")]
@@ -39,7 +40,7 @@ pub(crate) fn install(client: &Client) {
     }
     let Some(dir) = records_dir(config) else {
         crate::diagnostics::warn(
-            "no directory can hold Bugsnag's crash records (set outbox_dir, or HOME): crashes without a panic will not be reported",
+            "no directory can hold Bugsnag's crash records (not the outbox_dir, the cache directory under HOME, nor the temporary directory): crashes without a panic will not be reported",
         );
         return;
     };
@@ -51,18 +52,21 @@ pub(crate) fn install(client: &Client) {
 }
 
 /// Where records wait: the outbox when there is one, else a per-user cache directory
-/// named after the program; created if need be.
+/// named after the program, else the same under the temporary directory (AWS Lambda
+/// and read-only containers have no writable home: only `/tmp`); created if need be.
 fn records_dir(config: &Configuration) -> Option<PathBuf> {
-    let dir = match &config.outbox_dir {
-        Some(outbox) => outbox.clone(),
-        None => {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-            let program = std::env::current_exe().ok()?.file_stem()?.to_string_lossy().into_owned();
-            cache.join("bugsnag").join(program)
-        }
-    };
+    if let Some(outbox) = &config.outbox_dir {
+        return usable(outbox.clone());
+    }
+    let program = std::env::current_exe().ok()?.file_stem()?.to_string_lossy().into_owned();
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
+    cache.into_iter().chain([std::env::temp_dir()]).find_map(|base| usable(base.join("bugsnag").join(&program)))
+}
+
+/// `dir`, created, if a record can be written there.
+fn usable(dir: PathBuf) -> Option<PathBuf> {
     std::fs::create_dir_all(&dir).ok()?;
     // Writable? A record is only written at a crash, too late to find out.
     let probe = dir.join(format!(".bugsnag-probe-{}", std::process::id()));

@@ -1,0 +1,104 @@
+//! [`BugsnagLambda`]: runs each invocation in its scope and delivers its reports before
+//! it returns.
+
+use std::error::Error;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bugsnag_core::adapter::UnitOfWork;
+use bugsnag_core::Options;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use tower_service::Service;
+
+use crate::invocation::{context_tab, time_left, warn_before_deadline, Invocation};
+use crate::layer::BugsnagLambdaLayer;
+
+/// The service [`BugsnagLambdaLayer`] makes around a function's service.
+///
+/// The function's error type must give a `dyn Error` (`AsRef<dyn Error + Send + Sync>`),
+/// as `lambda_runtime::Error`, `anyhow::Error` and `eyre::Report` do: it is reported with
+/// its `source()` chain and origin, then handed back unchanged.
+#[derive(Clone, Debug)]
+pub struct BugsnagLambda<S> {
+    pub(crate) inner: S,
+    pub(crate) layer: BugsnagLambdaLayer,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, T> Service<LambdaEvent<T>> for BugsnagLambda<S>
+where
+    S: Service<LambdaEvent<T>>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: AsRef<dyn Error + Send + Sync + 'static> + Send + 'static,
+    T: Serialize,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
+        let layer = &self.layer;
+        let unit = layer.settings.open(Some(Arc::new(Invocation::new(&event.context))));
+        unit.scope().add_metadata_tab("AWS Lambda Context", context_tab(&event.context));
+        if layer.send_event {
+            if let Ok(payload) = serde_json::to_value(&event.payload) {
+                unit.scope().add_metadata_tab("AWS Lambda Event", payload);
+            }
+        }
+        let queued_before = unit.client().map(|client| client.stats().queued);
+        let deadline = event.context.deadline;
+        let watch = (unit.client().is_some() && !layer.timeout_warning.is_zero())
+            .then(|| tokio::spawn(warn_before_deadline(unit.clone(), deadline, layer.timeout_warning)));
+        let flush_timeout = layer.flush_timeout;
+        let called = unit.call(|| self.inner.call(event));
+        Box::pin(async move {
+            let outcome = match called {
+                Ok(future) => unit.run(future).await,
+                Err(payload) => Err(payload),
+            };
+            if let Some(watch) = watch {
+                watch.abort();
+            }
+            let result = match outcome {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(error)) => {
+                    let _ = unit.report_error(error.as_ref(), Options::new());
+                    Err(error)
+                }
+                Err(payload) => {
+                    let _ = unit.report_panic(&*payload);
+                    deliver(&unit, queued_before, flush_timeout, deadline).await;
+                    // lambda_runtime answers the invocation with the panic as its error.
+                    std::panic::resume_unwind(payload);
+                }
+            };
+            deliver(&unit, queued_before, flush_timeout, deadline).await;
+            result
+        })
+    }
+}
+
+/// Waits for what this invocation reported to be delivered (or kept), up to `timeout`
+/// and never past the deadline: the sandbox may freeze as soon as the invocation returns.
+/// An invocation that reported nothing does not wait.
+async fn deliver(unit: &UnitOfWork, queued_before: Option<u64>, timeout: Duration, deadline_ms: u64) {
+    let Some(client) = unit.client().cloned() else { return };
+    if queued_before.is_some_and(|before| client.stats().queued == before) {
+        return;
+    }
+    let timeout = match deadline_ms {
+        0 => timeout,
+        deadline => timeout.min(time_left(deadline)).max(Duration::from_millis(1)),
+    };
+    let _ = tokio::task::spawn_blocking(move || client.flush(timeout)).await;
+}
