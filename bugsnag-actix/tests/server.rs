@@ -1,6 +1,7 @@
 //! The Bugsnag middleware in a real actix-web server on a loopback socket, called with a
 //! real HTTP client; events are read back from a loopback Collector.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -32,6 +33,43 @@ async fn work(name: web::Path<String>, client: web::Data<Client>) -> HttpRespons
     HttpResponse::Ok().finish()
 }
 
+#[derive(Debug, thiserror::Error)]
+enum AppErrorKind {
+    #[error("storage failed")]
+    Io(#[from] std::io::Error),
+}
+
+bugsnag_core::traced_error!(
+    struct AppError(AppErrorKind);
+);
+
+impl actix_web::ResponseError for AppError {}
+
+static ORDER_LINE: AtomicU32 = AtomicU32::new(0);
+static CUSTOMER_LINE: AtomicU32 = AtomicU32::new(0);
+
+#[inline(never)]
+fn load_order() -> Result<String, AppError> {
+    ORDER_LINE.store(line!() + 1, Ordering::Relaxed);
+    let text = std::fs::read_to_string("/no/such/order")?;
+    Ok(text)
+}
+
+#[inline(never)]
+fn load_customer() -> Result<String, AppError> {
+    CUSTOMER_LINE.store(line!() + 1, Ordering::Relaxed);
+    let text = std::fs::read_to_string("/no/such/customer")?;
+    Ok(text)
+}
+
+async fn order() -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().body(load_order()?))
+}
+
+async fn customer() -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().body(load_customer()?))
+}
+
 struct Server {
     url: String,
     collector: Collector,
@@ -52,6 +90,8 @@ impl Server {
                 .route("/orders/{id}", web::get().to(missing))
                 .route("/work/{name}", web::get().to(work))
                 .route("/ok", web::get().to(|| async { "ok" }))
+                .route("/order", web::get().to(order))
+                .route("/customer", web::get().to(customer))
         })
         .workers(2)
         .disable_signals()
@@ -169,4 +209,22 @@ async fn a_traceparent_links_the_requests_events_to_the_callers_trace_and_a_malf
     let events = server.events().await;
     assert_eq!(events.len(), 2 + testing::MALFORMED_TRACEPARENTS.len(), "every request was reported");
     assert_eq!(testing::assert_linked_to_traceparent(&events), 2);
+}
+
+/// A `traced_error!` type returned through `?` as a `ResponseError`: each report starts
+/// at the line that failed, not at this middleware.
+#[actix_web::test]
+async fn returned_errors_start_where_they_were_made() {
+    let server = Server::start().await;
+    for path in ["/order", "/customer"] {
+        assert_eq!(server.get(path).await, 500);
+    }
+    let events = server.events().await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let by_context = |context: &str| -> &Value { events.iter().find(|e| e["context"] == context).unwrap() };
+    let order = by_context("GET /order");
+    assert_eq!(order["exceptions"][0]["errorClass"], "AppError");
+    assert_eq!(order["unhandled"], true);
+    testing::assert_origin(order, "load_order", ORDER_LINE.load(Ordering::Relaxed));
+    testing::assert_origin(by_context("GET /customer"), "load_customer", CUSTOMER_LINE.load(Ordering::Relaxed));
 }

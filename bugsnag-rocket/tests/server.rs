@@ -1,6 +1,7 @@
 //! The fairing, the route wrapper and the responder in a real Rocket server on a loopback
 //! socket, called with a real HTTP client; events are read back from a Collector.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bugsnag_core::testing::{self, Collector};
@@ -44,6 +45,50 @@ fn ok() -> &'static str {
     "ok"
 }
 
+#[derive(Debug, thiserror::Error)]
+enum AppErrorKind {
+    #[error("storage failed")]
+    Io(#[from] std::io::Error),
+}
+
+bugsnag_core::traced_error!(
+    struct AppError(AppErrorKind);
+);
+
+impl<'r> rocket::response::Responder<'r, 'static> for AppError {
+    fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        Err(rocket::http::Status::InternalServerError)
+    }
+}
+
+static SAVE_LINE: AtomicU32 = AtomicU32::new(0);
+static LOAD_LINE: AtomicU32 = AtomicU32::new(0);
+
+#[inline(never)]
+fn write_order() -> Result<String, StorageError> {
+    Err(StorageError("disk full".into()))
+}
+
+#[inline(never)]
+fn load_order() -> Result<String, AppError> {
+    LOAD_LINE.store(line!() + 1, Ordering::Relaxed);
+    let text = std::fs::read_to_string("/no/such/order")?;
+    Ok(text)
+}
+
+#[rocket::get("/orders/save")]
+#[inline(never)]
+fn save_order() -> Result<String, Reported<StorageError>> {
+    SAVE_LINE.store(line!() + 1, Ordering::Relaxed);
+    let saved = write_order()?;
+    Ok(saved)
+}
+
+#[rocket::get("/orders/load")]
+fn load() -> Result<String, Reported<AppError>> {
+    Ok(load_order()?)
+}
+
 struct Server {
     url: String,
     collector: Collector,
@@ -66,7 +111,7 @@ impl Server {
         let rocket = rocket::custom(config)
             .attach(BugsnagFairing::with_client(client.clone()))
             .manage(client.clone())
-            .mount("/", catch_panics(rocket::routes![explode, save, work, ok]));
+            .mount("/", catch_panics(rocket::routes![explode, save, work, ok, save_order, load]));
         tokio::spawn(rocket.launch());
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
@@ -184,4 +229,20 @@ async fn a_traceparent_links_the_requests_events_to_the_callers_trace_and_a_malf
     let events = server.events().await;
     assert_eq!(events.len(), 2 + testing::MALFORMED_TRACEPARENTS.len(), "every request was reported");
     assert_eq!(testing::assert_linked_to_traceparent(&events), 2);
+}
+
+/// Returned errors start at the line that failed: the `?` that wrapped them in
+/// `Reported`, or, earlier, the origin the error itself carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returned_errors_start_where_they_were_made() {
+    let server = Server::start().await;
+    // StorageError answers 503, AppError 500: both statuses the fairing reports.
+    for (path, status) in [("/orders/save", 503), ("/orders/load", 500)] {
+        assert_eq!(server.get(path).await, status, "{path}");
+    }
+    let events = server.events().await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let by_context = |context: &str| -> &Value { events.iter().find(|e| e["context"] == context).unwrap() };
+    testing::assert_origin(by_context("GET /orders/save"), "save_order", SAVE_LINE.load(Ordering::Relaxed));
+    testing::assert_origin(by_context("GET /orders/load"), "load_order", LOAD_LINE.load(Ordering::Relaxed));
 }
