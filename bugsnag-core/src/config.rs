@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::callbacks::{Callbacks, Decision};
+use crate::model::Event;
+
 /// The default Error Reporting API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://notify.bugsnag.com";
 /// The default Session Tracking API endpoint.
@@ -123,6 +126,9 @@ pub struct Configuration {
     pub(crate) error_budget_burst: u32,
     /// Events each error group may send per second once its burst is spent.
     pub(crate) error_budget_per_second: f64,
+    /// `before_notify` callbacks the client starts with.
+    #[serde(skip)]
+    pub(crate) callbacks: Callbacks,
 }
 
 impl Default for Configuration {
@@ -166,6 +172,7 @@ impl Default for Configuration {
             native_crashes: true,
             error_budget_burst: 100,
             error_budget_per_second: 10.0,
+            callbacks: Callbacks::default(),
         }
     }
 }
@@ -346,6 +353,26 @@ impl Configuration {
     /// what waits).
     pub fn without_error_budget(mut self) -> Self {
         self.error_budget_burst = 0;
+        self
+    }
+
+    /// Runs `callback` on every event before it is queued (the Python notifier's
+    /// `before_notify`): it may change the event or drop it. Given here, it is in place
+    /// before the first report; [`Client::before_notify`](crate::Client::before_notify)
+    /// adds one later.
+    ///
+    /// ```
+    /// use bugsnag_core::{Configuration, Decision};
+    ///
+    /// let config = Configuration::from_env().before_notify(|event| {
+    ///     if event.context.as_deref() == Some("GET /health") {
+    ///         return Decision::Drop;
+    ///     }
+    ///     Decision::Send
+    /// });
+    /// ```
+    pub fn before_notify(mut self, callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) -> Self {
+        self.callbacks.0.push(std::sync::Arc::new(callback));
         self
     }
 

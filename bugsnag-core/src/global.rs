@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::callbacks::Decision;
 use crate::capture::{Options, Scope};
-use crate::client::{Client, Decision, DropReason, Outcome};
+use crate::client::{Client, DropReason, Outcome};
 use crate::config::Configuration;
 use crate::model::{BreadcrumbType, Event};
 
@@ -142,7 +143,7 @@ pub fn before_notify(callback: impl Fn(&mut Event) -> Decision + Send + Sync + '
     match client() {
         Some(client) => client.before_notify(callback),
         None => crate::diagnostics::warn(
-            "bugsnag_core::before_notify was called before bugsnag_core::configure; the callback is ignored (call configure first)",
+            "bugsnag_core::before_notify was called before bugsnag_core::configure; the callback is ignored (give it to the Configuration with `.before_notify(..)`, or call configure first)",
         ),
     }
 }

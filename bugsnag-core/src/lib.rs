@@ -55,7 +55,7 @@
 //! | 4 | `delivery/` | the delivery thread: resolve, redact, trim, send, retry, outbox |
 //! | 3 | `sessions` | per-minute session counts |
 //! | 2 | `capture/` | scopes, per-call options, error chains, origins, what a panic leaves |
-//! | 1 | `config` | [`Configuration`] |
+//! | 1 | `config`, `callbacks` | [`Configuration`]; `before_notify` callbacks and their [`Decision`] |
 //! | 0 | `model/` | the data sent: [`Event`], breadcrumbs, feature flags, payloads |
 //! | − | `stacktrace/`, `limits`, `reentry`, `shared`, `time`, `diagnostics` | helpers with no notifier knowledge |
 //!
@@ -65,6 +65,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+mod callbacks;
 mod capture;
 mod client;
 mod config;
@@ -85,10 +86,11 @@ mod stacktrace;
 pub mod testing;
 mod time;
 
+pub use callbacks::Decision;
 pub use capture::{InCurrentScope, Options, Origin, Scope, Scoped, Traced};
 #[cfg(feature = "anyhow")]
 pub use client::AnyhowError;
-pub use client::{Client, Decision, DropReason, Outcome};
+pub use client::{Client, DropReason, Outcome};
 pub use config::{
     Configuration, DEFAULT_ENDPOINT, DEFAULT_PARAMS_FILTERS, DEFAULT_SESSION_ENDPOINT, INSIGHT_HUB_ENDPOINT,
     INSIGHT_HUB_SESSION_ENDPOINT,

@@ -205,6 +205,28 @@ fn callbacks_can_drop_events_or_change_them() {
     assert_eq!(event["metaData"]["account"]["paying"], true);
 }
 
+/// Callbacks given to the configuration run on the first report, before the client's
+/// own, in the order given.
+#[test]
+fn callbacks_in_the_configuration_run_from_the_first_report() {
+    let collector = Collector::start();
+    let config = collector
+        .configuration()
+        .before_notify(|event| if event.message() == "noise" { Decision::Drop } else { Decision::Send })
+        .before_notify(|event| {
+            event.add_metadata_tab("order", json!({"first": "configuration"}));
+            Decision::Send
+        });
+    let client = Client::new(config);
+    client.before_notify(|event| {
+        event.add_metadata_tab("order", json!({"then": "client"}));
+        Decision::Send
+    });
+    assert_eq!(client.notify_message("noise", Options::new()), Outcome::Dropped(DropReason::Callback));
+    let event = send_one(&collector, &client, |c| c.notify_message("signal", Options::new()));
+    assert_eq!(event["metaData"]["order"], json!({"first": "configuration", "then": "client"}));
+}
+
 #[test]
 fn a_panicking_callback_is_skipped_and_the_event_still_sent() {
     let collector = Collector::start();

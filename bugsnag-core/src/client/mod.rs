@@ -11,7 +11,7 @@ mod pipeline;
 #[cfg(feature = "anyhow")]
 pub use anyhow_error::AnyhowError;
 pub(crate) use outcome::Closed;
-pub use outcome::{Decision, DropReason, Outcome};
+pub use outcome::{DropReason, Outcome};
 
 use std::error::Error;
 use std::sync::atomic::Ordering;
@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::callbacks::Decision;
 use crate::capture::error_chain::{class_of, exceptions, FALLBACK_CLASS};
 use crate::capture::panic::{PanicCapture, PANIC_CLASS};
 use crate::capture::{Options, RequestSource, Scope};
@@ -101,12 +102,13 @@ impl Client {
             .map_err(|e| crate::diagnostics::warn(&format!("Bugsnag is disabled: {e}")))
             .ok();
         let budget = budget::Budget::new(config.error_budget_burst, config.error_budget_per_second);
+        let callbacks = config.callbacks.0.clone();
         Self {
             inner: Arc::new(Pipeline {
                 breadcrumbs: Mutex::new(Ring::with_capacity(config.breadcrumb_limit())),
                 config,
                 api_key,
-                callbacks: Shared::default(),
+                callbacks: Shared::new(callbacks),
                 delivery,
                 sessions,
                 app,
@@ -245,7 +247,7 @@ impl Client {
     /// Registers a callback run on every event before it is queued; it may change the
     /// event or drop it. A severity change sets severityReason `userCallbackSetSeverity`.
     pub fn before_notify(&self, callback: impl Fn(&mut Event) -> Decision + Send + Sync + 'static) {
-        let callback: outcome::Callback = Arc::new(callback);
+        let callback: crate::callbacks::Callback = Arc::new(callback);
         self.inner.callbacks.update(|all| all.push(callback.clone()));
     }
 

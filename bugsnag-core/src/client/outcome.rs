@@ -1,20 +1,4 @@
-//! What became of a report, and what a `before_notify` callback decides.
-
-use std::sync::Arc;
-
-use crate::model::Event;
-
-/// What a `before_notify` callback decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Send the event (with the callback's changes).
-    Send,
-    /// Do not send the event.
-    Drop,
-}
-
-/// A registered `before_notify` callback.
-pub(crate) type Callback = Arc<dyn Fn(&mut Event) -> Decision + Send + Sync>;
+//! What became of a report.
 
 /// What became of a `notify` call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +29,7 @@ pub enum DropReason {
     ReleaseStage,
     /// An errorClass of the chain is in `ignore_classes`.
     IgnoredClass,
-    /// A `before_notify` callback returned [`Decision::Drop`].
+    /// A `before_notify` callback returned [`Decision::Drop`](crate::Decision::Drop).
     Callback,
     /// The delivery queue was full (the endpoint is slow or down).
     QueueFull,

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::budget::{Budget, GroupKey, Sample, Verdict};
-use super::outcome::{Callback, Closed, Decision, DropReason, Outcome};
+use super::outcome::{Closed, DropReason, Outcome};
+use crate::callbacks::{Callback, Decision};
 use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
 use crate::capture::{trace, Options, Scope};
 use crate::config::{is_valid_api_key, Configuration};
