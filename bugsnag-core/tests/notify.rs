@@ -265,6 +265,8 @@ fn anyhow_errors_keep_their_chain_and_their_backtrace_given_or_borrowed() {
         let messages: Vec<&str> =
             event["exceptions"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
         assert_eq!(messages, ["loading settings", "invalid digit found in string"]);
+        // The context layer reads as a bare `Error`: named after the root cause instead.
+        assert_eq!(event["exceptions"][0]["errorClass"], "core::num::error::ParseIntError");
         assert_eq!(event["exceptions"][1]["errorClass"], "core::num::error::ParseIntError");
         // The stack is where the error was made, not where it was reported.
         let top = &event["exceptions"][0]["stacktrace"][0];

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::outcome::Outcome;
 use super::pipeline::Pipeline;
-use crate::capture::error_chain::{class_of_dyn, exceptions};
+use crate::capture::error_chain::{class_of_dyn, exceptions, FALLBACK_CLASS};
 use crate::capture::{Options, Origin};
 use crate::stacktrace::Stacktrace;
 
@@ -64,6 +64,17 @@ impl AnyhowError<'_> {
     }
 }
 
+/// The errorClass of an anyhow error: its outermost error's, unless that reads as a bare
+/// `Error` (anyhow's context layers and message errors do), then its root cause's, which
+/// names what failed (and is what the dashboard then groups by).
+fn class_of_anyhow(error: &anyhow::Error) -> String {
+    let outer = class_of_dyn(error.as_ref());
+    if outer != FALLBACK_CLASS {
+        return outer;
+    }
+    Some(class_of_dyn(error.root_cause())).filter(|root| root != FALLBACK_CLASS).unwrap_or(outer)
+}
+
 /// Reports `error`, its stack the [`Origin`] one of its errors carries, else the one
 /// made by `backtrace` from the stack here when anyhow captured one, else here.
 fn report(
@@ -79,7 +90,7 @@ fn report(
         options = options.origin(origin);
     }
     let captured = !given && origin.is_none() && error.backtrace().status() == BacktraceStatus::Captured;
-    let class = options.error_class.clone().unwrap_or_else(|| class_of_dyn(root));
+    let class = options.error_class.clone().unwrap_or_else(|| class_of_anyhow(error));
     pipeline.report(
         &class,
         |here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }),
