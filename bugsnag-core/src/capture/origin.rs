@@ -93,7 +93,7 @@ impl Origin {
         if !ANY_MADE.load(Ordering::Relaxed) {
             ANY_MADE.store(true, Ordering::Relaxed);
         }
-        Self { location, stack: Some(OriginStack::capture(Some(location))) }
+        Self { location, stack: Some(OriginStack::capture(location)) }
     }
 
     /// Where it was captured (with `#[track_caller]`, the line of the `?`).

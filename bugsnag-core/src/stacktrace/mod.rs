@@ -45,9 +45,9 @@ const CAPTURE_FRAMES: usize = 256;
 const ORIGIN_FRAMES: usize = 64;
 
 /// Where an error was made: the stack then, unresolved, in one fixed-size allocation,
-/// and the call site `#[track_caller]` gave when that is where it was made.
+/// and the call site `#[track_caller]` gave.
 pub(crate) struct OriginStack {
-    pub(crate) location: Option<&'static Location<'static>>,
+    pub(crate) location: &'static Location<'static>,
     /// When: of several origins in one error, the first made is where it failed.
     pub(crate) made: Instant,
     len: usize,
@@ -56,7 +56,7 @@ pub(crate) struct OriginStack {
 
 impl OriginStack {
     /// The calling thread's stack now.
-    pub(crate) fn capture(location: Option<&'static Location<'static>>) -> Arc<Self> {
+    pub(crate) fn capture(location: &'static Location<'static>) -> Arc<Self> {
         let mut ips = [0; ORIGIN_FRAMES];
         let len = walk::walk(&mut ips);
         Arc::new(Self { location, made: Instant::now(), len, ips })

@@ -58,7 +58,8 @@ impl Resolver {
     /// line when debug information gives none (a release build without it).
     pub(crate) fn origin(&mut self, rules: &FrameRules, origin: &OriginStack) -> Arc<[Stackframe]> {
         let frames = self.stack(rules, origin.ips().to_vec(), true);
-        let (Some(location), Some(first)) = (origin.location, frames.first()) else { return frames };
+        let location = origin.location;
+        let Some(first) = frames.first() else { return frames };
         if first.line_number != 0 {
             return frames;
         }

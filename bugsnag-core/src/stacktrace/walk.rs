@@ -26,7 +26,7 @@ pub(crate) fn walk(buf: &mut [usize]) -> usize {
 }
 
 /// The walk through `backtrace::trace` (libgcc's unwinder, under the crate's lock).
-pub(crate) fn walk_with_backtrace(buf: &mut [usize]) -> usize {
+fn walk_with_backtrace(buf: &mut [usize]) -> usize {
     let mut n = 0;
     backtrace::trace(|frame| {
         if let Some(slot) = buf.get_mut(n) {
