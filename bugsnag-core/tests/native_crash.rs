@@ -4,10 +4,14 @@
 //! SIGILL and SIGFPE. Each must die of the same signal as without the notifier, leave one
 //! record, and, once a second child starts with Bugsnag up, arrive as exactly one
 //! schema-valid event with the signal as its errorClass and the crashing function's frame
-//! in-project. A counting allocator in the child proves the handler allocates nothing.
+//! in-project. The child's allocators prove the handler allocates nothing: Rust's global
+//! allocator, and the C library's `malloc`, `calloc` and `realloc`, which this test binary
+//! replaces (glibc supports replacing them by defining them in the program) with
+//! wrappers that tell when a crash handler calls them, as glibc itself does when a
+//! thread-local's destructor is first registered.
 //!
 //! Making a process crash takes `unsafe` (a bad write, `raise`, a mapped file cut short):
-//! this test file allows it for that, and for its allocator.
+//! this test file allows it for that, and for its allocators.
 #![allow(unsafe_code)]
 #![cfg(target_os = "linux")]
 
@@ -21,17 +25,22 @@ use bugsnag_core::testing::{self, closed_endpoint, Collector, API_KEY};
 use bugsnag_core::{Configuration, Options};
 use serde_json::Value;
 
-/// The system allocator, telling on standard error (without allocating) when it is
-/// called from a crash handler.
+/// Tells on standard error, without allocating, when called from a crash handler.
+fn tell_if_in_a_crash_handler() {
+    if testing::crash_handler_running() {
+        let note = b"ALLOCATED IN A CRASH HANDLER\n";
+        // SAFETY: writes a static buffer to standard error.
+        unsafe { libc::write(2, note.as_ptr().cast(), note.len()) };
+    }
+}
+
+/// The system allocator, telling when it is called from a crash handler.
 struct Watching;
 
 // SAFETY: forwards every call to the system allocator unchanged.
 unsafe impl GlobalAlloc for Watching {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if testing::crash_handler_running() {
-            let note = b"ALLOCATED IN A CRASH HANDLER\n";
-            libc::write(2, note.as_ptr().cast(), note.len());
-        }
+        tell_if_in_a_crash_handler();
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -41,6 +50,51 @@ unsafe impl GlobalAlloc for Watching {
 
 #[global_allocator]
 static ALLOCATOR: Watching = Watching;
+
+#[cfg(target_env = "gnu")]
+mod c_allocator {
+    use libc::{c_void, size_t};
+
+    extern "C" {
+        fn __libc_malloc(size: size_t) -> *mut c_void;
+        fn __libc_calloc(count: size_t, size: size_t) -> *mut c_void;
+        fn __libc_realloc(ptr: *mut c_void, size: size_t) -> *mut c_void;
+    }
+
+    /// Calls of `malloc`, to prove the replacement is the one the C library calls.
+    pub static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// glibc's `malloc`, telling when called from a crash handler.
+    ///
+    /// # Safety
+    /// As `malloc`.
+    #[no_mangle]
+    pub unsafe extern "C" fn malloc(size: size_t) -> *mut c_void {
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        super::tell_if_in_a_crash_handler();
+        __libc_malloc(size)
+    }
+
+    /// glibc's `calloc`, telling when called from a crash handler.
+    ///
+    /// # Safety
+    /// As `calloc`.
+    #[no_mangle]
+    pub unsafe extern "C" fn calloc(count: size_t, size: size_t) -> *mut c_void {
+        super::tell_if_in_a_crash_handler();
+        __libc_calloc(count, size)
+    }
+
+    /// glibc's `realloc`, telling when called from a crash handler.
+    ///
+    /// # Safety
+    /// As `realloc`.
+    #[no_mangle]
+    pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: size_t) -> *mut c_void {
+        super::tell_if_in_a_crash_handler();
+        __libc_realloc(ptr, size)
+    }
+}
 
 const CHILD: &str = "BUGSNAG_NATIVE_CHILD";
 const DIR: &str = "BUGSNAG_NATIVE_DIR";
@@ -98,6 +152,12 @@ fn child() {
         .outbox_dir(&dir)
         .auto_capture_sessions(false)
         .project_root(env!("CARGO_MANIFEST_DIR"));
+    if part == "recovered-trap" {
+        // Installed first, so the notifier's handler passes SIGTRAP on to it.
+        extern "C" fn recover(_: libc::c_int) {}
+        // SAFETY: an async-signal-safe handler that does nothing.
+        unsafe { libc::signal(libc::SIGTRAP, recover as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    }
     let guard = bugsnag_core::configure(config);
     match part.as_str() {
         "replay" => {
@@ -136,6 +196,32 @@ fn child() {
                 .collect();
             threads.into_iter().for_each(|t| drop(t.unwrap().join()));
         }
+        "segv-fresh-thread" => {
+            // A thread that never entered a scope: its scope stack was never used, and
+            // first using it registers a destructor, which allocates in the C library.
+            let spawned = std::thread::Builder::new().name("fresh".into()).spawn(write_to_a_bad_address);
+            println!("{:?}", spawned.unwrap().join());
+        }
+        "fork" => {
+            // The forked child crashes, then the parent: two records, each under its pid.
+            // SAFETY: the child only crashes, which is what is under test.
+            match unsafe { libc::fork() } {
+                0 => write_to_a_bad_address(),
+                child => {
+                    let mut status = 0;
+                    // SAFETY: waits for the child just forked.
+                    unsafe { libc::waitpid(child, &mut status, 0) };
+                    assert!(libc::WIFSIGNALED(status), "the forked child crashed");
+                    write_to_a_bad_address();
+                }
+            }
+        }
+        "recovered-trap" => {
+            // A signal another handler recovers from, then, later, a crash: both recorded.
+            raise_signal(libc::SIGTRAP);
+            std::thread::sleep(Duration::from_millis(600)); // past the "same crash" window
+            write_to_a_bad_address();
+        }
         "abort" => std::process::abort(),
         "alloc" => allocation_fails(),
         "bus" => read_past_a_truncated_mapping(),
@@ -163,22 +249,29 @@ fn records(dir: &Path) -> Vec<PathBuf> {
 
 /// Crashes a child the way `part` says, then replays its record; the one event sent.
 fn crash_and_replay(part: &str, signal: i32) -> (Value, String) {
+    let (mut events, stderr) = crash_and_replay_all(part, signal, 1);
+    (events.remove(0), stderr)
+}
+
+/// Crashes a child the way `part` says, expecting `count` records, then replays them; the
+/// events sent.
+fn crash_and_replay_all(part: &str, signal: i32, count: usize) -> (Vec<Value>, String) {
     let dir = std::env::temp_dir().join(format!("bugsnag-native-{part}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let crashed = run_child(part, &dir, None);
     let stderr = String::from_utf8_lossy(&crashed.stderr).into_owned();
     assert_eq!(crashed.status.signal(), Some(signal), "{part}: died of the same signal: {stderr}");
     assert!(!stderr.contains("ALLOCATED IN A CRASH HANDLER"), "{part}: the handler allocated: {stderr}");
-    assert_eq!(records(&dir).len(), 1, "{part}: one record");
+    assert_eq!(records(&dir).len(), count, "{part}: {count} records");
 
     let collector = Collector::start();
     let replay = run_child("replay", &dir, Some(&format!("{}/notify", collector.url())));
     assert!(replay.status.success(), "{part}: {}", String::from_utf8_lossy(&replay.stderr));
     let events = collector.events();
-    assert_eq!(events.len(), 1, "{part}: exactly one event: {events:#?}");
-    assert!(records(&dir).is_empty(), "{part}: the record is gone once reported");
+    assert_eq!(events.len(), count, "{part}: one event per record: {events:#?}");
+    assert!(records(&dir).is_empty(), "{part}: the records are gone once reported");
     let _ = std::fs::remove_dir_all(&dir);
-    (events.into_iter().next().unwrap(), stderr)
+    (events, stderr)
 }
 
 fn assert_crash(event: &Value, class: &str, message_start: &str, function: &str) {
@@ -208,6 +301,41 @@ fn a_stack_overflow_on_the_test_thread_is_told_apart() {
     let (event, stderr) = crash_and_replay("overflow", libc::SIGABRT);
     assert!(stderr.contains("has overflowed its stack"), "std's message still prints: {stderr}");
     assert_crash(&event, "SIGSEGV", "stack overflow in thread 'child'", "recurse_forever");
+}
+
+#[test]
+#[cfg(target_env = "gnu")]
+fn the_c_library_calls_the_watching_malloc() {
+    let before = c_allocator::CALLS.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: duplicates a static C string, then frees the copy.
+    unsafe { libc::free(libc::strdup(c"copied by the C library".as_ptr()).cast()) };
+    assert!(c_allocator::CALLS.load(std::sync::atomic::Ordering::Relaxed) > before);
+}
+
+/// Without the C library's allocator: a handler reading the scope stack of a thread that
+/// never used it would register its destructor, which calls `calloc` (and takes the
+/// loader's lock, which a crash in `malloc` may hold).
+#[test]
+fn a_crash_on_a_thread_that_never_entered_a_scope_allocates_nothing() {
+    let (event, _) = crash_and_replay("segv-fresh-thread", libc::SIGSEGV);
+    assert_crash(&event, "SIGSEGV", "invalid memory reference at 0x10", "write_to_a_bad_address");
+    assert_eq!(event["metaData"]["crash"]["thread"], "fresh");
+}
+
+#[test]
+fn a_forked_child_records_its_crash_under_its_own_pid() {
+    let (events, _) = crash_and_replay_all("fork", libc::SIGSEGV, 2);
+    for event in &events {
+        assert_crash(event, "SIGSEGV", "invalid memory reference at 0x10", "write_to_a_bad_address");
+        assert_eq!(event["metaData"]["crash"]["recordComplete"], true);
+    }
+}
+
+#[test]
+fn a_crash_after_a_signal_another_handler_recovered_from_is_recorded_too() {
+    let (events, _) = crash_and_replay_all("recovered-trap", libc::SIGSEGV, 2);
+    let classes: Vec<&str> = events.iter().map(|e| e["exceptions"][0]["errorClass"].as_str().unwrap()).collect();
+    assert!(classes.contains(&"SIGTRAP") && classes.contains(&"SIGSEGV"), "{classes:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! one always wins. Outside both, each thread has a scope of its own, which is what the
 //! Python notifier's thread-local request configuration does.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +24,10 @@ use crate::model::{
 
 thread_local! {
     static STACK: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
+    /// `STACK`'s length. A crash handler reads this first: it needs no destructor, so
+    /// reading it never registers one (which allocates and takes a lock in the C library),
+    /// and while it is 0 the handler leaves `STACK`, whose first use does, alone.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
     static THREAD_DEFAULT: Scope = Scope { inner: Arc::new(Mutex::new(ScopeData::default())) };
 }
 
@@ -124,6 +128,9 @@ pub(crate) struct CrashScope<'a> {
 /// waiting (a scope whose lock is held, by the code that crashed maybe, is skipped) and
 /// without allocating. A thread's own scope is not read: it is made on first use.
 pub(crate) fn crash_scope(f: &mut dyn FnMut(CrashScope<'_>)) {
+    if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
+        return;
+    }
     let _ = STACK.try_with(|stack| {
         let Ok(stack) = stack.try_borrow() else { return };
         let Some(scope) = stack.last() else { return };
@@ -141,12 +148,20 @@ struct Pop;
 
 impl Drop for Pop {
     fn drop(&mut self) {
-        let _ = STACK.try_with(|stack| stack.borrow_mut().pop());
+        let _ = STACK.try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            stack.pop();
+            let _ = DEPTH.try_with(|depth| depth.set(stack.len()));
+        });
     }
 }
 
 fn push(scope: &Scope) -> Pop {
-    let _ = STACK.try_with(|stack| stack.borrow_mut().push(scope.clone()));
+    let _ = STACK.try_with(|stack| {
+        let mut stack = stack.borrow_mut();
+        stack.push(scope.clone());
+        let _ = DEPTH.try_with(|depth| depth.set(stack.len()));
+    });
     Pop
 }
 

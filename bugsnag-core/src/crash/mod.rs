@@ -80,11 +80,7 @@ fn install_handlers(client: &Client, dir: &Path) -> Result<(), String> {
     let app = serde_json::to_value(client.app()).unwrap_or_default();
     let device = serde_json::to_value(client.device()).unwrap_or_default();
     let head = record::head(&app, &device, &crate::stacktrace::loaded_modules());
-    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let name = format!("crash-{}-{}.record", std::process::id(), started.as_millis());
-    let path = std::ffi::CString::new(dir.join(name).into_os_string().into_encoded_bytes())
-        .map_err(|_| format!("the directory {} has a NUL byte in its path", dir.display()))?;
-    signals::install(signals::Prepared { path, head: head.into_boxed_slice() })
+    signals::install(signals::Prepared::new(dir, head.into_boxed_slice())?)
 }
 
 /// Notes that this thread's panic was reported, so that the abort `panic = "abort"`

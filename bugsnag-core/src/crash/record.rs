@@ -119,6 +119,19 @@ impl<F: FnMut(&[u8])> SignalWriter<F> {
         self.byte(b'\n');
     }
 
+    /// A record file's name, `crash-<pid>-<ms>-<n>.record`, NUL-terminated for `open(2)`:
+    /// the pid read at the crash (a forked child's own), so no two records share one.
+    pub(crate) fn file_name(&mut self, pid: u32, time_ms: u64, n: u32) {
+        self.bytes(b"crash-");
+        self.number(u64::from(pid), 10);
+        self.byte(b'-');
+        self.number(time_ms, 10);
+        self.byte(b'-');
+        self.number(u64::from(n), 10);
+        self.bytes(b".record\0");
+        self.flush();
+    }
+
     /// The signal and where it stopped the thread.
     pub(crate) fn crash(&mut self, signal: i32, code: i32, address: usize, sp: usize, time_ms: u64) {
         self.line(b"signal", |w| w.number(signal as u64, 10));

@@ -15,8 +15,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use libc::{c_int, c_void, siginfo_t};
@@ -33,26 +32,55 @@ const MAX_FRAMES: usize = 128;
 /// small one: the unwinder needs a few kilobytes.
 const ALT_STACK_BYTES: usize = 256 * 1024;
 
+/// Room after the directory for `crash-<pid>-<ms>-<n>.record` and its NUL.
+const NAME_BYTES: usize = 80;
+
 /// What the handler needs, prepared when the handlers are installed.
 pub(crate) struct Prepared {
-    /// The record file's path.
-    pub(crate) path: CString,
+    /// The records' directory with a trailing `/`, then room for the file's name, which
+    /// the handler writes at the crash, after the process that crashed (a forked child's
+    /// pid is not its parent's). Here rather than on the handler's stack, which may be
+    /// std's few pages: only the thread holding `HANDLING` writes it.
+    path: Box<[AtomicU8]>,
+    dir_len: usize,
     /// The record's first lines: app, device, loaded modules.
     pub(crate) head: Box<[u8]>,
+}
+
+impl Prepared {
+    /// `dir` is the records' directory; `head` the record's first lines.
+    pub(crate) fn new(dir: &std::path::Path, head: Box<[u8]>) -> Result<Self, String> {
+        let mut dir_bytes = dir.as_os_str().as_encoded_bytes().to_vec();
+        if dir_bytes.contains(&0) {
+            return Err(format!("the directory {} has a NUL byte in its path", dir.display()));
+        }
+        dir_bytes.push(b'/');
+        let dir_len = dir_bytes.len();
+        let path = dir_bytes.into_iter().chain([0; NAME_BYTES]).map(AtomicU8::new).collect();
+        Ok(Self { path, dir_len, head })
+    }
 }
 
 static PREPARED: OnceLock<Prepared> = OnceLock::new();
 /// The handlers that were installed before ours, one per signal of [`SIGNALS`].
 static PREVIOUS: OnceLock<[libc::sigaction; SIGNALS.len()]> = OnceLock::new();
-/// Set by the first signal: a second one (the abort std calls after a stack overflow, a
-/// crash in the handler itself) is only passed on.
+/// Set while a handler writes a record: a signal meanwhile (the abort std calls after a
+/// stack overflow, a crash in the handler itself, another thread crashing at once) is
+/// only passed on, once that record is whole.
 static HANDLING: AtomicBool = AtomicBool::new(false);
-/// Set once the first signal's handler has written its record (or chosen not to).
-static RECORDED: AtomicBool = AtomicBool::new(false);
+/// When the last record was finished (ms since the epoch; 0: never). A signal within
+/// [`SAME_CRASH_MS`] of it is the same crash ending the process; one later (after a fault
+/// some other handler recovered from) is recorded anew.
+static RECORDED_AT: AtomicU64 = AtomicU64::new(0);
+/// Records written by this process, to name each one apart.
+static RECORDS: AtomicU32 = AtomicU32::new(0);
 /// How long a second crashing thread waits for the first one's record, in milliseconds.
 const RECORD_WAIT_MS: u32 = 2_000;
-/// The thread a handler runs on (0 when none does), for the test that proves it
-/// allocates nothing.
+/// Signals this soon after a record are taken to be the same crash (std's abort after a
+/// stack overflow comes within microseconds).
+pub(crate) const SAME_CRASH_MS: u64 = 500;
+/// The thread a handler runs on (0 when none does): a crash of the handler itself is
+/// passed on at once, and the test proving it allocates nothing asks.
 static HANDLER_THREAD: AtomicI32 = AtomicI32::new(0);
 
 thread_local! {
@@ -124,7 +152,11 @@ fn ensure_alternate_stack() {
 
 extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
     let first = !HANDLING.swap(true, Ordering::SeqCst);
-    if first {
+    let recorded_at = RECORDED_AT.load(Ordering::SeqCst);
+    let same_crash = recorded_at != 0 && now_ms().saturating_sub(recorded_at) < SAME_CRASH_MS;
+    if first && same_crash {
+        HANDLING.store(false, Ordering::SeqCst);
+    } else if first {
         // SAFETY: `gettid` has no preconditions and is async-signal-safe.
         HANDLER_THREAD.store(unsafe { libc::gettid() }, Ordering::SeqCst);
         // The abort after a panic the hook reported is that panic's end.
@@ -136,7 +168,8 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
             unsafe { record(prepared, signal, info, context) };
         }
         HANDLER_THREAD.store(0, Ordering::SeqCst);
-        RECORDED.store(true, Ordering::SeqCst);
+        RECORDED_AT.store(now_ms().max(1), Ordering::SeqCst);
+        HANDLING.store(false, Ordering::SeqCst);
     } else {
         // Another thread is writing the record: passing this signal on now would end the
         // process (the default action kills every thread) before that record is whole.
@@ -148,9 +181,13 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
 
 /// Waits, up to [`RECORD_WAIT_MS`], until the first crashing thread's record is written.
 fn wait_for_the_record() {
+    // SAFETY: `gettid` has no preconditions and is async-signal-safe.
+    if HANDLER_THREAD.load(Ordering::SeqCst) == unsafe { libc::gettid() } {
+        return; // the handler itself crashed: nothing more will be written
+    }
     let pause = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
     for _ in 0..RECORD_WAIT_MS {
-        if RECORDED.load(Ordering::SeqCst) {
+        if !HANDLING.load(Ordering::SeqCst) {
             return;
         }
         // SAFETY: `nanosleep` with a valid `timespec` is async-signal-safe.
@@ -190,7 +227,7 @@ unsafe fn registers(context: *mut c_void) -> (usize, usize, usize) {
 /// # Safety
 /// `info` and `context` must be what the kernel passed to the handler.
 unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
-    let fd = libc::open(prepared.path.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600);
+    let fd = open_record(prepared);
     if fd < 0 {
         return;
     }
@@ -239,6 +276,33 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
     crate::capture::crash_scope(&mut |scope| writer.scope(scope));
     writer.end();
     libc::close(fd);
+}
+
+/// Names and creates this crash's record file; its descriptor, or -1.
+#[inline(never)]
+fn open_record(prepared: &Prepared) -> c_int {
+    let name = &prepared.path[prepared.dir_len..];
+    let mut len = 0;
+    let mut writer = SignalWriter::new(|bytes: &[u8]| {
+        for (slot, byte) in name.iter().skip(len).zip(bytes) {
+            slot.store(*byte, Ordering::Relaxed);
+        }
+        len += bytes.len();
+    });
+    // SAFETY: `getpid` has no preconditions and is async-signal-safe.
+    let pid = unsafe { libc::getpid() } as u32;
+    writer.file_name(pid, now_ms(), RECORDS.fetch_add(1, Ordering::SeqCst));
+    if len > name.len() {
+        return -1;
+    }
+    // SAFETY: `AtomicU8` has `u8`'s layout, and the path ends with the NUL just written.
+    unsafe {
+        libc::open(
+            prepared.path.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
+    }
 }
 
 /// The current time in milliseconds since the Unix epoch (`clock_gettime` is safe here).
