@@ -14,7 +14,9 @@ async fn explode(path: web::Path<u32>) -> HttpResponse {
 #[actix_web::test]
 async fn the_unit_middleware_reports_to_the_global_client() {
     let collector = Collector::start();
-    let guard = bugsnag_core::configure(collector.configuration());
+    // An outbox of its own, not one shared with earlier runs of this test.
+    let outbox = std::env::temp_dir().join(format!("bugsnag-{}-{}", module_path!(), std::process::id()));
+    let guard = bugsnag_core::configure(collector.configuration().outbox_dir(&outbox));
     let server = HttpServer::new(|| App::new().wrap(Bugsnag).route("/users/{id}", web::get().to(explode)))
         .workers(1)
         .disable_signals()

@@ -203,7 +203,8 @@ impl Configuration {
     /// (comma-separated), `BUGSNAG_APP_VERSION`, `BUGSNAG_APP_TYPE`, `BUGSNAG_ENDPOINT`,
     /// `BUGSNAG_SESSION_ENDPOINT`, `BUGSNAG_HOSTNAME`, `BUGSNAG_PROJECT_ROOT`,
     /// `BUGSNAG_PROXY_HOST`, `BUGSNAG_PARAMS_FILTERS` (comma-separated, added to the
-    /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), and the switches
+    /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), `BUGSNAG_OUTBOX_DIR`,
+    /// `BUGSNAG_SHUTDOWN_TIMEOUT` (seconds, such as `5` or `0.5`), and the switches
     /// `BUGSNAG_AUTO_NOTIFY`, `BUGSNAG_SEND_CODE`, `BUGSNAG_AUTO_CAPTURE_SESSIONS`,
     /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG`, `BUGSNAG_NATIVE_CRASHES`
     /// (`true`/`false`/`1`/`0`).
@@ -260,6 +261,15 @@ impl Configuration {
         self.asynchronous = flag("ASYNCHRONOUS", self.asynchronous);
         self.debug = flag("DEBUG", self.debug);
         self.native_crashes = flag("NATIVE_CRASHES", self.native_crashes);
+        self.outbox_dir = get("OUTBOX_DIR").map(PathBuf::from).or(self.outbox_dir);
+        if let Some(text) = get("SHUTDOWN_TIMEOUT") {
+            match text.trim().parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+                Some(timeout) => self.shutdown_timeout = timeout,
+                None => {
+                    tracing::warn!(target: "bugsnag_core", "BUGSNAG_SHUTDOWN_TIMEOUT={text:?} is not a number of seconds; keeping {:?}", self.shutdown_timeout)
+                }
+            }
+        }
         self
     }
 
@@ -591,9 +601,16 @@ mod tests {
             "BUGSNAG_NOTIFY_RELEASE_STAGES" => Some("production, staging".to_owned()),
             "BUGSNAG_PARAMS_FILTERS" => Some("ssn".to_owned()),
             "BUGSNAG_SEND_CODE" => Some("0".to_owned()),
+            "BUGSNAG_SHUTDOWN_TIMEOUT" => Some("7.5".to_owned()),
+            "BUGSNAG_OUTBOX_DIR" => Some("/var/spool/app-bugsnag".to_owned()),
             _ => None,
         };
         let config = Configuration::default().with_env_from(env);
+        assert_eq!(config.shutdown_timeout, Duration::from_millis(7500));
+        assert_eq!(config.outbox_dir.as_deref(), Some(std::path::Path::new("/var/spool/app-bugsnag")));
+        let unreadable =
+            Configuration::default().with_env_from(|n| (n == "BUGSNAG_SHUTDOWN_TIMEOUT").then(|| "soon".into()));
+        assert_eq!(unreadable.shutdown_timeout, Duration::from_secs(2), "kept, with a warning");
         let key = config.api_key.as_ref().map(|k| (k.key.as_str(), k.source));
         assert_eq!(key, Some(("0123456789abcdef0123456789abcdef", KeySource::Environment)));
         assert!(!format!("{config:?}").contains("0123456789abcdef"), "Debug never shows the key");

@@ -32,7 +32,11 @@ static WARNED_UNCONFIGURED: AtomicBool = AtomicBool::new(false);
 ///     Configuration::from_env().app_version("2.5.1").project_root("/srv/app"),
 /// );
 /// ```
-pub fn configure(config: Configuration) -> Guard {
+pub fn configure(mut config: Configuration) -> Guard {
+    // What could not be sent before the process ended is kept for the next start.
+    if config.outbox_dir.is_none() {
+        config.outbox_dir = crate::storage::program_dir();
+    }
     let client = Client::new(config);
     if client.config().auto_notify {
         client.install_panic_hook();

@@ -82,6 +82,7 @@ mod reentry;
 mod sessions;
 mod shared;
 mod stacktrace;
+mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;

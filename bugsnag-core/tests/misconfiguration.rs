@@ -70,27 +70,33 @@ fn child() {
                 .endpoint(format!("{url}/notify"))
                 .session_endpoint(format!("{url}/sessions"))
                 .shutdown_timeout(std::time::Duration::from_millis(300));
+            // The process-wide client always has an outbox (its program's directory by
+            // default); a client of one's own has one only when given.
             if let Ok(dir) = std::env::var("OUTBOX_DIR") {
                 config = config.outbox_dir(dir);
             }
-            let bugsnag = bugsnag_core::configure(config);
+            let client = Client::new(config);
             for n in 0..3 {
-                assert!(bugsnag_core::notify_message(format!("stuck {n}"), Options::new()).is_queued());
+                assert!(client.notify_message(format!("stuck {n}"), Options::new()).is_queued());
             }
-            drop(bugsnag);
+            let _ = client.shutdown(std::time::Duration::from_millis(300));
         }
         other => panic!("unknown part {other}"),
     }
 }
 
 fn stderr_of(part: &str, env: &[(&str, &str)]) -> String {
+    // A cache of its own: what one part's shutdown keeps is not another part's to send.
+    let cache = std::env::temp_dir().join(format!("bugsnag-misconfiguration-{}", uuid::Uuid::new_v4()));
     let output = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child", "--nocapture", "--test-threads=1"])
         .env(CHILD, part)
+        .env("XDG_CACHE_HOME", &cache)
         .env_remove("BUGSNAG_API_KEY")
         .envs(env.iter().copied())
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(cache);
     assert!(output.status.success(), "{part}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -44,7 +44,9 @@ async fn the_unit_fairing_reports_with_the_global_client_and_warns_about_unwrapp
     log::set_boxed_logger(Box::new(Capture(warnings.clone()))).expect("this binary's only logger");
     log::set_max_level(log::LevelFilter::Warn);
     let collector = Collector::start();
-    let guard = bugsnag_core::configure(collector.configuration());
+    // An outbox of its own, not one shared with earlier runs of this test.
+    let outbox = std::env::temp_dir().join(format!("bugsnag-{}-{}", module_path!(), std::process::id()));
+    let guard = bugsnag_core::configure(collector.configuration().outbox_dir(&outbox));
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = rocket::Config {

@@ -11,22 +11,20 @@
 //! against the program's files when they are the build that crashed (same build-id),
 //! else kept as addresses with each module's load address and build-id.
 //!
-//! Records wait in the `outbox_dir` when one is configured, else in a per-user cache
-//! directory named after the program (`$XDG_CACHE_HOME/bugsnag/<program>/`, or
-//! `~/.cache/bugsnag/<program>/`, or, without a writable home, as on AWS Lambda,
-//! `/tmp/bugsnag/<program>/`).
+//! Records wait in the outbox directory: the `outbox_dir`, which the process-wide client
+//! defaults to a directory of the program's own (see `storage`), made by the handler
+//! itself if nothing was written there before.
 
 mod record;
 #[cfg(target_os = "linux")]
 mod signals;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 
 use crate::capture::Options;
 use crate::client::{Client, Outcome};
-use crate::config::Configuration;
 use crate::model::{App, Device, Exception, ProcessSnapshot, Session, SeverityReason, User};
 use crate::stacktrace::{RecordedFrame, Stacktrace};
 use record::Record;
@@ -38,7 +36,7 @@ pub(crate) fn install(client: &Client) {
     if !config.auto_notify || !config.native_crashes {
         return;
     }
-    let Some(dir) = records_dir(config) else {
+    let Some(dir) = config.outbox_dir.clone().filter(|dir| crate::storage::can_hold_files(dir)) else {
         crate::diagnostics::warn(
             "no directory can hold Bugsnag's crash records (not the outbox_dir, the cache directory under HOME, nor the temporary directory): crashes without a panic will not be reported",
         );
@@ -49,30 +47,6 @@ pub(crate) fn install(client: &Client) {
     if let Err(e) = install_handlers(client, &dir) {
         crate::diagnostics::warn(&format!("Bugsnag could not install its crash handlers: {e}"));
     }
-}
-
-/// Where records wait: the outbox when there is one, else a per-user cache directory
-/// named after the program, else the same under the temporary directory (AWS Lambda
-/// and read-only containers have no writable home: only `/tmp`); created if need be.
-fn records_dir(config: &Configuration) -> Option<PathBuf> {
-    if let Some(outbox) = &config.outbox_dir {
-        return usable(outbox.clone());
-    }
-    let program = std::env::current_exe().ok()?.file_stem()?.to_string_lossy().into_owned();
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
-    cache.into_iter().chain([std::env::temp_dir()]).find_map(|base| usable(base.join("bugsnag").join(&program)))
-}
-
-/// `dir`, created, if a record can be written there.
-fn usable(dir: PathBuf) -> Option<PathBuf> {
-    std::fs::create_dir_all(&dir).ok()?;
-    // Writable? A record is only written at a crash, too late to find out.
-    let probe = dir.join(format!(".bugsnag-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"").ok()?;
-    let _ = std::fs::remove_file(probe);
-    Some(dir)
 }
 
 #[cfg(target_os = "linux")]

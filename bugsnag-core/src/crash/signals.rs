@@ -15,6 +15,7 @@
 
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
@@ -43,6 +44,9 @@ pub(crate) struct Prepared {
     /// std's few pages: only the thread holding `HANDLING` writes it.
     path: Box<[AtomicU8]>,
     dir_len: usize,
+    /// The directories to make before the first record, outermost first (nothing is
+    /// made before something is written).
+    missing: Box<[CString]>,
     /// The record's first lines: app, device, loaded modules.
     pub(crate) head: Box<[u8]>,
 }
@@ -57,7 +61,11 @@ impl Prepared {
         dir_bytes.push(b'/');
         let dir_len = dir_bytes.len();
         let path = dir_bytes.into_iter().chain([0; NAME_BYTES]).map(AtomicU8::new).collect();
-        Ok(Self { path, dir_len, head })
+        let missing = crate::storage::missing_dirs(dir)
+            .into_iter()
+            .filter_map(|d| CString::new(d.into_os_string().into_encoded_bytes()).ok())
+            .collect();
+        Ok(Self { path, dir_len, missing, head })
     }
 }
 
@@ -289,6 +297,11 @@ fn open_record(prepared: &Prepared) -> c_int {
         }
         len += bytes.len();
     });
+    for dir in &prepared.missing {
+        // SAFETY: `mkdir` on a NUL-terminated path is async-signal-safe; one that exists
+        // already fails harmlessly.
+        unsafe { libc::mkdir(dir.as_ptr(), 0o700) };
+    }
     // SAFETY: `getpid` has no preconditions and is async-signal-safe.
     let pid = unsafe { libc::getpid() } as u32;
     writer.file_name(pid, now_ms(), RECORDS.fetch_add(1, Ordering::SeqCst));

@@ -14,6 +14,7 @@ mod redact;
 mod retry;
 mod send;
 mod trim;
+mod unresolved;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

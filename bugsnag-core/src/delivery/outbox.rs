@@ -2,7 +2,8 @@
 //! next start.
 //!
 //! Each payload is one file, `<nanoseconds>-<uuid>.json`: a header line (`kind`, API key)
-//! then the body. Files are written to a temporary name and renamed, so a reader never
+//! then the body; or, for an event kept before its stack was resolved, a header saying so
+//! (`unresolved`) then the [`Unresolved`] event. Files are written to a temporary name and renamed, so a reader never
 //! sees half a file. A process *claims* a file by renaming it to
 //! `<name>.claimed-<owner>`; a rename succeeds for one process only, so two processes
 //! sharing the directory never send a file twice. A payload waiting for a retry is held
@@ -26,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::unresolved::Unresolved;
 use crate::model::{Kind, Outgoing};
 
 /// A claim whose owner gave no heartbeat for this long is taken over.
@@ -39,16 +41,26 @@ const CLAIMED: &str = ".claimed-";
 struct Header {
     kind: Kind,
     api_key: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unresolved: bool,
 }
 
 /// A payload file this process holds (claimed, or written while it waits for a retry).
 #[derive(Debug)]
 pub(crate) struct Held(PathBuf);
 
-/// A payload read back from the outbox, claimed by this process.
+/// A file read back from the outbox, claimed by this process.
 pub(crate) struct Claimed {
     pub(crate) held: Held,
-    pub(crate) outgoing: Outgoing,
+    pub(crate) content: Content,
+}
+
+/// What an outbox file holds.
+pub(crate) enum Content {
+    /// A payload ready to send.
+    Payload(Outgoing),
+    /// One event whose stacks are still to be resolved, and its API key.
+    Unresolved(String, Unresolved),
 }
 
 #[derive(Debug)]
@@ -60,14 +72,26 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox in `dir`, made when the first file is written.
     pub(crate) fn new(dir: PathBuf, max_files: usize, max_bytes: u64) -> io::Result<Self> {
-        fs::create_dir_all(&dir)?;
+        if !crate::storage::can_hold_files(&dir) {
+            return Err(io::Error::other("no file can be written there"));
+        }
         Ok(Self { dir, max_files, max_bytes, held: Mutex::default() })
     }
 
     /// Writes a payload for any process to send, then drops the oldest files past the bounds.
     pub(crate) fn write(&self, outgoing: &Outgoing) -> io::Result<()> {
         self.write_as(outgoing, "")?;
+        self.enforce_bounds();
+        Ok(())
+    }
+
+    /// Writes an event whose stacks are still to be resolved, for any process to send.
+    pub(crate) fn write_unresolved(&self, api_key: &str, event: &Unresolved) -> io::Result<()> {
+        let header = Header { kind: Kind::Event, api_key: api_key.to_owned(), unresolved: true };
+        let body = serde_json::to_vec(event).map_err(io::Error::other)?;
+        self.write_file(&header, &body, "")?;
         self.enforce_bounds();
         Ok(())
     }
@@ -82,14 +106,24 @@ impl Outbox {
     }
 
     fn write_as(&self, outgoing: &Outgoing, suffix: &str) -> io::Result<PathBuf> {
-        let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone() };
-        let mut text = serde_json::to_vec(&header).map_err(io::Error::other)?;
+        let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone(), unresolved: false };
+        self.write_file(&header, &outgoing.body, suffix)
+    }
+
+    fn write_file(&self, header: &Header, body: &[u8], suffix: &str) -> io::Result<PathBuf> {
+        let mut text = serde_json::to_vec(header).map_err(io::Error::other)?;
         text.push(b'\n');
-        text.extend_from_slice(&outgoing.body);
+        text.extend_from_slice(body);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
         let id = uuid::Uuid::new_v4();
         let temp = self.dir.join(format!(".tmp-{id}"));
-        fs::write(&temp, &text)?;
+        if let Err(e) = fs::write(&temp, &text) {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            fs::create_dir_all(&self.dir)?;
+            fs::write(&temp, &text)?;
+        }
         let path = self.dir.join(format!("{nanos:024}-{id}.json{suffix}"));
         fs::rename(&temp, &path)?;
         Ok(path)
@@ -169,9 +203,9 @@ impl Outbox {
             // The claim is as fresh as the claiming: its age is ours, not the payload's.
             let _ = fs::File::options().write(true).open(&claim).and_then(|f| f.set_modified(SystemTime::now()));
             match read(&claim) {
-                Some(outgoing) => {
+                Some(content) => {
                     self.held_set().insert(claim.clone());
-                    claimed.push(Claimed { held: Held(claim), outgoing });
+                    claimed.push(Claimed { held: Held(claim), content });
                 }
                 None => {
                     tracing::warn!(target: "bugsnag_core", "skipping corrupt Bugsnag outbox file {}", path.display());
@@ -231,17 +265,20 @@ fn start_time(pid: u32) -> Option<u64> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
-fn read(path: &Path) -> Option<Outgoing> {
+fn read(path: &Path) -> Option<Content> {
     let text = fs::read(path).ok()?;
     let newline = text.iter().position(|b| *b == b'\n')?;
     let header: Header = serde_json::from_slice(&text[..newline]).ok()?;
     let body = text[newline + 1..].to_vec();
+    if header.unresolved {
+        return serde_json::from_slice(&body).ok().map(|event| Content::Unresolved(header.api_key, event));
+    }
     serde_json::from_slice::<serde::de::IgnoredAny>(&body).ok()?;
     let count = match header.kind {
         Kind::Event => super::batch::count(&body),
         Kind::Sessions => 1,
     };
-    Some(Outgoing { kind: header.kind, api_key: header.api_key, body: body.into(), count })
+    Some(Content::Payload(Outgoing { kind: header.kind, api_key: header.api_key, body: body.into(), count }))
 }
 
 #[cfg(test)]
@@ -264,7 +301,11 @@ mod tests {
     }
 
     fn bodies(claimed: &[Claimed]) -> Vec<String> {
-        claimed.iter().map(|c| String::from_utf8(c.outgoing.body.to_vec()).unwrap()).collect()
+        let body = |c: &Claimed| match &c.content {
+            Content::Payload(outgoing) => String::from_utf8(outgoing.body.to_vec()).unwrap(),
+            Content::Unresolved(..) => "unresolved".to_owned(),
+        };
+        claimed.iter().map(body).collect()
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::batch::{self, ENVELOPE_BYTES};
 use super::outbox::{Claimed, Held, Outbox};
 use super::retry::{classify, RetryPolicy, Verdict};
+use super::unresolved::Unresolved;
 use super::{trim, Counters};
 use crate::config::Configuration;
 use crate::model::{Kind, Outgoing};
@@ -270,14 +271,31 @@ impl Sender {
             .ok()
     }
 
-    fn forget(&self, disk: OnDisk) {
+    /// Removes the files of a payload sent, refused for good, or dropped on purpose.
+    pub(super) fn forget(&self, disk: OnDisk) {
         if let Some(outbox) = &self.outbox {
             disk.whole.into_iter().chain(disk.parts).for_each(|held| outbox.remove(held));
         }
     }
 
+    /// Keeps an event whose stacks are not resolved yet for the next start; `false` when
+    /// there is no outbox (or it failed, which is logged).
+    pub(super) fn keep_unresolved(&self, api_key: &str, event: &Unresolved) -> bool {
+        let Some(outbox) = &self.outbox else { return false };
+        match outbox.write_unresolved(api_key, event) {
+            Ok(()) => {
+                add(&self.counters.persisted, 1);
+                true
+            }
+            Err(e) => {
+                tracing::error!(target: "bugsnag_core", "could not write to the Bugsnag outbox: {e}");
+                false
+            }
+        }
+    }
+
     /// Gives a held payload back to the outbox for the next start.
-    fn release(&self, held: Held, count: u64) {
+    pub(super) fn release(&self, held: Held, count: u64) {
         let Some(outbox) = &self.outbox else { return };
         match outbox.release(held) {
             Ok(()) => add(&self.counters.persisted, count),

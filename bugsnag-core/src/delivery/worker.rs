@@ -17,14 +17,15 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::batch::{self, Serialized, ENVELOPE_BYTES};
-use super::outbox::{Claimed, Held, HEARTBEAT};
+use super::outbox::{Claimed, Content, Held, HEARTBEAT};
 use super::redact::Filters;
 use super::send::{OnDisk, Sender};
+use super::unresolved::Unresolved;
 use super::{bump, trim, Barrier, Counters, Finish, Job, Progress, THREAD_NAME};
 use crate::config::Configuration;
 use crate::model::{Event, Outgoing};
 use crate::sessions::SessionTracker;
-use crate::stacktrace::{FrameRules, Stacktrace};
+use crate::stacktrace::{FrameRules, LoadedModule, Stacktrace};
 
 /// Events and payloads in hand (being prepared, waiting for a batch, being sent or
 /// waiting out a backoff) before the thread stops taking jobs from the queue, so an
@@ -50,6 +51,8 @@ pub(crate) struct Worker {
     typical_size: AtomicUsize,
     /// Batches in their first attempt.
     lanes: Arc<Semaphore>,
+    /// The process's modules, read once, when the first event is kept unresolved.
+    modules: std::sync::OnceLock<Vec<LoadedModule>>,
     progress: Arc<Progress>,
     counters: Arc<Counters>,
     sessions: Arc<SessionTracker>,
@@ -79,6 +82,7 @@ impl Worker {
             root_warned: AtomicBool::new(false),
             typical_size: AtomicUsize::new(0),
             lanes: Arc::new(Semaphore::new(config.max_in_flight)),
+            modules: std::sync::OnceLock::new(),
             progress,
             counters,
             sessions,
@@ -148,9 +152,17 @@ impl Worker {
         let mut stopped = self.stopped.clone();
         // Claimed here, off the caller's thread (reading the directory may be slow), and
         // numbered before any job, so the first flush waits for them.
-        for Claimed { held, outgoing } in self.sender.claim_outbox() {
+        for Claimed { held, content } in self.sender.claim_outbox() {
             let done = self.progress.start();
-            self.send(&mut sending, outgoing, OnDisk { whole: Some(held), parts: Vec::new() }, done);
+            match content {
+                Content::Payload(outgoing) => {
+                    self.send(&mut sending, outgoing, OnDisk { whole: Some(held), parts: Vec::new() }, done)
+                }
+                Content::Unresolved(api_key, event) => {
+                    let worker = self.clone();
+                    preparing.spawn(async move { worker.prepare_kept(held, api_key, event, done).await });
+                }
+            }
         }
         let mut ticker = tokio::time::interval(self.session_interval);
         ticker.tick().await; // the first tick is immediate
@@ -275,8 +287,15 @@ impl Worker {
     /// line) if it cannot be sent. An unhandled event may be the process's last words:
     /// it is on disk before it waits for a batch.
     async fn prepare(&self, mut event: Box<Event>, done: Finish) -> Option<Prepared> {
-        let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
-        crate::stacktrace::resolve(&mut traces, &self.rules).await;
+        if !self.resolve_unless_stopped(&mut event).await {
+            // The shutdown ran out of time first: kept as it is, for the next start to
+            // resolve and send, rather than lost while the debug information loads.
+            if self.keep_unresolved(&mut event) {
+                return None;
+            }
+            let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
+            crate::stacktrace::resolve(&mut traces, &self.rules).await;
+        }
         name_allocation_failure(&mut event);
         self.check_project_root(&event);
         self.filters.event(&mut event);
@@ -307,6 +326,46 @@ impl Worker {
             None
         };
         Some(Prepared { event, held, done })
+    }
+
+    /// Resolves `event`'s stacks; `false` if the shutdown ran out of time first.
+    async fn resolve_unless_stopped(&self, event: &mut Event) -> bool {
+        let mut stopped = self.stopped.clone();
+        let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
+        tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stop| *stop) => false,
+            () = crate::stacktrace::resolve(&mut traces, &self.rules) => true,
+        }
+    }
+
+    /// Writes `event` to the outbox with its stacks unresolved; `false` when it cannot
+    /// be (no outbox, or a stack only this process can read).
+    fn keep_unresolved(&self, event: &mut Event) -> bool {
+        self.filters.event(event);
+        let api_key = event.api_key.clone().or_else(|| self.api_key.clone()).unwrap_or_default();
+        let modules = self.modules.get_or_init(crate::stacktrace::loaded_modules);
+        Unresolved::of(event, modules).is_some_and(|kept| self.sender.keep_unresolved(&api_key, &kept))
+    }
+
+    /// An event an earlier run kept unresolved: resolved with this build's debug
+    /// information, then sent like any other; given back if this run stops first.
+    async fn prepare_kept(&self, held: Held, api_key: String, event: Unresolved, done: Finish) -> Option<Prepared> {
+        let mut stopped = self.stopped.clone();
+        let resolved = tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stop| *stop) => {
+                self.sender.release(held, 1);
+                return None;
+            }
+            resolved = event.resolve(&self.rules) => resolved,
+        };
+        let Some(body) = resolved.and_then(|body| trim::fit(body, trim::MAX_PAYLOAD_BYTES - ENVELOPE_BYTES)) else {
+            bump(&self.counters.dropped_invalid);
+            self.sender.forget(OnDisk { whole: Some(held), parts: Vec::new() });
+            return None;
+        };
+        Some(Prepared { event: Serialized { api_key, body }, held: Some(held), done })
     }
 
     /// Warns once when a report's frames have files but none is in-project: a

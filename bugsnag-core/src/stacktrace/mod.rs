@@ -170,6 +170,22 @@ impl Stacktrace {
         Self(Repr::Recorded(frames))
     }
 
+    /// The return addresses of a stack not resolved yet, to keep it for a later start
+    /// of the same build; `None` for one held in a form only this process reads (a
+    /// backtrace read from text, a crash recorded by an earlier run) or resolved already.
+    /// An origin's stack keeps its addresses, not that it is one.
+    pub(crate) fn addresses(&self) -> Option<Vec<u64>> {
+        let ips: &[usize] = match &self.0 {
+            Repr::Empty => &[],
+            Repr::Unresolved(ips) => ips,
+            Repr::Origin(origin) => origin.ips(),
+            #[cfg(feature = "anyhow")]
+            Repr::Anyhow(_, here) => return here.addresses(),
+            _ => return None,
+        };
+        Some(ips.iter().map(|&ip| ip as u64).collect())
+    }
+
     /// Whether resolving would change anything.
     fn is_resolved(&self) -> bool {
         matches!(self.0, Repr::Empty | Repr::Frames(_))

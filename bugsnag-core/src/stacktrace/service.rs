@@ -75,11 +75,13 @@ fn resolve_all(mut traces: Vec<Stacktrace>, rules: &FrameRules, resolver: &mut R
 }
 
 /// Resolves `traces` (the exceptions of one event) with `rules`, on the symbols thread.
+/// Cancel-safe: the thread works on copies, so a resolution given up on (a shutdown out
+/// of time) leaves `traces` as they were.
 pub(crate) async fn resolve(traces: &mut [&mut Stacktrace], rules: &Arc<FrameRules>) {
     if traces.iter().all(|t| t.is_resolved()) {
         return;
     }
-    let taken: Vec<Stacktrace> = traces.iter_mut().map(|t| std::mem::replace(&mut **t, Stacktrace::empty())).collect();
+    let taken: Vec<Stacktrace> = traces.iter().map(|t| (**t).clone()).collect();
     let (reply, answer) = oneshot::channel();
     let job = Job { traces: taken, rules: rules.clone(), reply };
     let sent = match SERVICE.get_or_init(spawn) {

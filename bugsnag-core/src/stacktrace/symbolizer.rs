@@ -208,7 +208,7 @@ fn note_build_id<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Opt
 }
 
 /// One executable mapping of the running process, as a crash record keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LoadedModule {
     pub(crate) start: u64,
     pub(crate) end: u64,
