@@ -324,8 +324,10 @@ impl Configuration {
         queue_capacity: usize => queue_capacity;
         /// Breadcrumbs kept and sent per event (25 by default; at most 100).
         max_breadcrumbs: usize => max_breadcrumbs;
-        /// A directory where payloads that could not be sent are kept and re-sent on the
-        /// next start (off by default).
+        /// A directory where payloads that could not be sent (and crash records) are kept
+        /// and sent on the next start. The process-wide client (`configure`) defaults to
+        /// a directory of the program's own, `~/.cache/bugsnag/<program>/` or the like,
+        /// made only when something is written; a `Client::new` has none unless given.
         outbox_dir: impl Into<PathBuf> => outbox_dir(some);
         /// Payload files the outbox keeps at most (100); the oldest go first.
         outbox_max_files: usize => outbox_max_files;
