@@ -3,8 +3,22 @@
 //! program, `$XDG_CACHE_HOME/bugsnag/<program>/` (or `~/.cache/bugsnag/<program>/`, or,
 //! without a writable home, as on AWS Lambda, `/tmp/bugsnag/<program>/`), unless
 //! `outbox_dir` names another. Nothing is created until something is written there.
+//!
+//! A process *claims* a file there by renaming it to `<name>.claimed-<owner>`, where the
+//! owner names its pid namespace, pid and start time: a rename succeeds for one process
+//! only, and a process in the same namespace sees at once that a claim's owner died (or
+//! that its pid was reused); otherwise the claim must have gone five minutes without the
+//! heartbeat its owner gives every file it holds.
 
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// What a file's name gets when a process claims it: `<name>.claimed-<owner>`.
+pub(crate) const CLAIMED: &str = ".claimed-";
+/// A claim whose owner gave no heartbeat for this long is taken over.
+const STALE_CLAIM: Duration = Duration::from_secs(300);
 
 /// The program's own directory: the first of the candidates that exists and is
 /// writable, or could be created. Not created here.
@@ -36,6 +50,44 @@ pub(crate) fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut missing: Vec<PathBuf> = dir.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
     missing.reverse();
     missing
+}
+
+/// This process as a claim owner: `<pid namespace>.<pid>.<start time>`.
+pub(crate) fn owner() -> &'static str {
+    static OWNER: OnceLock<String> = OnceLock::new();
+    OWNER.get_or_init(|| {
+        let pid = std::process::id();
+        format!("{}.{pid}.{}", pid_namespace().unwrap_or(0), start_time(pid).unwrap_or(0))
+    })
+}
+
+/// Whether the owner of a claim is gone: dead (seen from the same pid namespace), or
+/// silent for longer than [`STALE_CLAIM`].
+pub(crate) fn owner_gone(claim_owner: &str, path: &Path) -> bool {
+    let mut parts = claim_owner.split('.').map(|p| p.parse::<u64>().ok());
+    if let (Some(Some(ns)), Some(Some(pid)), Some(Some(start))) = (parts.next(), parts.next(), parts.next()) {
+        if ns != 0 && Some(ns) == pid_namespace() {
+            let pid = u32::try_from(pid).unwrap_or(0);
+            if start_time(pid) != Some(start) {
+                return true;
+            }
+        }
+    }
+    let age = fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+    age.is_some_and(|age| age > STALE_CLAIM)
+}
+
+pub(crate) fn pid_namespace() -> Option<u64> {
+    let link = fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_str()?;
+    text.trim_start_matches("pid:[").trim_end_matches(']').parse().ok()
+}
+
+/// A process's start time in clock ticks since boot (`/proc/<pid>/stat`, field 22).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[cfg(test)]

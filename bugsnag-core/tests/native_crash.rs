@@ -145,8 +145,10 @@ fn allocation_fails() {
 fn child() {
     let (Ok(part), Ok(dir)) = (std::env::var(CHILD), std::env::var(DIR)) else { return };
     let endpoint = std::env::var("BUGSNAG_ENDPOINT").unwrap_or_else(|_| closed_endpoint());
+    // A start without an API key cannot send what earlier runs recorded.
+    let key = if part == "replay-without-key" { "" } else { API_KEY };
     let config = Configuration::default()
-        .api_key(API_KEY)
+        .api_key(key)
         .endpoint(&endpoint)
         .session_endpoint(endpoint.replace("/notify", "/sessions"))
         .outbox_dir(&dir)
@@ -164,6 +166,7 @@ fn child() {
             assert!(guard.client().flush(WAIT));
             return;
         }
+        "replay-without-key" => return,
         "segv" => write_to_a_bad_address(),
         "overflow" => println!("{}", recurse_forever(0)),
         "overflow-thread" => {
@@ -379,6 +382,51 @@ fn bus_errors_illegal_instructions_and_arithmetic_errors_are_reported() {
     assert_crash(&event, "SIGILL", "illegal instruction", "raise_signal");
     let (event, _) = crash_and_replay("fpe", libc::SIGFPE);
     assert_crash(&event, "SIGFPE", "arithmetic error", "raise_signal");
+}
+
+#[test]
+fn a_record_is_kept_until_a_start_can_send_it() {
+    let dir = std::env::temp_dir().join(format!("bugsnag-native-kept-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let crashed = run_child("segv", &dir, None);
+    assert_eq!(crashed.status.signal(), Some(libc::SIGSEGV));
+    assert_eq!(records(&dir).len(), 1);
+    // A start that cannot send (no API key: a misconfiguration) gives the record back.
+    let collector = Collector::start();
+    let url = format!("{}/notify", collector.url());
+    let unsent = run_child("replay-without-key", &dir, Some(&url));
+    assert!(unsent.status.success(), "{}", String::from_utf8_lossy(&unsent.stderr));
+    assert_eq!(records(&dir).len(), 1, "the record is still there");
+    // Then one that can.
+    let replay = run_child("replay", &dir, Some(&url));
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_crash(&events[0], "SIGSEGV", "invalid memory reference at 0x10", "write_to_a_bad_address");
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing left once it was sent");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_record_claimed_by_a_process_that_died_is_taken_back() {
+    let dir = std::env::temp_dir().join(format!("bugsnag-native-dead-claim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let crashed = run_child("segv", &dir, None);
+    assert_eq!(crashed.status.signal(), Some(libc::SIGSEGV));
+    // As a process that claimed it and died before sending it would leave it: same pid
+    // namespace, a pid that is not running.
+    let record = records(&dir).pop().unwrap();
+    let namespace = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let namespace = namespace.to_str().unwrap().trim_start_matches("pid:[").trim_end_matches(']');
+    let name = record.file_name().unwrap().to_str().unwrap();
+    std::fs::rename(&record, dir.join(format!("{name}.claimed-{namespace}.{}.1", u32::MAX - 1))).unwrap();
+    let collector = Collector::start();
+    let replay = run_child("replay", &dir, Some(&format!("{}/notify", collector.url())));
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing left once it was sent");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -183,12 +183,12 @@ impl Pipeline {
                 merge_tab(&mut metadata, trace::SPANS_TAB.to_owned(), fields);
             }
         }
-        let (app, mut device, session) = match options.snapshot {
-            Some(snapshot) => (snapshot.app, snapshot.device, snapshot.session),
+        let (app, mut device, session, crash_record) = match options.snapshot {
+            Some(snapshot) => (snapshot.app, snapshot.device, snapshot.session, Some(snapshot.record)),
             None => {
                 let mut device = Device::clone(&self.device.get());
                 device.time = Some(crate::time::now_rfc3339());
-                (self.app.clone(), device, None)
+                (self.app.clone(), device, None, None)
             }
         };
         for (name, version) in scope.runtime_versions {
@@ -220,6 +220,7 @@ impl Pipeline {
             feature_flags,
             metadata,
             api_key: options.api_key,
+            crash_record,
         }
     }
 
@@ -279,6 +280,7 @@ impl Pipeline {
                 feature_flags: Vec::new(),
                 metadata: serde_json::Map::new(),
                 api_key: None,
+                crash_record: None,
             };
             sample.fill(&mut event);
             let note = format!(

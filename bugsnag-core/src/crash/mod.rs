@@ -19,14 +19,15 @@ mod record;
 #[cfg(target_os = "linux")]
 mod signals;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use crate::capture::Options;
-use crate::client::{Client, Outcome};
+use crate::client::{Client, DropReason, Outcome};
 use crate::model::{App, Device, Exception, ProcessSnapshot, Session, SeverityReason, User};
 use crate::stacktrace::{RecordedFrame, Stacktrace};
+use crate::storage;
 use record::Record;
 
 /// Installs the handlers for `client` (once per process) and reports the crashes earlier
@@ -74,29 +75,47 @@ pub(crate) fn handler_running() -> bool {
     false
 }
 
-/// Reports every record in `dir` (claimed first, by renaming, so that two processes
-/// never report one twice), then removes it.
+/// Reports every record in `dir`, and every record a dead process had claimed. A record
+/// is claimed first (as `storage` says), so two processes never report one twice, and
+/// it is gone only once its event was sent, kept in the outbox, or deliberately not sent
+/// (release stages, callbacks, ignored classes, the error budget); refused by a client
+/// without a valid key, without room, or shutting down, it is given back for the next
+/// start.
 fn report_recorded(client: &Client, dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let claim = format!(".claimed-{}", std::process::id());
+    let mine = format!("{}{}", storage::CLAIMED, storage::owner());
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_none_or(|e| e != "record") || !entry.file_type().is_ok_and(|t| t.is_file()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let original = crate::delivery::unclaimed_name(&name);
+        if !original.ends_with(".record") || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        let claimed = path.with_file_name(format!("{}{claim}", entry.file_name().to_string_lossy()));
+        if let Some((_, owner)) = name.split_once(storage::CLAIMED) {
+            if name.ends_with(&mine) || !storage::owner_gone(owner, &path) {
+                continue;
+            }
+        }
+        let claimed = path.with_file_name(format!("{original}{mine}"));
         if std::fs::rename(&path, &claimed).is_err() {
             continue; // another process took it
         }
         let text = std::fs::read(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        match Record::parse(&text) {
-            Some(record) => {
-                let _ = client.report_crash(record);
-                let _ = std::fs::remove_file(&claimed);
+        let Some(record) = Record::parse(&text) else {
+            tracing::warn!(target: "bugsnag_core", "skipping unreadable Bugsnag crash record {}", path.display());
+            let _ = std::fs::rename(&claimed, path.with_file_name(format!("{original}.corrupt")));
+            continue;
+        };
+        match client.report_crash(record, claimed.clone()) {
+            // Delivery removes it, or gives it back.
+            Outcome::Queued => {}
+            Outcome::Dropped(
+                DropReason::Disabled | DropReason::QueueFull | DropReason::ShutDown | DropReason::NotConfigured,
+            ) => {
+                let _ = std::fs::rename(&claimed, path.with_file_name(original));
             }
-            None => {
-                tracing::warn!(target: "bugsnag_core", "skipping unreadable Bugsnag crash record {}", path.display());
-                let _ = std::fs::rename(&claimed, path.with_extension("record.corrupt"));
+            Outcome::Dropped(_) => {
+                let _ = std::fs::remove_file(&claimed);
             }
         }
     }
@@ -135,7 +154,7 @@ fn message(record: &Record) -> String {
 impl Client {
     /// Reports a crash an earlier run recorded: unhandled, severity `error`,
     /// severityReason `signal`, with the app, device and session of the crashed run.
-    fn report_crash(&self, record: Record) -> Outcome {
+    fn report_crash(&self, record: Record, path: PathBuf) -> Outcome {
         let class = signal_name(record.signal);
         let frames: Vec<RecordedFrame> = record
             .ips
@@ -176,7 +195,7 @@ impl Client {
         if let Some(user) = &record.user {
             options = options.user(User::id(user.clone()));
         }
-        options.snapshot = Some(Box::new(ProcessSnapshot { app, device, session }));
+        options.snapshot = Some(Box::new(ProcessSnapshot { app, device, session, record: path }));
         let message = message(&record);
         self.report(class, |stacktrace| vec![Exception { error_class: class.to_owned(), message, stacktrace }], options)
     }

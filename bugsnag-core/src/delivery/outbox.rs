@@ -3,17 +3,12 @@
 //!
 //! Each payload is one file, `<nanoseconds>-<uuid>.json`: a header line (`kind`, API key)
 //! then the body; or, for an event kept before its stack was resolved, a header saying so
-//! (`unresolved`) then the [`Unresolved`] event. Files are written to a temporary name and renamed, so a reader never
-//! sees half a file. A process *claims* a file by renaming it to
-//! `<name>.claimed-<owner>`; a rename succeeds for one process only, so two processes
-//! sharing the directory never send a file twice. A payload waiting for a retry is held
-//! the same way: written straight to a claimed name, so it is on disk while it waits.
-//!
-//! A claim is taken over only when its owner is gone: the owner names its pid namespace,
-//! pid and start time, so a process in the same namespace sees at once that it died (or
-//! that its pid was reused); otherwise the claim must have gone [`STALE_CLAIM`] without
-//! the heartbeat its owner gives every held file. A file's age plays no part, so an old
-//! payload is claimed like a new one.
+//! (`unresolved`) then the [`Unresolved`] event. Files are written to a temporary name
+//! and renamed, so a reader never sees half a file. A process *claims* a file as
+//! `storage` says, so two processes sharing the directory never send a file twice, and
+//! a dead process's claims are taken over. A payload waiting for a retry is held the same
+//! way: written straight to a claimed name, so it is on disk while it waits. A file's age
+//! plays no part, so an old payload is claimed like a new one.
 //!
 //! The directory is bounded in files and bytes, oldest dropped first; only regular files
 //! are read, and unreadable ones are set aside as `.corrupt` with a log line.
@@ -22,19 +17,17 @@ use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use super::unresolved::Unresolved;
 use crate::model::{Kind, Outgoing};
+use crate::storage::{owner, owner_gone, CLAIMED};
 
-/// A claim whose owner gave no heartbeat for this long is taken over.
-const STALE_CLAIM: Duration = Duration::from_secs(300);
 /// How often an owner refreshes the files it holds.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(30);
-const CLAIMED: &str = ".claimed-";
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +41,14 @@ struct Header {
 /// A payload file this process holds (claimed, or written while it waits for a retry).
 #[derive(Debug)]
 pub(crate) struct Held(PathBuf);
+
+impl Held {
+    /// A file beside the payloads that this process claimed (a crash record): removed
+    /// once its event is sent, given back (its claim undone) if the event is kept.
+    pub(crate) fn claimed(path: PathBuf) -> Self {
+        Self(path)
+    }
+}
 
 /// A file read back from the outbox, claimed by this process.
 pub(crate) struct Claimed {
@@ -217,52 +218,14 @@ impl Outbox {
     }
 }
 
-/// `<name>.json` of a claimed or unclaimed file name.
-fn unclaimed_name(name: &str) -> &str {
+/// `<name>` of a claimed or unclaimed file name.
+pub(crate) fn unclaimed_name(name: &str) -> &str {
     name.split_once(CLAIMED).map_or(name, |(original, _)| original)
 }
 
 fn unclaimed(path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     path.with_file_name(unclaimed_name(name))
-}
-
-/// This process as a claim owner: `<pid namespace>.<pid>.<start time>`.
-fn owner() -> &'static str {
-    static OWNER: OnceLock<String> = OnceLock::new();
-    OWNER.get_or_init(|| {
-        let pid = std::process::id();
-        format!("{}.{pid}.{}", pid_namespace().unwrap_or(0), start_time(pid).unwrap_or(0))
-    })
-}
-
-/// Whether the owner of a claim is gone: dead (seen from the same pid namespace), or
-/// silent for longer than [`STALE_CLAIM`].
-fn owner_gone(claim_owner: &str, path: &Path) -> bool {
-    let mut parts = claim_owner.split('.').map(|p| p.parse::<u64>().ok());
-    if let (Some(Some(ns)), Some(Some(pid)), Some(Some(start))) = (parts.next(), parts.next(), parts.next()) {
-        if ns != 0 && Some(ns) == pid_namespace() {
-            let pid = u32::try_from(pid).unwrap_or(0);
-            if start_time(pid) != Some(start) {
-                return true;
-            }
-        }
-    }
-    let age = fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-    age.is_some_and(|age| age > STALE_CLAIM)
-}
-
-fn pid_namespace() -> Option<u64> {
-    let link = fs::read_link("/proc/self/ns/pid").ok()?;
-    let text = link.to_str()?;
-    text.trim_start_matches("pid:[").trim_end_matches(']').parse().ok()
-}
-
-/// A process's start time in clock ticks since boot (`/proc/<pid>/stat`, field 22).
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; fields resume after the last ')'.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn read(path: &Path) -> Option<Content> {
@@ -284,6 +247,7 @@ fn read(path: &Path) -> Option<Content> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::pid_namespace;
 
     fn outgoing(n: usize) -> Outgoing {
         Outgoing {

@@ -313,8 +313,10 @@ impl Worker {
                 None
             }
         };
+        let record = event.crash_record.take().map(Held::claimed);
         let Some(body) = body else {
             bump(&self.counters.dropped_invalid);
+            self.sender.forget(OnDisk { whole: record, parts: Vec::new() });
             return None;
         };
         self.typical_size.store(body.len() + body.len() / 4, Ordering::Relaxed);
@@ -324,6 +326,15 @@ impl Worker {
             batch::payload(&event.api_key, &[&event.body]).and_then(|alone| self.sender.hold(&alone))
         } else {
             None
+        };
+        // A crash record is gone once its event is in the outbox; until then it stands
+        // for it (removed when sent, given back when kept).
+        let held = match (held, record) {
+            (Some(held), record) => {
+                self.sender.forget(OnDisk { whole: record, parts: Vec::new() });
+                Some(held)
+            }
+            (None, record) => record,
         };
         Some(Prepared { event, held, done })
     }

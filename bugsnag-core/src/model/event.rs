@@ -214,6 +214,9 @@ pub(crate) struct ProcessSnapshot {
     pub(crate) app: App,
     pub(crate) device: Device,
     pub(crate) session: Option<EventSession>,
+    /// The record, claimed by this process: gone once the event is sent (or kept in
+    /// the outbox), given back if it is kept for the next start.
+    pub(crate) record: std::path::PathBuf,
 }
 
 /// One error report, as sent in the `events` array of a payload.
@@ -267,6 +270,9 @@ pub struct Event {
     /// Sends this event with another API key than the configuration's.
     #[serde(skip)]
     pub api_key: Option<String>,
+    /// The crash record this event was made from (see [`ProcessSnapshot::record`]).
+    #[serde(skip)]
+    pub(crate) crash_record: Option<std::path::PathBuf>,
 }
 
 impl Event {
