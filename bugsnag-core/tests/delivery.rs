@@ -72,6 +72,26 @@ fn server_errors_are_retried_until_accepted_and_arrive_once() {
 }
 
 #[test]
+fn retries_are_counted_in_events_like_everything_else() {
+    let collector = Collector::start();
+    // Slow failures: while the first request fails, the others wait and go as a batch.
+    collector.script((0..4).map(|_| Reply::status(500).delay(Duration::from_millis(100))));
+    let client = Client::new(fast(collector.configuration()).max_in_flight(1));
+    for n in 0..20 {
+        assert!(message(&client, &format!("event {n}")).is_queued());
+    }
+    assert!(client.flush(WAIT));
+    let requests = collector.requests();
+    let events_in = |r: &bugsnag_core::testing::Received| r.body["events"].as_array().map_or(0, Vec::len) as u64;
+    let failed: u64 = requests.iter().filter(|r| r.status == 500).map(events_in).sum();
+    assert!(requests.iter().any(|r| events_in(r) > 1), "some requests were batches: {}", requests.len());
+    let stats = client.stats();
+    assert_eq!((stats.delivered, stats.dropped()), (20, 0));
+    assert_eq!(stats.retried, failed, "each event of each failed request was sent again");
+    collector.events();
+}
+
+#[test]
 fn client_errors_are_never_retried() {
     logs();
     for status in [400, 401, 403] {
@@ -188,6 +208,36 @@ fn events_still_queued_when_shutdown_times_out_go_to_the_outbox() {
     let restarted = Client::new(collector.configuration().outbox_dir(&dir));
     assert!(restarted.flush(WAIT));
     assert_eq!(collector.events().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_shutdown_line_counts_replayed_batches_in_events() {
+    logs();
+    let dir = temp_dir("unsent-count");
+    // Stacks resolve at once from here on (the debug information is loaded), so what the
+    // first shutdown keeps is batches of resolved events.
+    let warm = Collector::start();
+    let warming = Client::new(warm.configuration());
+    let _ = message(&warming, "warm-up");
+    assert!(warming.flush(WAIT));
+    let hanging = Collector::start();
+    hanging.answer_by_default(Reply::hang());
+    let first = Client::new(hanging.configuration().max_in_flight(1).outbox_dir(&dir));
+    for n in 0..50 {
+        let _ = message(&first, &format!("kept {n}"));
+    }
+    assert!(first.shutdown(Duration::from_millis(300)));
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(bugsnag_core::testing::events_in_outbox(&dir), 50);
+    assert!(files < 50, "batches: {files} files");
+    // The next start cannot send them either (the endpoint still hangs): it says 50.
+    let second = Client::new(hanging.configuration().outbox_dir(&dir));
+    assert!(second.shutdown(Duration::from_millis(300)));
+    let told = logged();
+    let lines: Vec<&str> = told.lines().filter(|l| l.contains("Bugsnag shutdown") && l.contains("300ms")).collect();
+    assert!(lines.len() >= 2 && lines.iter().all(|l| l.contains("50 events were still unsent")), "{lines:#?}");
+    assert_eq!(bugsnag_core::testing::events_in_outbox(&dir), 50, "all kept again");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -44,7 +44,8 @@ pub struct Stats {
     pub queued: u64,
     /// Events Bugsnag accepted (and session-count payloads, one each).
     pub delivered: u64,
-    /// Retry attempts made (of one request, which may carry several events).
+    /// Events sent again after a retryable failure, once per attempt (like every other
+    /// counter, in events: a retried batch of 10 counts 10).
     pub retried: u64,
     /// Events (and session-count payloads) written to the outbox for a later start.
     pub persisted: u64,

@@ -6,7 +6,7 @@
 //! number is unfinished. Only unfinished numbers are kept, so this stays bounded by the
 //! jobs in hand, however many events an outage drops.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,10 @@ impl Barrier {
 #[derive(Default)]
 struct Pending {
     next: u64,
-    unfinished: BTreeSet<u64>,
+    /// Unfinished numbers, each with the events its job carries.
+    unfinished: BTreeMap<u64, u64>,
+    /// The sum of those events.
+    events: u64,
     barriers: Vec<(u64, Arc<Barrier>)>,
 }
 
@@ -55,18 +58,25 @@ impl Progress {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Numbers a job taken in hand; the number finishes when the guard drops.
+    /// Numbers a job of one event (or one session-count payload) taken in hand; the
+    /// number finishes when the guard drops.
     pub(crate) fn start(self: &Arc<Self>) -> Finish {
+        self.start_events(1)
+    }
+
+    /// Numbers a job carrying `events` (a batch read back from the outbox).
+    pub(crate) fn start_events(self: &Arc<Self>, events: u64) -> Finish {
         let mut pending = self.lock();
         let seq = pending.next;
         pending.next += 1;
-        pending.unfinished.insert(seq);
+        pending.unfinished.insert(seq, events);
+        pending.events += events;
         Finish { progress: self.clone(), seq }
     }
 
-    /// Jobs taken in hand and not finished yet.
+    /// Events in hand and not finished yet.
     pub(crate) fn unfinished(&self) -> usize {
-        self.lock().unfinished.len()
+        usize::try_from(self.lock().events).unwrap_or(usize::MAX)
     }
 
     /// Opens `barrier` once every job taken in hand before it has finished.
@@ -79,13 +89,15 @@ impl Progress {
 
     fn finish(&self, seq: u64) {
         let mut pending = self.lock();
-        pending.unfinished.remove(&seq);
+        if let Some(events) = pending.unfinished.remove(&seq) {
+            pending.events -= events;
+        }
         open_reached(&mut pending);
     }
 }
 
 fn open_reached(pending: &mut Pending) {
-    let lowest = pending.unfinished.first().copied().unwrap_or(u64::MAX);
+    let lowest = pending.unfinished.first_key_value().map_or(u64::MAX, |(seq, _)| *seq);
     pending.barriers.retain(|(target, barrier)| {
         let reached = lowest >= *target;
         if reached {
@@ -119,6 +131,9 @@ mod tests {
             drop(progress.start()); // events finished meanwhile
         }
         assert_eq!(progress.lock().unfinished.len(), 1, "memory stays bounded during a storm");
+        let batch = progress.start_events(100);
+        assert_eq!(progress.unfinished(), 101, "counted in events");
+        drop(batch);
         let barrier = Arc::new(Barrier::default());
         progress.barrier(barrier.clone());
         assert!(!barrier.wait(Some(Instant::now() + Duration::from_millis(10))), "the stuck event is pending");

@@ -212,7 +212,7 @@ impl Sender {
                 break;
             }
             retry += 1;
-            add(&self.counters.retried, 1);
+            add(&self.counters.retried, outgoing.count);
             // After a `Retry-After` the endpoint itself says when; otherwise back off.
             let backoff = if retry_after.is_some() { Duration::ZERO } else { self.retry.delay(retry - 1, None) };
             tokio::select! {

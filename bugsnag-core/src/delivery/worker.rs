@@ -153,12 +153,13 @@ impl Worker {
         // Claimed here, off the caller's thread (reading the directory may be slow), and
         // numbered before any job, so the first flush waits for them.
         for Claimed { held, content } in self.sender.claim_outbox() {
-            let done = self.progress.start();
             match content {
                 Content::Payload(outgoing) => {
+                    let done = self.progress.start_events(outgoing.count);
                     self.send(&mut sending, outgoing, OnDisk { whole: Some(held), parts: Vec::new() }, done)
                 }
                 Content::Unresolved(api_key, event) => {
+                    let done = self.progress.start();
                     let worker = self.clone();
                     preparing.spawn(async move { worker.prepare_kept(held, api_key, event, done).await });
                 }
