@@ -109,7 +109,7 @@ pub struct Configuration {
     pub(crate) queue_capacity: usize,
     pub(crate) max_breadcrumbs: usize,
     pub(crate) outbox_dir: Option<PathBuf>,
-    pub(crate) outbox_max_files: usize,
+    pub(crate) outbox_max_events: u64,
     pub(crate) outbox_max_bytes: u64,
     pub(crate) max_retries: u32,
     #[serde(rename = "retry_initial_backoff_ms", with = "millis")]
@@ -161,7 +161,7 @@ impl Default for Configuration {
             queue_capacity: 1024,
             max_breadcrumbs: 25,
             outbox_dir: None,
-            outbox_max_files: 100,
+            outbox_max_events: 1000,
             outbox_max_bytes: 10 * 1024 * 1024,
             max_retries: 5,
             retry_initial_backoff: Duration::from_secs(1),
@@ -329,8 +329,9 @@ impl Configuration {
         /// a directory of the program's own, `~/.cache/bugsnag/<program>/` or the like,
         /// made only when something is written; a `Client::new` has none unless given.
         outbox_dir: impl Into<PathBuf> => outbox_dir(some);
-        /// Payload files the outbox keeps at most (100); the oldest go first.
-        outbox_max_files: usize => outbox_max_files;
+        /// Events the outbox keeps at most (1000); the oldest go first, counted in
+        /// `Stats::dropped_outbox_full`.
+        outbox_max_events: u64 => outbox_max_events;
         /// Bytes the outbox keeps at most (10 MiB); the oldest go first.
         outbox_max_bytes: u64 => outbox_max_bytes;
         /// Retries of a payload after a retryable failure (5).

@@ -211,16 +211,39 @@ fn events_still_queued_when_shutdown_times_out_go_to_the_outbox() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Loads the debug information: stacks resolve at once from then on, so what a shutdown
+/// keeps is batches of resolved events.
+fn warm_up() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let _ = message(&client, "warm-up");
+    assert!(client.flush(WAIT));
+}
+
+#[test]
+fn the_outbox_is_bounded_in_events_and_counts_what_it_drops() {
+    warm_up();
+    let dir = temp_dir("outbox-bound");
+    let hanging = Collector::start();
+    hanging.answer_by_default(Reply::hang());
+    let client = Client::new(hanging.configuration().max_in_flight(1).outbox_dir(&dir).outbox_max_events(20));
+    for n in 0..50 {
+        let _ = message(&client, &format!("kept {n}"));
+    }
+    assert!(client.shutdown(Duration::from_millis(300)));
+    let kept = bugsnag_core::testing::events_in_outbox(&dir) as u64;
+    let stats = client.stats();
+    assert!(kept <= 20, "{kept} events kept");
+    assert!(stats.dropped_outbox_full > 0, "{stats:?}");
+    assert_eq!(kept + stats.dropped_outbox_full, 50, "every event kept or counted: {stats:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn the_shutdown_line_counts_replayed_batches_in_events() {
     logs();
     let dir = temp_dir("unsent-count");
-    // Stacks resolve at once from here on (the debug information is loaded), so what the
-    // first shutdown keeps is batches of resolved events.
-    let warm = Collector::start();
-    let warming = Client::new(warm.configuration());
-    let _ = message(&warming, "warm-up");
-    assert!(warming.flush(WAIT));
+    warm_up();
     let hanging = Collector::start();
     hanging.answer_by_default(Reply::hang());
     let first = Client::new(hanging.configuration().max_in_flight(1).outbox_dir(&dir));

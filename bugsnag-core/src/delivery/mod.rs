@@ -60,6 +60,9 @@ pub struct Stats {
     /// Events that could not be serialized or made to fit the API's size limit (a log
     /// line says which).
     pub dropped_invalid: u64,
+    /// Events the outbox dropped, oldest first, to stay within `outbox_max_events` and
+    /// `outbox_max_bytes` (a log line says which file).
+    pub dropped_outbox_full: u64,
     /// Events held back by the per-error budget (not built, so not queued): their
     /// counts go out with their groups' next events.
     pub held_back: u64,
@@ -68,11 +71,15 @@ pub struct Stats {
 impl Stats {
     /// Everything dropped, for whatever reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_queue_full + self.dropped_rejected + self.dropped_undeliverable + self.dropped_invalid
+        self.dropped_queue_full
+            + self.dropped_rejected
+            + self.dropped_undeliverable
+            + self.dropped_invalid
+            + self.dropped_outbox_full
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Counters {
     queued: AtomicU64,
     delivered: AtomicU64,
@@ -82,6 +89,7 @@ struct Counters {
     dropped_rejected: AtomicU64,
     dropped_undeliverable: AtomicU64,
     dropped_invalid: AtomicU64,
+    dropped_outbox_full: AtomicU64,
     /// Events and payloads put in the queue, and taken out of it by the thread.
     handed: AtomicU64,
     taken: AtomicU64,
@@ -90,7 +98,11 @@ struct Counters {
 }
 
 fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+    add(counter, 1);
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
 }
 
 enum Job {
@@ -211,12 +223,13 @@ impl Delivery {
         }
         if stats.dropped() > 0 {
             losses.push(format!(
-                "{} events were dropped during the run ({} on a full queue, {} refused by Bugsnag, {} undeliverable, {} invalid)",
+                "{} events were dropped during the run ({} on a full queue, {} refused by Bugsnag, {} undeliverable, {} invalid, {} pushed out of the full outbox)",
                 stats.dropped(),
                 stats.dropped_queue_full,
                 stats.dropped_rejected,
                 stats.dropped_undeliverable,
                 stats.dropped_invalid,
+                stats.dropped_outbox_full,
             ));
         }
         if !losses.is_empty() {
@@ -244,6 +257,7 @@ impl Delivery {
             dropped_rejected: load(&c.dropped_rejected),
             dropped_undeliverable: load(&c.dropped_undeliverable),
             dropped_invalid: load(&c.dropped_invalid),
+            dropped_outbox_full: load(&c.dropped_outbox_full),
             held_back: 0,
         }
     }

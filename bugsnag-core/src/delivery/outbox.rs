@@ -10,19 +10,22 @@
 //! way: written straight to a claimed name, so it is on disk while it waits. A file's age
 //! plays no part, so an old payload is claimed like a new one.
 //!
-//! The directory is bounded in files and bytes, oldest dropped first; only regular files
-//! are read, and unreadable ones are set aside as `.corrupt` with a log line.
+//! The directory is bounded in events and bytes, oldest dropped first (each file's name
+//! says how many events it holds, `<nanoseconds>-<uuid>-<events>.json`, so counting
+//! reads no file) and counted in `Stats::dropped_outbox_full`; only regular files are
+//! read, and unreadable ones are set aside as `.corrupt` with a log line.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use super::unresolved::Unresolved;
+use super::Counters;
 use crate::model::{Kind, Outgoing};
 use crate::storage::{owner, owner_gone, CLAIMED};
 
@@ -67,18 +70,19 @@ pub(crate) enum Content {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     dir: PathBuf,
-    max_files: usize,
+    max_events: u64,
     max_bytes: u64,
     held: Mutex<HashSet<PathBuf>>,
+    counters: Arc<Counters>,
 }
 
 impl Outbox {
     /// An outbox in `dir`, made when the first file is written.
-    pub(crate) fn new(dir: PathBuf, max_files: usize, max_bytes: u64) -> io::Result<Self> {
+    pub(crate) fn new(dir: PathBuf, max_events: u64, max_bytes: u64, counters: Arc<Counters>) -> io::Result<Self> {
         if !crate::storage::can_hold_files(&dir) {
             return Err(io::Error::other("no file can be written there"));
         }
-        Ok(Self { dir, max_files, max_bytes, held: Mutex::default() })
+        Ok(Self { dir, max_events, max_bytes, held: Mutex::default(), counters })
     }
 
     /// Writes a payload for any process to send, then drops the oldest files past the bounds.
@@ -92,7 +96,7 @@ impl Outbox {
     pub(crate) fn write_unresolved(&self, api_key: &str, event: &Unresolved) -> io::Result<()> {
         let header = Header { kind: Kind::Event, api_key: api_key.to_owned(), unresolved: true };
         let body = serde_json::to_vec(event).map_err(io::Error::other)?;
-        self.write_file(&header, &body, "")?;
+        self.write_file(&header, &body, 1, "")?;
         self.enforce_bounds();
         Ok(())
     }
@@ -108,10 +112,10 @@ impl Outbox {
 
     fn write_as(&self, outgoing: &Outgoing, suffix: &str) -> io::Result<PathBuf> {
         let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone(), unresolved: false };
-        self.write_file(&header, &outgoing.body, suffix)
+        self.write_file(&header, &outgoing.body, outgoing.count, suffix)
     }
 
-    fn write_file(&self, header: &Header, body: &[u8], suffix: &str) -> io::Result<PathBuf> {
+    fn write_file(&self, header: &Header, body: &[u8], events: u64, suffix: &str) -> io::Result<PathBuf> {
         let mut text = serde_json::to_vec(header).map_err(io::Error::other)?;
         text.push(b'\n');
         text.extend_from_slice(body);
@@ -125,7 +129,7 @@ impl Outbox {
             fs::create_dir_all(&self.dir)?;
             fs::write(&temp, &text)?;
         }
-        let path = self.dir.join(format!("{nanos:024}-{id}.json{suffix}"));
+        let path = self.dir.join(format!("{nanos:024}-{id}-{events}.json{suffix}"));
         fs::rename(&temp, &path)?;
         Ok(path)
     }
@@ -169,19 +173,22 @@ impl Outbox {
         files
     }
 
+    /// Drops the oldest files until the outbox is within its bounds, counting their events.
     fn enforce_bounds(&self) {
         let files = self.files();
-        let mut count = files.len();
+        let mut events: u64 = files.iter().map(|(path, _)| events_in(path)).sum();
         let mut bytes: u64 = files.iter().map(|(_, size)| size).sum();
         for (path, size) in files {
-            if count <= self.max_files && bytes <= self.max_bytes {
+            if events <= self.max_events && bytes <= self.max_bytes {
                 break;
             }
+            let dropped = events_in(&path);
             if fs::remove_file(&path).is_ok() {
                 self.held_set().remove(&path);
-                tracing::warn!(target: "bugsnag_core", "Bugsnag outbox full; dropped its oldest payload {}", path.display());
+                super::add(&self.counters.dropped_outbox_full, dropped);
+                tracing::warn!(target: "bugsnag_core", "Bugsnag outbox full; dropped its oldest payload ({dropped} events) {}", path.display());
             }
-            count -= 1;
+            events = events.saturating_sub(dropped);
             bytes = bytes.saturating_sub(size);
         }
     }
@@ -216,6 +223,13 @@ impl Outbox {
         }
         claimed
     }
+}
+
+/// Events a payload file holds, from its name (files of older versions: 1).
+fn events_in(path: &Path) -> u64 {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let stem = unclaimed_name(name).trim_end_matches(".json");
+    stem.rsplit_once('-').and_then(|(_, n)| n.parse().ok()).filter(|n| *n <= 10_000).unwrap_or(1)
 }
 
 /// `<name>` of a claimed or unclaimed file name.
@@ -275,7 +289,7 @@ mod tests {
     #[test]
     fn payloads_round_trip_once_and_bounds_drop_the_oldest() {
         let dir = temp_dir("bounds");
-        let outbox = Outbox::new(dir.clone(), 3, 1 << 20).unwrap();
+        let outbox = Outbox::new(dir.clone(), 3, 1 << 20, Arc::default()).unwrap();
         for n in 0..5 {
             outbox.write(&outgoing(n)).unwrap();
         }
@@ -288,7 +302,7 @@ mod tests {
     #[test]
     fn corrupt_files_and_fifos_are_set_aside_without_blocking() {
         let dir = temp_dir("corrupt");
-        let outbox = Outbox::new(dir.clone(), 10, 1 << 20).unwrap();
+        let outbox = Outbox::new(dir.clone(), 10, 1 << 20, Arc::default()).unwrap();
         fs::write(dir.join("000-bad.json"), b"not a payload").unwrap();
         let fifo = std::process::Command::new("mkfifo").arg(dir.join("001-fifo.json")).status();
         outbox.write(&outgoing(1)).unwrap();
@@ -303,7 +317,7 @@ mod tests {
     #[test]
     fn an_old_payload_is_claimed_by_one_outbox_only() {
         let dir = temp_dir("old");
-        let first = Outbox::new(dir.clone(), 100, 1 << 20).unwrap();
+        let first = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default()).unwrap();
         for n in 0..20 {
             first.write(&outgoing(n)).unwrap();
         }
@@ -314,7 +328,7 @@ mod tests {
         }
         let claimed = first.claim_all();
         assert_eq!(claimed.len(), 20);
-        let second = Outbox::new(dir.clone(), 100, 1 << 20).unwrap();
+        let second = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default()).unwrap();
         assert!(second.claim_all().is_empty(), "live claims are not taken over");
         fs::remove_dir_all(dir).unwrap();
     }
@@ -322,7 +336,7 @@ mod tests {
     #[test]
     fn claims_of_a_dead_owner_are_taken_over_and_released_files_come_back() {
         let dir = temp_dir("dead");
-        let outbox = Outbox::new(dir.clone(), 100, 1 << 20).unwrap();
+        let outbox = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default()).unwrap();
         let held = outbox.hold(&outgoing(7)).unwrap();
         let name = held.0.file_name().unwrap().to_str().unwrap().to_owned();
         // Same namespace, a pid that is not running.

@@ -5,7 +5,7 @@
 //! the length of one attempt, never while it waits out a backoff, so a failing sessions
 //! endpoint cannot hold up events, nor the other way round.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use super::batch::{self, ENVELOPE_BYTES};
 use super::outbox::{Claimed, Held, Outbox};
 use super::retry::{classify, RetryPolicy, Verdict};
 use super::unresolved::Unresolved;
-use super::{trim, Counters};
+use super::{add, trim, Counters};
 use crate::config::Configuration;
 use crate::model::{Kind, Outgoing};
 
@@ -72,10 +72,6 @@ fn parse_url(config: &Configuration, what: &str, text: &str) -> Result<reqwest::
         .ok_or_else(|| format!("the {what} {text:?} is not an http(s) URL"))
 }
 
-fn add(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, Ordering::Relaxed);
-}
-
 impl Sender {
     pub(super) fn new(
         config: &Configuration,
@@ -99,7 +95,7 @@ impl Sender {
         }
         let http = http.build().map_err(|e| format!("could not build the HTTP client: {e}"))?;
         let outbox = config.outbox_dir.as_ref().and_then(|dir| {
-            Outbox::new(dir.clone(), config.outbox_max_files, config.outbox_max_bytes)
+            Outbox::new(dir.clone(), config.outbox_max_events, config.outbox_max_bytes, counters.clone())
                 .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag outbox {} unusable: {e}", dir.display()))
                 .ok()
         });
