@@ -24,10 +24,16 @@ async fn missing() -> Result<HttpResponse, actix_web::Error> {
     Err(actix_web::error::ErrorNotFound("no such order"))
 }
 
+static BOTH: std::sync::LazyLock<testing::Rendezvous> = std::sync::LazyLock::new(|| testing::Rendezvous::new(2));
+
 async fn work(name: web::Path<String>, client: web::Data<Client>) -> HttpResponse {
     let name = name.into_inner();
     bugsnag_core::configure_request(|s| s.set_user(User::id(name.clone())));
-    actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    if matches!(name.as_str(), "a" | "b") {
+        // The isolation test's two requests are in flight at once, users set, before
+        // either goes on.
+        BOTH.meet().await;
+    }
     bugsnag_core::add_metadata_tab("job", json!({ "name": name }));
     let _ = client.notify(&std::io::Error::other(format!("{name} failed")));
     HttpResponse::Ok().finish()

@@ -32,10 +32,16 @@ fn save() -> Result<&'static str, Reported<StorageError>> {
     Err(StorageError("disk full".into()).into())
 }
 
+static BOTH: std::sync::LazyLock<testing::Rendezvous> = std::sync::LazyLock::new(|| testing::Rendezvous::new(2));
+
 #[rocket::get("/work/<name>")]
 async fn work(name: &str, client: &rocket::State<Client>) -> &'static str {
     bugsnag_core::add_metadata_tab("job", json!({ "name": name }));
-    tokio::task::yield_now().await;
+    if matches!(name, "a" | "b") {
+        // The isolation test's two requests are in flight at once, tabs set, before
+        // either goes on.
+        BOTH.meet().await;
+    }
     let _ = client.notify(&std::io::Error::other(format!("{name} failed")));
     "done"
 }

@@ -203,6 +203,7 @@ async fn returned_errors_are_reported_by_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_keep_their_own_context() {
+    static BOTH: std::sync::LazyLock<testing::Rendezvous> = std::sync::LazyLock::new(|| testing::Rendezvous::new(2));
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     let handler = |client: Client| {
@@ -210,7 +211,8 @@ async fn concurrent_requests_keep_their_own_context() {
             let client = client.clone();
             async move {
                 bugsnag_core::configure_request(|s| s.set_user(User::id(name.clone())));
-                tokio::time::sleep(Duration::from_millis(30)).await;
+                // Both requests are in flight, each with its user set, before either goes on.
+                BOTH.meet().await;
                 bugsnag_core::add_metadata_tab("job", json!({ "name": name }));
                 let err = std::io::Error::other(format!("{name} failed"));
                 tokio::spawn(async move { client.notify_with(&err, Options::new()) }.in_current_scope())

@@ -442,6 +442,34 @@ pub fn events_in_outbox(dir: &std::path::Path) -> usize {
         .sum()
 }
 
+/// Holds each of a number of concurrent requests (or tasks) until all have arrived, so
+/// that a test of their isolation proves they overlapped; one that waits 10 seconds in
+/// vain panics (the handler's panic fails the request) rather than hanging the test.
+///
+/// ```
+/// # async fn handler() {
+/// static BOTH: std::sync::LazyLock<bugsnag_core::testing::Rendezvous> =
+///     std::sync::LazyLock::new(|| bugsnag_core::testing::Rendezvous::new(2));
+/// // In each of the two request handlers, after setting its user:
+/// BOTH.meet().await;
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Rendezvous(tokio::sync::Barrier);
+
+impl Rendezvous {
+    /// A rendezvous of `parties`.
+    pub fn new(parties: usize) -> Self {
+        Self(tokio::sync::Barrier::new(parties))
+    }
+
+    /// Waits until every party has arrived.
+    pub async fn meet(&self) {
+        let met = tokio::time::timeout(Duration::from_secs(10), self.0.wait()).await;
+        assert!(met.is_ok(), "the requests were not in flight at once");
+    }
+}
+
 /// Panics with the schema errors of any request that has some.
 pub fn assert_valid(requests: &[Received]) {
     for request in requests {
