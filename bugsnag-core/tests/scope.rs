@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bugsnag_core::testing::Collector;
+use bugsnag_core::testing::{self, Collector};
 use bugsnag_core::{Client, InCurrentScope, Options, Scope, User};
 use serde_json::json;
 
@@ -12,13 +12,16 @@ async fn concurrent_scopes_stay_isolated_and_follow_spawned_tasks() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
 
+    let both = std::sync::Arc::new(testing::Rendezvous::new(2));
     let request = |name: &'static str, client: Client| {
+        let both = both.clone();
         Scope::new().run(async move {
             bugsnag_core::configure_request(|s| {
                 s.set_context(format!("/orders/{name}"));
                 s.set_user(User::id(name));
             });
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Both are in flight, each with its user set, before either goes on.
+            both.meet().await;
             bugsnag_core::add_metadata_tab("order", json!({ "name": name }));
             let handle = tokio::spawn(
                 async move { client.notify_message(format!("from {name}"), Options::new()) }.in_current_scope(),
