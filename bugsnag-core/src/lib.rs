@@ -57,7 +57,7 @@
 //! | 2 | `capture/` | scopes, per-call options, error chains, origins, what a panic leaves |
 //! | 1 | `config`, `callbacks` | [`Configuration`]; `before_notify` callbacks and their [`Decision`] |
 //! | 0 | `model/` | the data sent: [`Event`], breadcrumbs, feature flags, payloads |
-//! | − | `stacktrace/`, `limits`, `reentry`, `shared`, `time`, `diagnostics` | helpers with no notifier knowledge |
+//! | − | `stacktrace/`, `storage`, `limits`, `reentry`, `shared`, `time`, `diagnostics` | helpers with no notifier knowledge (`storage`: the program's directory and file claims) |
 //!
 //! One event goes up and across: a `notify` call (floor 7 or 5) captures on the
 //! caller's thread (2), is built and filtered by the client's pipeline (5) and handed to

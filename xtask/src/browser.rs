@@ -17,7 +17,7 @@ use base64::Engine as _;
 use bugsnag_core::{Client, Options};
 use serde_json::{json, Value};
 
-use crate::inbox::{self, store::Store};
+use bugsnag_inbox::{self as inbox, Store};
 
 const WAIT: Duration = Duration::from_secs(20);
 

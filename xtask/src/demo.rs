@@ -14,7 +14,7 @@ use bugsnag_lambda::testing::{Invocation, RuntimeApi};
 use bugsnag_core::testing::{assert_valid, Collector, Received, API_KEY};
 use serde_json::Value;
 
-use crate::inbox::{self, store::Store};
+use bugsnag_inbox::{self as inbox, Store};
 
 const WAIT: Duration = Duration::from_secs(15);
 

@@ -14,14 +14,13 @@ use std::process::{Command, ExitCode};
 mod browser;
 mod crash;
 mod demo;
-mod inbox;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => target_dir().and_then(|target| demo::run(&workspace_root(), &target)),
-        Some("inbox") => target_dir().and_then(|target| inbox::run(&args[1..], &target)),
+        Some("inbox") => target_dir().and_then(|target| bugsnag_inbox::run(&args[1..], target.join("inbox/received.jsonl"))),
         Some("browser") => target_dir().and_then(|target| browser::check(&workspace_root(), &target)),
         Some("crash") => target_dir().and_then(|target| crash::check(&workspace_root(), &target)),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),

@@ -5,15 +5,14 @@ use std::path::PathBuf;
 use super::resolver::Resolver;
 use super::{RawFrame, Stackframe};
 
-/// Path prefixes of frames that belong to the notifier, the standard library's panic
-/// machinery or the capture itself; they are skipped at the top of a trace.
+/// The notifier's own crates. Only these: a user's crate may be named `bugsnag_…` too.
+const NOTIFIER: &[&str] =
+    &["bugsnag_core", "bugsnag_tower", "bugsnag_actix", "bugsnag_rocket", "bugsnag_worker", "bugsnag_lambda"];
+
+/// Path prefixes of frames that belong to the standard library's panic machinery or the
+/// capture itself (besides the notifier's); they are skipped at the top of a trace.
 const MACHINERY: &[&str] = &[
     "backtrace::",
-    "bugsnag_core::",
-    "bugsnag_tower::",
-    "bugsnag_actix::",
-    "bugsnag_rocket::",
-    "bugsnag_worker::",
     "std::",
     "core::",
     "alloc::",
@@ -64,11 +63,6 @@ const RUNTIME: &[&str] = &[
     "core",
     "alloc",
     "test",
-    "bugsnag_core",
-    "bugsnag_tower",
-    "bugsnag_actix",
-    "bugsnag_rocket",
-    "bugsnag_worker",
     "<unknown>",
 ];
 
@@ -121,7 +115,7 @@ pub(crate) fn main_crate() -> Option<String> {
 /// its name says, or, when the name is bare (line tables only), by its file.
 fn is_runtime(frame: &Stackframe) -> bool {
     let method = frame.method.as_str();
-    if RUNTIME.contains(&crate_of(method)) {
+    if RUNTIME.contains(&crate_of(method)) || is_notifier(crate_of(method)) {
         return true;
     }
     if frame.file.starts_with("/rustc/") || is_notifier_file(&frame.file) {
@@ -144,7 +138,7 @@ fn registry_package(file: &str) -> Option<String> {
 
 fn is_machinery(method: &str) -> bool {
     let path = method.trim_start_matches('<');
-    MACHINERY.iter().any(|prefix| path.starts_with(prefix))
+    MACHINERY.iter().any(|prefix| path.starts_with(prefix)) || is_notifier(crate_of(method))
 }
 
 /// Whether a source file belongs to the standard library or to a machinery crate from
@@ -187,16 +181,17 @@ fn crate_of(method: &str) -> &str {
 
 /// The notifier's own crates: never in-project, wherever their files are.
 fn is_notifier(krate: &str) -> bool {
-    krate.starts_with("bugsnag_")
+    NOTIFIER.contains(&krate)
 }
 
 /// A file of the notifier's own crates, from the registry or from a checkout of this
 /// repository (where bare names, as line tables give them, say nothing of the crate).
 fn is_notifier_file(file: &str) -> bool {
-    const CRATES: [&str; 5] =
-        ["bugsnag-core/src/", "bugsnag-tower/src/", "bugsnag-actix/src/", "bugsnag-rocket/src/", "bugsnag-worker/src/"];
     registry_package(file).is_some_and(|p| is_notifier(&p))
-        || CRATES.iter().any(|c| file.starts_with(c) || file.contains(&format!("/{c}")))
+        || NOTIFIER.iter().any(|krate| {
+            let dir = format!("{}/src/", krate.replace('_', "-"));
+            file.starts_with(&dir) || file.contains(&format!("/{dir}"))
+        })
 }
 
 impl FrameRules {
@@ -318,6 +313,19 @@ mod tests {
         let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
         assert_eq!(methods, ["my_app::handler"]);
         assert!(frames[0].in_project, "project_packages marks the crate in-project");
+    }
+
+    #[test]
+    fn the_notifier_is_its_own_crates_not_every_crate_named_bugsnag() {
+        let mut user = raw("bugsnag_dashboard::sync::run");
+        user.file = Some(PathBuf::from("/srv/app/src/sync.rs"));
+        let frames = rules().apply(
+            vec![raw("bugsnag_lambda::service::call"), raw("bugsnag_core::client::notify"), user],
+            &mut Resolver::default(),
+            false,
+        );
+        let methods: Vec<_> = frames.iter().map(|f| (f.method.as_str(), f.in_project)).collect();
+        assert_eq!(methods, [("bugsnag_dashboard::sync::run", true)]);
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn an_event_shows_in_project_frames_first_with_their_code() {
     let all_frames = html.find("<details><summary>All").expect("the full stack");
     assert!(first_frame < all_frames);
     let frame = &html[first_frame..html[first_frame..].find("</li>").unwrap() + first_frame];
-    assert!(frame.contains("frame in-project") && frame.contains("xtask/src/inbox/tests.rs"), "{frame}");
+    assert!(frame.contains("frame in-project") && frame.contains("inbox/src/tests.rs"), "{frame}");
     assert!(frame.contains("<mark>") && frame.contains("OrderError"), "the line that reported is marked: {frame}");
 }
 

@@ -101,7 +101,7 @@ impl<'a> Group<'a> {
 }
 
 /// Every payload received, and the file that keeps them.
-pub(crate) struct Store {
+pub struct Store {
     reports: Vec<Report>,
     file: Option<(PathBuf, File)>,
 }
@@ -144,7 +144,7 @@ impl Store {
 
     /// Keeps a payload: in memory always, and in the file unless writing fails (then
     /// with a log line: the page still shows it).
-    pub fn add(&mut self, report: Report) {
+    pub(crate) fn add(&mut self, report: Report) {
         if let Some((path, file)) = &mut self.file {
             let line = json!({"path": report.path, "receivedAt": report.received_ms, "body": report.body});
             if let Err(e) = writeln!(file, "{line}") {
@@ -154,12 +154,12 @@ impl Store {
         self.reports.push(report);
     }
 
-    pub fn reports(&self) -> &[Report] {
+    pub(crate) fn reports(&self) -> &[Report] {
         &self.reports
     }
 
     /// Every event, in the order they arrived.
-    pub fn events(&self) -> Vec<Event<'_>> {
+    pub(crate) fn events(&self) -> Vec<Event<'_>> {
         let notify = self.reports.iter().filter(|r| !r.is_sessions());
         let values = notify.flat_map(|report| {
             report.body["events"].as_array().into_iter().flatten().map(move |value| (value, report))
@@ -168,7 +168,7 @@ impl Store {
     }
 
     /// Events grouped as Bugsnag groups them, the group seen last first.
-    pub fn groups(&self) -> Vec<Group<'_>> {
+    pub(crate) fn groups(&self) -> Vec<Group<'_>> {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut groups: Vec<Group<'_>> = Vec::new();
         for event in self.events() {
@@ -184,7 +184,7 @@ impl Store {
     }
 
     /// Sessions started, summed over every session payload.
-    pub fn sessions_started(&self) -> u64 {
+    pub(crate) fn sessions_started(&self) -> u64 {
         let counts = self.reports.iter().filter(|r| r.is_sessions());
         let counts = counts.flat_map(|r| r.body["sessionCounts"].as_array().into_iter().flatten());
         counts.filter_map(|c| c["sessionsStarted"].as_u64()).sum()

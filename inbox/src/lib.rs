@@ -1,30 +1,33 @@
-//! `cargo xtask inbox`: a local Bugsnag endpoint with a web page, for looking at the
-//! reports of a service under development without a Bugsnag account.
+//! A local Bugsnag endpoint with a web page, for looking at the reports of a service
+//! under development without a Bugsnag account: the `bugsnag-inbox` program (install it
+//! with `cargo install --path inbox` from a checkout of this repository, and run it from
+//! anywhere), also `cargo xtask inbox` inside the checkout.
 //!
-//! It is the workspace's [`Collector`] (every payload schema-checked) with an
+//! It is the notifier's test [`Collector`] (every payload schema-checked) with an
 //! [`Observer`] that keeps payloads in a [`Store`] and serves the page:
 //! - `GET /`: the groups, and the latest event; `GET /?event=N`: event `N`;
 //! - `GET /count`: how many payloads arrived (the page polls it to refresh itself).
 
 mod event_view;
 mod html;
-pub(crate) mod page;
-pub(crate) mod store;
+mod page;
+mod store;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bugsnag_core::testing::{Collector, Observer, Page, Received};
 
 use page::View;
-use store::{Report, Store};
+use store::Report;
+pub use store::Store;
 
-/// The port `cargo xtask inbox` listens on unless told otherwise.
-pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:9339";
+/// The address the inbox listens on unless told otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9339";
 
 /// The inbox's state, shared with the collector's threads.
-pub(crate) struct Inbox {
+pub struct Inbox {
     store: Mutex<Store>,
     /// Known once the collector listens (the port may be chosen by the system).
     url: OnceLock<String>,
@@ -39,7 +42,7 @@ impl Inbox {
     }
 
     /// The page as a file that needs no server.
-    pub(crate) fn snapshot(&self) -> String {
+    pub fn snapshot(&self) -> String {
         page::render(&self.store.lock().unwrap(), &View::Snapshot, self.url())
     }
 }
@@ -79,8 +82,8 @@ impl Observer for Inbox {
     }
 }
 
-/// Starts an inbox on `addr` keeping payloads in `store`.
-pub(crate) fn start(addr: SocketAddr, store: Store, echo: bool) -> Result<(Collector, Arc<Inbox>), String> {
+/// Starts an inbox on `addr` keeping payloads in `store`; `echo` prints a line per event.
+pub fn start(addr: SocketAddr, store: Store, echo: bool) -> Result<(Collector, Arc<Inbox>), String> {
     let inbox = Arc::new(Inbox { store: Mutex::new(store), url: OnceLock::new(), echo });
     let collector = Collector::start_with(addr, Some(inbox.clone())).map_err(|e| {
         format!("could not listen on {addr}: {e} (is another inbox running? choose another with --addr)")
@@ -89,10 +92,11 @@ pub(crate) fn start(addr: SocketAddr, store: Store, echo: bool) -> Result<(Colle
     Ok((collector, inbox))
 }
 
-/// `cargo xtask inbox [--addr HOST:PORT] [--store FILE] [--clear]`: runs until stopped.
-pub(crate) fn run(args: &[String], target: &Path) -> Result<(), String> {
+/// `bugsnag-inbox [--addr HOST:PORT] [--store FILE] [--clear]`: runs until stopped,
+/// keeping payloads in `store_path` unless `--store` names another file.
+pub fn run(args: &[String], store_path: PathBuf) -> Result<(), String> {
     let mut addr = DEFAULT_ADDR.to_owned();
-    let mut store_path = target.join("inbox/received.jsonl");
+    let mut store_path = store_path;
     let mut clear = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -102,7 +106,7 @@ pub(crate) fn run(args: &[String], target: &Path) -> Result<(), String> {
             "--clear" => clear = true,
             other => {
                 return Err(format!(
-                    "unknown option {other}; usage: cargo xtask inbox [--addr HOST:PORT] [--store FILE] [--clear]"
+                    "unknown option {other}; usage: bugsnag-inbox [--addr HOST:PORT] [--store FILE] [--clear]"
                 ))
             }
         }
