@@ -6,6 +6,8 @@
 //! - `inbox`: a local Bugsnag endpoint with a web page showing what it received.
 //! - `browser`: the inbox page checked in headless Chromium (part of `ci`).
 //! - `crash`: a `panic = "abort"` release build crashed for real (part of `ci`).
+//! - `snippets`: every README snippet built as a package of its own with its row's
+//!   dependencies alone (part of `ci`).
 //! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::process::{Command, ExitCode};
 mod browser;
 mod crash;
 mod demo;
+mod snippets;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,8 +26,9 @@ fn main() -> ExitCode {
         Some("inbox") => target_dir().and_then(|target| bugsnag_inbox::run(&args[1..], target.join("inbox/received.jsonl"))),
         Some("browser") => target_dir().and_then(|target| browser::check(&workspace_root(), &target)),
         Some("crash") => target_dir().and_then(|target| crash::check(&workspace_root(), &target)),
+        Some("snippets") => target_dir().and_then(|target| snippets::check(&workspace_root(), &target)),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
-        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | bench"
+        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | bench"
             .to_owned()),
     };
     match result {
@@ -49,6 +53,7 @@ fn ci() -> Result<(), String> {
     // Broken intra-doc links and undocumented items fail like any lint.
     cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     let target = target_dir()?;
+    snippets::check(&workspace_root(), &target)?;
     crash::check(&workspace_root(), &target)?;
     browser::check(&workspace_root(), &target)
 }
