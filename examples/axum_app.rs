@@ -49,7 +49,7 @@ async fn handled() -> &'static str {
     });
     bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
     if let Err(err) = "forty-two".parse::<u32>() {
-        let _ = bugsnag_core::notify(&err);
+        bugsnag_core::notify(&err);
     }
     "reported a handled error\n"
 }
@@ -80,7 +80,7 @@ async fn spawned() -> &'static str {
     let task = tokio::spawn(
         async {
             let err = std::io::Error::other("background refresh failed");
-            let _ = bugsnag_core::notify(&err);
+            bugsnag_core::notify(&err);
         }
         .in_current_scope(),
     );

@@ -39,7 +39,7 @@ fn main() {
 
     // A handled error with its cause: two exceptions, severity warning.
     if let Err(err) = load_port() {
-        let _ = bugsnag_core::notify(&err);
+        bugsnag_core::notify(&err);
     }
 
     // Context, user and a metadata tab for what follows, then a report with options.
@@ -48,7 +48,7 @@ fn main() {
         scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins"));
     });
     bugsnag_core::add_metadata_tab("account", json!({"name": "ACME Inc.", "password": "never sent"}));
-    let _ = bugsnag_core::notify_message(
+    bugsnag_core::notify_message_with(
         "import skipped 3 rows",
         Options::new()
             .error_class("ImportWarning")

@@ -29,7 +29,7 @@ fn handled() -> &'static str {
     bugsnag_core::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
     bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
     if let Err(err) = "forty-two".parse::<u32>() {
-        let _ = bugsnag_core::notify(&err);
+        bugsnag_core::notify(&err);
     }
     "reported a handled error\n"
 }

@@ -77,6 +77,12 @@ pub struct BugsnagMiddleware<S> {
     settings: Settings,
 }
 
+impl<S> std::fmt::Debug for BugsnagMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BugsnagMiddleware").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 impl<S, B> Service<ServiceRequest> for BugsnagMiddleware<S>

@@ -35,7 +35,7 @@ async fn work(name: web::Path<String>, client: web::Data<Client>) -> HttpRespons
         BOTH.meet().await;
     }
     bugsnag_core::add_metadata_tab("job", json!({ "name": name }));
-    let _ = client.notify(&std::io::Error::other(format!("{name} failed")));
+    client.notify(&std::io::Error::other(format!("{name} failed")));
     HttpResponse::Ok().finish()
 }
 

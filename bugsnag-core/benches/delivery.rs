@@ -134,7 +134,7 @@ fn storm(budget: bool) {
 
 #[inline(never)]
 fn storming(client: &Client, n: usize) -> Outcome {
-    client.notify_message(format!("connection pool exhausted ({n})"), Options::new().error_class("PoolExhausted"))
+    client.notify_message_with(format!("connection pool exhausted ({n})"), Options::new().error_class("PoolExhausted"))
 }
 
 fn storm_with_rare_errors() {
@@ -151,7 +151,7 @@ fn storm_with_rare_errors() {
         if n % 20_000 == 10_000 {
             let class = format!("Rare{}", n / 20_000);
             rare_queued +=
-                client.notify_message("a rare error", Options::new().error_class(class)).is_queued() as usize;
+                client.notify_message_with("a rare error", Options::new().error_class(class)).is_queued() as usize;
         }
     }
     let called = started.elapsed();

@@ -116,11 +116,7 @@ fn notify_anyhow(c: &mut Criterion) {
                 for n in 0..iters {
                     let err = failing(20).unwrap_err();
                     let started = Instant::now();
-                    let _ = if given {
-                        client.notify_anyhow(err, Options::new())
-                    } else {
-                        client.notify_anyhow(&err, Options::new())
-                    };
+                    let _ = if given { client.notify_anyhow(err) } else { client.notify_anyhow(&err) };
                     spent += started.elapsed();
                     if n % BURST == BURST - 1 {
                         client.flush(Duration::from_secs(30));
@@ -161,18 +157,20 @@ fn serialize(c: &mut Criterion) {
 
 fn sample_frames() -> Vec<Stackframe> {
     (0..20)
-        .map(|i| Stackframe {
-            file: format!("src/orders/handler_{i}.rs"),
-            line_number: 40 + i,
-            column_number: Some(9),
-            method: format!("my_app::orders::handler_{i}::process"),
-            in_project: i < 10,
-            code: (i < 10).then(|| {
+        .map(|i| {
+            let mut frame = Stackframe::new(
+                format!("src/orders/handler_{i}.rs"),
+                40 + i,
+                format!("my_app::orders::handler_{i}::process"),
+            );
+            frame.column_number = Some(9);
+            frame.in_project = i < 10;
+            frame.code = (i < 10).then(|| {
                 (37 + i..=43 + i)
                     .map(|n| (n.to_string(), json!(format!("    let total = order.total({n})?;"))))
                     .collect()
-            }),
-            ..Stackframe::default()
+            });
+            frame
         })
         .collect()
 }

@@ -24,7 +24,7 @@ fn site<const N: usize>(client: Option<&Client>) -> Duration {
     let started = Instant::now();
     match client {
         Some(client) => {
-            let _ = black_box(client.notify_message("tail", Options::new().context(black_box(N).to_string())));
+            let _ = black_box(client.notify_message_with("tail", Options::new().context(black_box(N).to_string())));
         }
         // The floor: the stack capture alone, the bulk of a call, with no notifier running.
         None => drop(black_box((backtrace::Backtrace::new_unresolved(), black_box(N).to_string()))),

@@ -177,18 +177,20 @@ impl Default for Configuration {
     }
 }
 
+/// Builder methods. A list setter adds to its list (like `params_filters`, which adds to
+/// the default filters), so calling it twice keeps both calls' items.
 macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident $(($conv:ident))?;)*) => {
         $($(#[$doc])* pub fn $name(mut self, value: $ty) -> Self {
-            self.$field = setters!(@conv value $(, $conv)?);
+            setters!(@set self.$field, value $(, $conv)?);
             self
         })*
     };
-    (@conv $v:ident) => { $v };
-    (@conv $v:ident, into) => { $v.into() };
-    (@conv $v:ident, some) => { Some($v.into()) };
-    (@conv $v:ident, list) => { $v.into_iter().map(Into::into).collect() };
-    (@conv $v:ident, list_some) => { Some($v.into_iter().map(Into::into).collect()) };
+    (@set $f:expr, $v:ident) => { $f = $v };
+    (@set $f:expr, $v:ident, into) => { $f = $v.into() };
+    (@set $f:expr, $v:ident, some) => { $f = Some($v.into()) };
+    (@set $f:expr, $v:ident, list) => { $f.extend($v.into_iter().map(Into::into)) };
+    (@set $f:expr, $v:ident, list_some) => { $f.get_or_insert_with(Vec::new).extend($v.into_iter().map(Into::into)) };
 }
 
 impl Configuration {
@@ -276,7 +278,8 @@ impl Configuration {
     setters! {
         /// The stage this process runs in (`production` by default).
         release_stage: impl Into<String> => release_stage(into);
-        /// Only these release stages send events and sessions (all do by default).
+        /// Only these release stages send events and sessions (all do by default; each
+        /// call adds to the list).
         notify_release_stages: impl IntoIterator<Item = impl Into<String>> => notify_release_stages(list_some);
         /// Report panics automatically through the panic hook (on by default).
         auto_notify: bool => auto_notify;
@@ -291,16 +294,19 @@ impl Configuration {
         /// Frames from files under this directory are in-project; their paths are sent
         /// relative to it. Defaults to the current directory.
         project_root: impl Into<PathBuf> => project_root(into);
-        /// Crate names whose frames are in-project wherever their files are.
+        /// Crate names whose frames are in-project wherever their files are (each call
+        /// adds to the list).
         project_packages: impl IntoIterator<Item = impl Into<String>> => project_packages(list);
         /// The version of your application.
         app_version: impl Into<String> => app_version(some);
         /// The kind of process, such as `web` or `worker`.
         app_type: impl Into<String> => app_type(some);
-        /// errorClasses that are never sent, such as `my_app::NotFound`.
+        /// errorClasses that are never sent, such as `my_app::NotFound` (each call adds
+        /// to the list).
         ignore_classes: impl IntoIterator<Item = impl Into<String>> => ignore_classes(list);
         /// Module path prefixes whose frames are dropped from stack traces (the Python notifier's
-        /// `traceback_exclude_modules`), for wrappers around `notify`.
+        /// `traceback_exclude_modules`), for wrappers around `notify` (each call adds to
+        /// the list).
         exclude_modules: impl IntoIterator<Item = impl Into<String>> => exclude_modules(list);
         /// An HTTP proxy for all requests, such as `http://proxy:3128`.
         proxy_host: impl Into<String> => proxy_host(some);

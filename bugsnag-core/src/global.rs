@@ -55,6 +55,7 @@ pub fn client() -> Option<Client> {
 /// `shutdown_timeout`), says what could not be sent, and refuses later reports. Returned
 /// by [`configure`]; keep it in a named binding for the life of the program
 /// (`let _bugsnag = configure(..)`): `let _ = configure(..)` drops it at once.
+#[derive(Debug)]
 #[must_use = "dropping the guard ends reporting: keep it in a named binding (`let _bugsnag = bugsnag_core::configure(..)`), not `let _`"]
 pub struct Guard {
     client: Client,
@@ -91,7 +92,7 @@ fn with_client(f: impl FnOnce(&Client) -> Outcome) -> Outcome {
 ///
 /// ```no_run
 /// let err = "x".parse::<u8>().unwrap_err();
-/// let _ = bugsnag_core::notify(&err);
+/// bugsnag_core::notify(&err);
 /// ```
 #[track_caller]
 pub fn notify<E: Error + ?Sized + 'static>(error: &E) -> Outcome {
@@ -105,11 +106,21 @@ pub fn notify_with<E: Error + ?Sized + 'static>(error: &E, options: Options) -> 
     with_client(|c| c.notify_with(error, options))
 }
 
-/// Reports a message with no error value.
+/// Reports a message with no error value (errorClass `Error`), severity `warning`.
+///
+/// ```no_run
+/// bugsnag_core::notify_message("import skipped 3 rows");
+/// ```
 #[track_caller]
-pub fn notify_message(message: impl Into<String>, options: Options) -> Outcome {
+pub fn notify_message(message: impl Into<String>) -> Outcome {
+    notify_message_with(message, Options::new())
+}
+
+/// Reports a message with per-call [`Options`].
+#[track_caller]
+pub fn notify_message_with(message: impl Into<String>, options: Options) -> Outcome {
     let options = options.at(std::panic::Location::caller());
-    with_client(|c| c.notify_message(message, options))
+    with_client(|c| c.notify_message_with(message, options))
 }
 
 /// Reports an `anyhow::Error`, given (`err`: cheaper, its backtrace is read on the
@@ -117,9 +128,16 @@ pub fn notify_message(message: impl Into<String>, options: Options) -> Outcome {
 /// one; see [`AnyhowError`](crate::client::AnyhowError).
 #[cfg(feature = "anyhow")]
 #[track_caller]
-pub fn notify_anyhow<'a>(error: impl Into<crate::client::AnyhowError<'a>>, options: Options) -> Outcome {
+pub fn notify_anyhow<'a>(error: impl Into<crate::client::AnyhowError<'a>>) -> Outcome {
+    notify_anyhow_with(error, Options::new())
+}
+
+/// Reports an `anyhow::Error` with per-call [`Options`].
+#[cfg(feature = "anyhow")]
+#[track_caller]
+pub fn notify_anyhow_with<'a>(error: impl Into<crate::client::AnyhowError<'a>>, options: Options) -> Outcome {
     let options = options.at(std::panic::Location::caller());
-    with_client(|c| c.notify_anyhow(error, options))
+    with_client(|c| c.notify_anyhow_with(error, options))
 }
 
 /// Changes the current request's (or task's, or thread's) context, the Python

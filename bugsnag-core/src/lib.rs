@@ -12,8 +12,8 @@
 //! let bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("2.5.1"));
 //!
 //! let err = "forty-two".parse::<u32>().unwrap_err();
-//! let _ = bugsnag_core::notify(&err);
-//! let _ = bugsnag_core::notify_with(
+//! bugsnag_core::notify(&err);
+//! bugsnag_core::notify_with(
 //!     &err,
 //!     Options::new()
 //!         .severity(Severity::Info)
@@ -26,8 +26,9 @@
 //!
 //! # The public API
 //! - Setting up: [`Configuration`], [`configure`] and its [`Guard`], [`Client`].
-//! - Reporting: [`notify`], [`notify_with`] and [`Options`], [`notify_message`],
-//!   `notify_anyhow` (feature `anyhow`); each returns an [`Outcome`].
+//! - Reporting: [`notify`] and [`notify_message`], with per-call [`Options`]:
+//!   [`notify_with`], [`notify_message_with`]; `notify_anyhow` and `notify_anyhow_with`
+//!   (feature `anyhow`). Each returns an [`Outcome`], which may be ignored.
 //! - Where errors come from: [`Origin`], [`Traced`] and [`traced_error!`]: an error
 //!   returned through `?` is reported from the line that failed, not from where it was
 //!   reported.
@@ -97,12 +98,13 @@ pub use config::{
     INSIGHT_HUB_SESSION_ENDPOINT,
 };
 pub use delivery::Stats;
-#[cfg(feature = "anyhow")]
-pub use global::notify_anyhow;
 pub use global::{
     add_feature_flag, add_metadata_tab, before_notify, clear_feature_flag, clear_feature_flags, client, configure,
-    configure_request, flush, leave_breadcrumb, notify, notify_message, notify_with, start_session, Guard,
+    configure_request, flush, leave_breadcrumb, notify, notify_message, notify_message_with, notify_with,
+    start_session, Guard,
 };
+#[cfg(feature = "anyhow")]
+pub use global::{notify_anyhow, notify_anyhow_with};
 pub use model::{
     App, Breadcrumb, BreadcrumbType, Correlation, Device, Event, EventSession, Exception, FeatureFlag,
     ReasonAttributes, Request, SessionEvents, Severity, SeverityReason, User,

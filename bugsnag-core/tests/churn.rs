@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bugsnag_core::testing::Collector;
-use bugsnag_core::{BreadcrumbType, DropReason, Options, Outcome};
+use bugsnag_core::{BreadcrumbType, DropReason, Outcome};
 
 /// `VmHWM` (peak resident memory) of this process, in MiB.
 fn peak_rss_mib() -> u64 {
@@ -75,7 +75,7 @@ fn reports_reach_the_client_of_the_moment_while_clients_come_and_go() {
                     );
                     if n % 10 == 9 {
                         let started = Instant::now();
-                        outcomes.push(bugsnag_core::notify_message(format!("thread {t} report {n}"), Options::new()));
+                        outcomes.push(bugsnag_core::notify_message(format!("thread {t} report {n}")));
                         slowest = slowest.max(started.elapsed());
                     }
                 }

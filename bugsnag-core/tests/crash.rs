@@ -13,7 +13,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
 
 use bugsnag_core::testing::{self, closed_endpoint, Collector, Reply, API_KEY};
-use bugsnag_core::{Client, Configuration, Options};
+use bugsnag_core::{Client, Configuration};
 
 const WAIT: Duration = Duration::from_secs(20);
 const CHILD: &str = "BUGSNAG_CRASH_CHILD";
@@ -58,7 +58,7 @@ fn child() {
         "outage" => {
             let client = Client::new(config(&url, &dir));
             for n in 0..50 {
-                let _ = client.notify_message(format!("event {n:02}"), Options::new());
+                client.notify_message(format!("event {n:02}"));
             }
             std::thread::sleep(Duration::from_secs(60)); // killed long before this ends
         }
@@ -66,7 +66,7 @@ fn child() {
             // What `panic = "abort"` does after the hook: abort, no unwinding, no destructors.
             std::panic::set_hook(Box::new(|_| std::process::abort()));
             let guard = bugsnag_core::configure(config(&url, &dir));
-            let _ = bugsnag_core::notify_message("handled before the crash", Options::new());
+            bugsnag_core::notify_message("handled before the crash");
             std::mem::forget(guard);
             panic!("the crash itself");
         }
@@ -122,7 +122,7 @@ fn two_processes_sharing_an_outbox_send_each_old_file_once() {
     let dir = temp_dir("shared");
     let down = Client::new(config(&closed_endpoint(), &dir).max_retries(0));
     for n in 0..50 {
-        let _ = down.notify_message(format!("old {n:02}"), Options::new());
+        down.notify_message(format!("old {n:02}"));
     }
     assert!(down.shutdown(WAIT));
     drop(down);

@@ -18,7 +18,7 @@ fn fast(config: Configuration) -> Configuration {
 }
 
 fn message(client: &Client, text: &str) -> Outcome {
-    client.notify_message(text, Options::new())
+    client.notify_message(text)
 }
 
 /// What the delivery thread logs (it is not the test's thread, so a global subscriber).
@@ -269,7 +269,7 @@ fn oversized_payloads_are_trimmed_below_the_limit_and_say_so() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     let huge = "x".repeat(3 * 1024 * 1024);
-    let _ = client.notify_with(
+    client.notify_with(
         &std::io::Error::other("big"),
         Options::new().add_metadata_tab("upload", json!({ "body": huge, "name": "report.csv" })),
     );
@@ -307,7 +307,7 @@ fn an_error_storm_with_the_endpoint_down_never_blocks() {
 fn the_integrity_header_is_the_sha1_of_the_exact_body_and_a_forged_one_is_caught() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
-    assert_eq!(client.notify_message("signed", Options::new()), Outcome::Queued);
+    assert_eq!(client.notify_message("signed"), Outcome::Queued);
     assert!(client.flush(WAIT));
     let sent = collector.requests();
     assert_eq!(sent.len(), 1);

@@ -23,7 +23,7 @@ const MESSAGES: [&str; 3] = ["first failure", "second failure", "third failure"]
 #[inline(never)]
 fn report_three_errors() {
     for message in MESSAGES {
-        let _ = bugsnag_core::notify(&std::io::Error::other(message));
+        bugsnag_core::notify(&std::io::Error::other(message));
     }
 }
 

@@ -27,8 +27,8 @@ fn a_413_gets_one_harder_trim_and_one_retry() {
     collector.script([Reply::status(413)]);
     let client = Client::new(collector.configuration());
     let note = "n".repeat(700_000); // fits our limit, but this endpoint says no
-    let _ =
-        client.notify_message("too big for them", Options::new().add_metadata_tab("upload", json!({ "note": note })));
+    let _ = client
+        .notify_message_with("too big for them", Options::new().add_metadata_tab("upload", json!({ "note": note })));
     assert!(client.flush(WAIT));
     let requests = collector.requests();
     assert_eq!(requests.len(), 2, "one retry after the 413");
@@ -41,7 +41,7 @@ fn a_413_gets_one_harder_trim_and_one_retry() {
     let collector = Collector::start();
     collector.script([Reply::status(413), Reply::status(413)]);
     let client = Client::new(collector.configuration());
-    let _ = client.notify_message("still too big", Options::new());
+    client.notify_message("still too big");
     assert!(client.flush(WAIT));
     assert_eq!(collector.requests().len(), 2);
     assert_eq!(client.stats().dropped_rejected, 1);
@@ -54,11 +54,11 @@ fn every_body_sent_fits_in_a_megabyte_whatever_is_large() {
     // that no request is retried.
     let client = Client::new(collector.configuration().delivery_timeout(Duration::from_secs(60)));
     let many_values: Map<String, Value> = (0..60_000).map(|i| (format!("key{i}"), json!("short value"))).collect();
-    let _ = client.notify_message("many values", Options::new().add_metadata_tab("tab", Value::Object(many_values)));
-    let _ = client.notify_message("long key", Options::new().add_metadata_tab("k".repeat(1_200_000), json!({"a": 1})));
-    let _ = client.notify_message("long context", Options::new().context("c".repeat(1_200_000)));
+    client.notify_message_with("many values", Options::new().add_metadata_tab("tab", Value::Object(many_values)));
+    client.notify_message_with("long key", Options::new().add_metadata_tab("k".repeat(1_200_000), json!({"a": 1})));
+    client.notify_message_with("long context", Options::new().context("c".repeat(1_200_000)));
     client.add_feature_flags((0..30_000).map(|i| FeatureFlag::new(format!("flag-number-{i}"), Some("variant"))));
-    let _ = client.notify_message("many flags", Options::new());
+    client.notify_message("many flags");
     assert!(client.flush(WAIT));
     let requests = collector.requests();
     assert_eq!(requests.len(), 4);
@@ -82,7 +82,7 @@ fn a_failing_sessions_endpoint_does_not_hold_up_events() {
     let first = collector.wait_for_requests(1, WAIT);
     assert_eq!((first[0].path.as_str(), first[0].status), ("/sessions", 503));
     for n in 0..4 {
-        let _ = client.notify_message(format!("event {n}"), Options::new());
+        client.notify_message(format!("event {n}"));
     }
     let events = collector.wait_for(WAIT, |events| events.len() >= 4);
     assert_eq!(events.len(), 4, "every event arrived");
@@ -103,14 +103,14 @@ fn retry_after_as_an_http_date_is_honoured_for_its_endpoint() {
     let due = std::time::Instant::now() + named;
     collector.script([Reply::status(503).retry_after(date)]);
     let client = Client::new(fast(collector.configuration()));
-    let _ = client.notify_message("first", Options::new());
+    client.notify_message("first");
     // Once the 503 has been read, a new event to that endpoint waits for the date too.
     let deadline = std::time::Instant::now() + WAIT;
     while client.stats().retried == 0 {
         assert!(std::time::Instant::now() < deadline, "the 503 was never read");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = client.notify_message("second", Options::new());
+    client.notify_message("second");
     assert!(client.flush(WAIT));
     let requests: Vec<_> = collector.requests().into_iter().filter(|r| r.path == "/notify").collect();
     assert_eq!(requests.len(), 3);
@@ -140,14 +140,14 @@ fn extreme_configuration_values_neither_panic_nor_stop_delivery() {
         .queue_capacity(usize::MAX)
         .max_retries(u32::MAX);
     let client = Client::new(config);
-    let _ = client.notify_message("still delivered", Options::new());
+    client.notify_message("still delivered");
     assert!(client.flush(Duration::MAX));
     assert!(client.shutdown(Duration::MAX));
     assert_eq!(collector.messages(), ["still delivered"]);
 
     let zero =
         Client::new(collector.configuration().queue_capacity(0).max_in_flight(0).delivery_timeout(Duration::ZERO));
-    assert!(zero.notify_message("zero values are raised to the minimum", Options::new()).is_queued());
+    assert!(zero.notify_message("zero values are raised to the minimum").is_queued());
     assert!(zero.flush(WAIT));
     assert_eq!(collector.messages(), ["still delivered", "zero values are raised to the minimum"]);
 }
@@ -161,7 +161,7 @@ fn a_fifo_in_the_outbox_does_not_hang_the_start() {
     assert!(made.is_ok_and(|s| s.success()), "mkfifo is available");
     let collector = Collector::start();
     let client = Client::new(collector.configuration().outbox_dir(&dir));
-    let _ = client.notify_message("after the fifo", Options::new());
+    client.notify_message("after the fifo");
     assert!(client.flush(WAIT));
     assert_eq!(collector.messages(), ["after the fifo"]);
     let _ = std::fs::remove_dir_all(&dir);

@@ -122,7 +122,7 @@ fn metadata_nested_100_000_deep_is_capped_everywhere_it_enters() {
     scope.add_metadata_tab("scope", nested(100_000));
     client.leave_breadcrumb_in(&scope, Breadcrumb::new("deep", BreadcrumbType::Manual, nested(100_000)));
     let options = Options::new().scope(scope).add_metadata_tab("call", nested(100_000));
-    assert_eq!(client.notify_message("deep", options), Outcome::Queued);
+    assert_eq!(client.notify_message_with("deep", options), Outcome::Queued);
     let event = one_event(&collector, &client);
     let mut walk = &event["metaData"]["call"];
     for _ in 0..32 {
@@ -141,10 +141,10 @@ fn a_callback_that_calls_notify_is_not_followed() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let outcomes = seen.clone();
     client.before_notify(move |_| {
-        outcomes.lock().unwrap().push(inner.notify_message("from the callback", Options::new()));
+        outcomes.lock().unwrap().push(inner.notify_message("from the callback"));
         Decision::Send
     });
-    assert_eq!(client.notify_message("outer", Options::new()), Outcome::Queued);
+    assert_eq!(client.notify_message("outer"), Outcome::Queued);
     let event = one_event(&collector, &client);
     assert_eq!(event["exceptions"][0]["message"], "outer");
     assert_eq!(*seen.lock().unwrap(), [Outcome::Dropped(DropReason::InsideCallback)]);
@@ -163,7 +163,7 @@ fn whatever_a_callback_leaves_the_event_is_sent_valid() {
         event.user = Some(User::id(""));
         Decision::Send
     });
-    let _ = client.notify_message("will be replaced", Options::new());
+    client.notify_message("will be replaced");
     let event = one_event(&collector, &client);
     assert_eq!(event["exceptions"][0]["errorClass"], "Error");
     assert_eq!(event["metaData"]["not an object"], json!({"value": "plain string"}));
@@ -175,7 +175,7 @@ fn whatever_a_callback_leaves_the_event_is_sent_valid() {
         event.exceptions[0].error_class.clear();
         Decision::Send
     });
-    let _ = client.notify_message("class cleared", Options::new());
+    client.notify_message("class cleared");
     assert_eq!(one_event(&collector, &client)["exceptions"][0]["errorClass"], "Error");
 }
 
@@ -185,7 +185,7 @@ fn an_empty_error_class_is_named_rather_than_refused_by_the_api() {
     let client = Client::new(collector.configuration());
     let err = std::io::Error::other("named by the call");
     assert!(client.notify_with(&err, Options::new().error_class("")).is_queued());
-    assert!(client.notify_message("no class", Options::new().error_class("  ")).is_queued());
+    assert!(client.notify_message_with("no class", Options::new().error_class("  ")).is_queued());
     assert!(client.flush(std::time::Duration::from_secs(10)));
     let events = collector.events(); // schema-checked: errorClass must not be empty
     assert_eq!(events.len(), 2, "{events:#?}");
@@ -202,7 +202,7 @@ fn user_device_and_tabs_are_filtered_by_name_like_the_seed() {
         .user(User::id("u1").with_email("ann@example.com"))
         .add_metadata_tab("cookies", json!({"session": "abc", "theme": "dark"}))
         .add_metadata_tab("links", json!({"next": "https://api.example.com/p?page=2&api_key=planted-link"}));
-    let _ = client.notify_message("filtered", options);
+    client.notify_message_with("filtered", options);
     let event = one_event(&collector, &client);
     assert_eq!(event["user"], json!({"id": "u1", "email": "[FILTERED]"}));
     assert_eq!(event["device"]["hostname"], "[FILTERED]");

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use bugsnag_core::testing::Collector;
-use bugsnag_core::{Client, Configuration, Options};
+use bugsnag_core::{Client, Configuration};
 
 const CHILD: &str = "BUGSNAG_MISCONFIGURED_CHILD";
 
@@ -35,7 +35,7 @@ fn child() {
                 .session_endpoint(format!("{url}/sessions"))
                 .project_root(&root);
             let client = Client::new(config);
-            let _ = client.notify_message("where is my code", Options::new());
+            client.notify_message("where is my code");
             assert!(client.flush(std::time::Duration::from_secs(10)));
         }
         "debug" => {
@@ -44,7 +44,7 @@ fn child() {
                 .session_endpoint(format!("{url}/sessions"))
                 .debug(true);
             let client = Client::new(config);
-            let _ = client.notify_message("traced", Options::new());
+            client.notify_message("traced");
             assert!(client.flush(std::time::Duration::from_secs(10)));
         }
         "no scheme" => {
@@ -53,7 +53,7 @@ fn child() {
                 .endpoint(format!("{host}/notify"))
                 .session_endpoint(format!("{host}/sessions"));
             let client = Client::new(config);
-            assert!(client.notify_message("sent without a scheme", Options::new()).is_queued());
+            assert!(client.notify_message("sent without a scheme").is_queued());
             assert!(client.flush(std::time::Duration::from_secs(10)));
         }
         "guard dropped" => {
@@ -61,9 +61,9 @@ fn child() {
                 Configuration::from_env().endpoint(format!("{url}/notify")).session_endpoint(format!("{url}/sessions"));
             #[allow(clippy::let_underscore_must_use)]
             let _ = bugsnag_core::configure(config);
-            let outcome = bugsnag_core::notify_message("after the guard", Options::new());
+            let outcome = bugsnag_core::notify_message("after the guard");
             assert_eq!(outcome, bugsnag_core::Outcome::Dropped(bugsnag_core::DropReason::ShutDown));
-            let _ = bugsnag_core::notify_message("told once", Options::new());
+            bugsnag_core::notify_message("told once");
         }
         "unsent at shutdown" | "unsent at shutdown, outbox" => {
             let mut config = Configuration::from_env()
@@ -77,7 +77,7 @@ fn child() {
             }
             let client = Client::new(config);
             for n in 0..3 {
-                assert!(client.notify_message(format!("stuck {n}"), Options::new()).is_queued());
+                assert!(client.notify_message(format!("stuck {n}")).is_queued());
             }
             let _ = client.shutdown(std::time::Duration::from_millis(300));
         }

@@ -22,7 +22,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use bugsnag_core::testing::{self, closed_endpoint, Collector, API_KEY};
-use bugsnag_core::{Configuration, Options};
+use bugsnag_core::Configuration;
 use serde_json::Value;
 
 /// Tells on standard error, without allocating, when called from a crash handler.
@@ -179,7 +179,7 @@ fn child() {
             // handler walks from the crash's registers, without libgcc.
             let collector = Collector::start();
             let other = bugsnag_core::Client::new(collector.configuration());
-            let _ = other.notify(&std::io::Error::other("before the crash"));
+            other.notify(&std::io::Error::other("before the crash"));
             assert!(other.flush(WAIT) && collector.events().len() == 1);
             let spawned = std::thread::Builder::new().name("worker-8".into()).spawn(|| recurse_forever(0));
             println!("{:?}", spawned.unwrap().join());
@@ -232,7 +232,7 @@ fn child() {
         "fpe" => raise_signal(libc::SIGFPE),
         other => panic!("unknown part {other}"),
     }
-    let _ = bugsnag_core::notify_message("still alive", Options::new());
+    bugsnag_core::notify_message("still alive");
 }
 
 fn run_child(part: &str, dir: &Path, endpoint: Option<&str>) -> Output {

@@ -54,7 +54,7 @@ fn calls_that_waited(client: &Client, calls: usize) -> (usize, Vec<Outcome>) {
         // switches.
         let faults = disk_reads();
         let before = voluntary_switches();
-        let outcome = client.notify_message(message, Options::new().context("storm"));
+        let outcome = client.notify_message_with(message, Options::new().context("storm"));
         if voluntary_switches() != before && disk_reads() == faults {
             waited += 1;
         }
@@ -69,7 +69,7 @@ fn calls_that_waited(client: &Client, calls: usize) -> (usize, Vec<Outcome>) {
 /// for without waiting on the notifier. Warm-up ends once a first request has reached
 /// the endpoint, so all of that is done; those calls are not what is measured.
 fn warm_up(collector: &Collector, client: &Client) {
-    let _ = client.notify_message("warm-up", Options::new());
+    client.notify_message("warm-up");
     assert!(!collector.wait_for_requests(1, Duration::from_secs(30)).is_empty(), "the warm-up report was sent");
     let _ = calls_that_waited(client, 50);
 }

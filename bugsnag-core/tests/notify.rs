@@ -196,8 +196,9 @@ fn callbacks_can_drop_events_or_change_them() {
         event.add_metadata_tab("account", json!({"paying": true}));
         Decision::Send
     });
-    assert_eq!(client.notify_message("noise", Options::new()), Outcome::Dropped(DropReason::Callback));
-    let event = send_one(&collector, &client, |c| c.notify_message("signal", Options::new().error_class("Signal")));
+    assert_eq!(client.notify_message("noise"), Outcome::Dropped(DropReason::Callback));
+    let event =
+        send_one(&collector, &client, |c| c.notify_message_with("signal", Options::new().error_class("Signal")));
     assert_eq!(event["exceptions"][0]["errorClass"], "Signal");
     assert_eq!(event["severity"], "error");
     assert_eq!(event["severityReason"]["type"], "userCallbackSetSeverity");
@@ -222,8 +223,8 @@ fn callbacks_in_the_configuration_run_from_the_first_report() {
         event.add_metadata_tab("order", json!({"then": "client"}));
         Decision::Send
     });
-    assert_eq!(client.notify_message("noise", Options::new()), Outcome::Dropped(DropReason::Callback));
-    let event = send_one(&collector, &client, |c| c.notify_message("signal", Options::new()));
+    assert_eq!(client.notify_message("noise"), Outcome::Dropped(DropReason::Callback));
+    let event = send_one(&collector, &client, |c| c.notify_message("signal"));
     assert_eq!(event["metaData"]["order"], json!({"first": "configuration", "then": "client"}));
 }
 
@@ -232,7 +233,7 @@ fn a_panicking_callback_is_skipped_and_the_event_still_sent() {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     client.before_notify(|_| panic!("callback bug"));
-    let event = send_one(&collector, &client, |c| c.notify_message("still sent", Options::new()));
+    let event = send_one(&collector, &client, |c| c.notify_message("still sent"));
     assert_eq!(event["exceptions"][0]["message"], "still sent");
 }
 
@@ -258,7 +259,7 @@ fn anyhow_errors_keep_their_chain_and_their_backtrace_given_or_borrowed() {
     std::env::set_var("RUST_LIB_BACKTRACE", "1");
     let borrowed = load_settings();
     let calls: [&dyn Fn(&Client) -> Outcome; 2] =
-        [&|c| c.notify_anyhow(&borrowed, Options::new()), &|c| c.notify_anyhow(load_settings(), Options::new())];
+        [&|c| c.notify_anyhow(&borrowed), &|c| c.notify_anyhow(load_settings())];
     for call in calls {
         let collector = Collector::start();
         let event = send_one(&collector, &Client::new(collector.configuration()), call);
@@ -288,9 +289,9 @@ fn anyhow_child() {
     let err = load_settings();
     let before = page_faults();
     let outcome = match std::env::var("BUGSNAG_ANYHOW_CHILD").as_deref() {
-        Ok("borrowed") => client.notify_anyhow(&err, Options::new()),
+        Ok("borrowed") => client.notify_anyhow(&err),
         Ok("dyn") => client.notify(&*err),
-        _ => client.notify_anyhow(err, Options::new()),
+        _ => client.notify_anyhow(err),
     };
     println!("notify_anyhow faulted {} pages", page_faults() - before);
     assert_eq!(outcome, Outcome::Queued);
@@ -371,7 +372,7 @@ fn a_full_queue_drops_and_counts_without_blocking() {
     let collector = Collector::start();
     collector.script((0..8).map(|_| Reply::hang()));
     let client = Client::new(collector.configuration().queue_capacity(2));
-    let outcomes: Vec<Outcome> = (0..50).map(|_| client.notify_message("storm", Options::new())).collect();
+    let outcomes: Vec<Outcome> = (0..50).map(|_| client.notify_message("storm")).collect();
     assert!(outcomes.contains(&Outcome::Dropped(DropReason::QueueFull)));
     let stats = client.stats();
     assert_eq!(stats.queued + stats.dropped_queue_full, 50);

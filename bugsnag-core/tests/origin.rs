@@ -215,7 +215,7 @@ fn anyhow_errors_report_the_origin_inside_them() {
     let mut line = 0;
     let events = collect(|client| {
         let err = anyhow::Error::from(load_order(&mut line).unwrap_err()).context("while checking out");
-        let _ = client.notify_anyhow(err, Options::new());
+        client.notify_anyhow(err);
     });
     assert_eq!(events[0]["exceptions"][0]["message"], "while checking out");
     assert_origin(&events[0], "load_order", line);
@@ -227,7 +227,7 @@ fn an_origin_held_apart_is_given_with_options() {
     let events = collect(|client| {
         line = line!() + 1;
         let origin = Origin::capture();
-        let _ = client.notify_message("reported later", Options::new().origin(&origin));
+        client.notify_message_with("reported later", Options::new().origin(&origin));
     });
     assert_origin(&events[0], "an_origin_held_apart_is_given_with_options", line);
 }

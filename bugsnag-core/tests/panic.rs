@@ -43,7 +43,7 @@ fn panics_are_reported_once_before_the_thread_ends_and_adapters_get_one_report()
     assert_eq!(PREVIOUS_HOOK_RAN.load(Ordering::SeqCst), 1);
 
     // Inside a scope that catches panics, the hook only stashes; the adapter reports one.
-    let unit = Settings::new("test-framework", &[]).with_client(client.clone()).open(None);
+    let unit = Settings::new("test-framework", &[]).reporting_to(client.clone()).open(None);
     unit.scope().set_context("GET /explode");
     let caught = unit.call(|| explode(8)).unwrap_err();
     assert!(unit.report_panic(&*caught).is_queued());
@@ -65,7 +65,7 @@ fn panics_are_reported_once_before_the_thread_ends_and_adapters_get_one_report()
         seen.fetch_add(1, Ordering::SeqCst);
         panic!("callback bug")
     });
-    let _ = client.notify_message("after", Default::default());
+    client.notify_message_with("after", Default::default());
     assert!(client.flush(Duration::from_secs(10)));
     assert_eq!(collector.events().len(), 3);
     assert_eq!(calls.load(Ordering::SeqCst), 1);

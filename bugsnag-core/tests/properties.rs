@@ -155,13 +155,9 @@ proptest! {
     fn hostile_reports_are_sent_valid_bounded_and_without_secrets(report in report()) {
         let (collector, client) = shared();
         let scope = Scope::new();
-        scope.set_request(Request {
-            client_ip: Some("10.0.0.1".into()),
-            headers: report.headers.clone(),
-            http_method: Some("POST".into()),
-            url: Some(report.url.clone()),
-            referer: Some(report.url.clone()),
-        });
+        let mut request = Request::new("POST", report.url.clone()).with_client_ip("10.0.0.1").with_referer(report.url.clone());
+        request.headers = report.headers.clone();
+        scope.set_request(request);
         client.leave_breadcrumb_in(&scope, Breadcrumb::new("crumb", BreadcrumbType::Request, report.crumb.clone()));
         for flag in &report.flags {
             scope.add_feature_flag(flag.clone(), Some("on"));
@@ -208,7 +204,7 @@ proptest! {
             .session_publish_interval(Duration::from_millis(interval_ms))
             .max_retries(retries);
         let client = Client::new(config);
-        prop_assert!(client.notify_message("configured", Options::new()).is_queued());
+        prop_assert!(client.notify_message("configured").is_queued());
         prop_assert!(client.flush(Duration::from_secs(20)));
         prop_assert_eq!(collector.events().len(), 1);
         prop_assert!(client.shutdown(Duration::from_secs(20)));

@@ -23,9 +23,7 @@ async fn concurrent_scopes_stay_isolated_and_follow_spawned_tasks() {
             // Both are in flight, each with its user set, before either goes on.
             both.meet().await;
             bugsnag_core::add_metadata_tab("order", json!({ "name": name }));
-            let handle = tokio::spawn(
-                async move { client.notify_message(format!("from {name}"), Options::new()) }.in_current_scope(),
-            );
+            let handle = tokio::spawn(async move { client.notify_message(format!("from {name}")) }.in_current_scope());
             handle.await.unwrap()
         })
     };
@@ -53,8 +51,10 @@ fn add_metadata_tab_merges_and_call_options_win() {
         bugsnag_core::add_metadata_tab("account", json!({"name": "ACME Inc.", "premium": false}));
         bugsnag_core::add_metadata_tab("account", json!({"premium": true}));
         bugsnag_core::configure_request(|s| s.set_context("/users"));
-        let _ = client
-            .notify_message("x", Options::new().context("sign_up").add_metadata_tab("account", json!({"seats": 3})));
+        let _ = client.notify_message_with(
+            "x",
+            Options::new().context("sign_up").add_metadata_tab("account", json!({"seats": 3})),
+        );
     });
     assert!(client.flush(Duration::from_secs(10)));
     let event = &collector.events()[0];
@@ -82,7 +82,7 @@ async fn tasks_outside_any_scope_never_carry_another_tasks_data() {
                 }
                 // Other tasks run on this thread meanwhile.
                 tokio::task::yield_now().await;
-                client.notify_message(format!("task {task}"), Options::new())
+                client.notify_message(format!("task {task}"))
             })
         })
         .collect();

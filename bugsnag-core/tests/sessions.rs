@@ -18,9 +18,9 @@ fn sessions_are_counted_per_minute_and_events_carry_their_session() {
     let scope = Scope::new();
     scope.run_sync(|| client.start_session());
     scope.run_sync(|| {
-        let _ = client.notify_message("first", Options::new());
-        let _ = client.notify_message("second", Options::new());
-        let _ = client.notify_message("crash", Options::new().unhandled(SeverityReason::unhandled_panic()));
+        client.notify_message("first");
+        client.notify_message("second");
+        client.notify_message_with("crash", Options::new().unhandled(SeverityReason::unhandled_panic()));
     });
     assert!(client.flush(WAIT));
 
@@ -55,7 +55,7 @@ fn a_custom_endpoint_without_a_session_endpoint_sends_no_sessions() {
     let scope = Scope::new();
     scope.run_sync(|| client.start_session());
     scope.run_sync(|| {
-        let _ = client.notify_message("no session", Options::new());
+        client.notify_message("no session");
     });
     assert!(client.flush(WAIT));
     assert!(collector.requests().iter().all(|r| r.path == "/notify"));
@@ -79,9 +79,9 @@ fn breadcrumbs_arrive_oldest_first_redacted_and_bounded() {
     let scope = Scope::new();
     scope.run_sync(|| {
         client.leave_breadcrumb("login", BreadcrumbType::User, json!({"user": "ann", "password": "hunter2"}));
-        let _ = client.notify_message("first", Options::new().error_class("FirstError"));
+        client.notify_message_with("first", Options::new().error_class("FirstError"));
         client.leave_breadcrumb("retry", BreadcrumbType::State, json!({"attempt": 2}));
-        let _ = client.notify_message("second", Options::new());
+        client.notify_message("second");
     });
     assert!(client.flush(WAIT));
     let events = collector.events();
@@ -97,7 +97,7 @@ fn breadcrumbs_arrive_oldest_first_redacted_and_bounded() {
     assert_eq!(crumbs[0]["metaData"], json!({"user": "ann", "password": "[FILTERED]"}));
 
     // Outside the scope only the client's own breadcrumbs are seen.
-    let _ = client.notify_message("outside", Options::new());
+    client.notify_message("outside");
     assert!(client.flush(WAIT));
     let outside = collector.events().into_iter().find(|e| e["exceptions"][0]["message"] == "outside").unwrap();
     assert_eq!(outside["breadcrumbs"][0]["name"], "process started");
@@ -113,10 +113,10 @@ fn feature_flags_merge_client_and_scope_and_can_be_cleared() {
     let scope = Scope::new();
     scope.add_feature_flag("checkout", Some("v2"));
     scope.run_sync(|| {
-        let _ = client.notify_message("flags", Options::new());
+        client.notify_message("flags");
     });
     client.clear_feature_flags();
-    let _ = client.notify_message("no flags", Options::new());
+    client.notify_message("no flags");
     assert!(client.flush(WAIT));
     let events = collector.events();
     let flagged = events.iter().find(|e| e["exceptions"][0]["message"] == "flags").unwrap();

@@ -14,7 +14,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[inline(never)]
 fn storming(client: &Client, n: u32) -> Outcome {
-    client.notify_message(format!("connection pool exhausted ({n})"), Options::new().error_class("PoolExhausted"))
+    client.notify_message_with(format!("connection pool exhausted ({n})"), Options::new().error_class("PoolExhausted"))
 }
 
 /// Ten rare errors, each from a line of its own.
@@ -22,8 +22,9 @@ fn storming(client: &Client, n: u32) -> Outcome {
 fn rare(client: &Client, k: u32) -> Outcome {
     let class = format!("Rare{k}");
     match k % 2 {
-        0 => client.notify_message(format!("rare error {k}"), Options::new().error_class(class)),
-        _ => client.notify_message(format!("rare error {k}"), Options::new().error_class(class).context("elsewhere")),
+        0 => client.notify_message_with(format!("rare error {k}"), Options::new().error_class(class)),
+        _ => client
+            .notify_message_with(format!("rare error {k}"), Options::new().error_class(class).context("elsewhere")),
     }
 }
 
@@ -75,10 +76,10 @@ fn a_batch_refused_whole_is_split_so_one_bad_event_does_not_take_the_others() {
     collector.script([Reply::status(200).delay(Duration::from_millis(300))]);
     collector.refuse_events_with("the bad one");
     let client = Client::new(collector.configuration().max_in_flight(1).auto_capture_sessions(false));
-    let _ = client.notify_message("first", Options::new());
+    client.notify_message("first");
     for n in 0..8 {
         let message = if n == 5 { "the bad one".to_owned() } else { format!("good {n}") };
-        let _ = client.notify_message(message, Options::new().error_class(format!("E{n}")));
+        client.notify_message_with(message, Options::new().error_class(format!("E{n}")));
     }
     assert!(client.flush(WAIT));
     let accepted: Vec<String> = collector
@@ -104,9 +105,9 @@ fn a_413_splits_a_batch_until_each_part_fits() {
     let collector = Collector::start();
     collector.script([Reply::status(200).delay(Duration::from_millis(300)), Reply::status(413), Reply::status(413)]);
     let client = Client::new(collector.configuration().max_in_flight(1).auto_capture_sessions(false));
-    let _ = client.notify_message("first", Options::new());
+    client.notify_message("first");
     for n in 0..6 {
-        let _ = client.notify_message(format!("event {n}"), Options::new().error_class(format!("E{n}")));
+        client.notify_message_with(format!("event {n}"), Options::new().error_class(format!("E{n}")));
     }
     assert!(client.flush(WAIT));
     let mut messages: Vec<String> = collector

@@ -53,15 +53,15 @@ fn an_event_inside_a_span_carries_its_ids_and_one_outside_carries_none() {
     let tracer = provider.tracer("checkout-service");
 
     tracer.in_span("checkout", |_| {
-        let _ = client.notify_message("inside", Options::new());
+        client.notify_message("inside");
         tracer.in_span("charge", |_| {
-            let _ = client.notify_message("nested", Options::new());
+            client.notify_message("nested");
         });
     });
-    let _ = client.notify_message("outside", Options::new());
+    client.notify_message("outside");
     let chosen = Correlation::from_hex("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331").unwrap();
     tracer.in_span("ignored", |_| {
-        let _ = client.notify_message("chosen", Options::new().correlation(chosen));
+        client.notify_message_with("chosen", Options::new().correlation(chosen));
     });
     assert!(client.flush(WAIT));
     provider.force_flush().unwrap();
@@ -86,13 +86,13 @@ fn an_unsampled_or_invalid_context_gives_no_field() {
     let tracer = provider.tracer("checkout-service");
     tracer.in_span("dropped", |cx| {
         assert!(cx.span().span_context().is_valid() && !cx.span().span_context().is_sampled());
-        let _ = client.notify_message("unsampled", Options::new());
+        client.notify_message("unsampled");
     });
     // A context holding a span that is not valid (all-zero ids).
     let invalid =
         opentelemetry::Context::new().with_remote_span_context(opentelemetry::trace::SpanContext::empty_context());
     let guard = invalid.attach();
-    let _ = client.notify_message("invalid", Options::new());
+    client.notify_message("invalid");
     drop(guard);
     assert!(client.flush(WAIT));
     let events = collector.wait_for(WAIT, |events| events.len() >= 2);
@@ -135,11 +135,11 @@ fn a_task_spawned_with_in_current_scope_carries_the_span_it_was_made_in() {
         let (a, b) = (client.clone(), client.clone());
         (
             async move {
-                let _ = a.notify_message("carried", Options::new());
+                a.notify_message("carried");
             }
             .in_current_scope(),
             async move {
-                let _ = b.notify_message("not carried", Options::new());
+                b.notify_message("not carried");
             },
         )
     });
@@ -168,7 +168,7 @@ fn through_tracing_opentelemetry_an_event_carries_the_tracing_span_and_its_field
         let charge = tracing::info_span!("charge", order_id = 42, amount = tracing::field::Empty);
         let _charging = charge.enter();
         charge.record("amount", 1999);
-        let _ = client.notify_message("handled", Options::new());
+        client.notify_message("handled");
         tracing::error!(card = "visa", "declined");
     });
     assert!(client.flush(WAIT));
@@ -209,7 +209,7 @@ struct ReportsOnExit(Option<Client>);
 impl Drop for ReportsOnExit {
     fn drop(&mut self) {
         if let Some(client) = self.0.take() {
-            let _ = client.notify_message("reported at thread exit", Options::new());
+            client.notify_message("reported at thread exit");
         }
     }
 }

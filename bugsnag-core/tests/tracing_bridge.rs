@@ -33,7 +33,7 @@ fn charge_card() {
 fn an_error_event_is_reported_with_its_fields_and_earlier_events_as_breadcrumbs() {
     let events = with_layer(BugsnagTracingLayer::with_client, |client| {
         charge_card();
-        let _ = client.notify_message("afterwards", Default::default());
+        client.notify_message_with("afterwards", Default::default());
     });
     assert_eq!(events.len(), 2, "only the ERROR event and the notify: {events:#?}");
     let event = events.iter().find(|e| e["exceptions"][0]["errorClass"] == "LogERROR").unwrap();
@@ -153,7 +153,7 @@ fn child_showing_info() {
         .session_endpoint(format!("{url}/sessions"));
     let client = Client::new(config);
     for n in 0..3 {
-        let _ = client.notify_message(format!("report {n}"), Default::default());
+        client.notify_message_with(format!("report {n}"), Default::default());
     }
     assert!(client.flush(WAIT));
 }

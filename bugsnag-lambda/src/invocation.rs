@@ -98,7 +98,7 @@ pub(crate) async fn warn_before_deadline(unit: UnitOfWork, deadline_ms: u64, war
     // Handled, a warning: the handler has not failed yet.
     let options =
         Options::new().error_class("LambdaTimeoutApproaching").severity(Severity::Warning).scope(unit.scope().clone());
-    let _ = client.notify_message(message, options);
+    client.notify_message_with(message, options);
     let until_deadline = time_left(deadline_ms);
     let _ = tokio::task::spawn_blocking(move || client.flush(until_deadline)).await;
 }

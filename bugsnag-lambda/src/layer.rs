@@ -50,7 +50,7 @@ impl BugsnagLambdaLayer {
 
     /// Reports to `client` instead of the process-wide client.
     pub fn with_client(client: Client) -> Self {
-        Self { settings: SETTINGS.with_client(client), ..Self::default() }
+        Self { settings: SETTINGS.reporting_to(client), ..Self::default() }
     }
 
     /// How long an invocation that reported something waits, before it returns, for its

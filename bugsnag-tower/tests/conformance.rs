@@ -143,7 +143,7 @@ async fn payloads_match_the_seeds_field_by_field() {
         .context("checkout")
         .user(User::id("u1"))
         .add_metadata_tab("account", json!({"password": "hunter2", "plan": "pro"}));
-    let _ = client.notify_with(&ValueError(Inner), options);
+    client.notify_with(&ValueError(Inner), options);
     let flushed = client.clone();
     assert!(tokio::task::spawn_blocking(move || flushed.flush(WAIT)).await.unwrap());
     let ours = event(&collector.requests()[0]);

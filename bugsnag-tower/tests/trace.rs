@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bugsnag_core::testing::{self, Collector};
-use bugsnag_core::{Client, Options};
+use bugsnag_core::Client;
 use bugsnag_tower::{BugsnagLayer, ErrorReport};
 use opentelemetry::trace::TracerProvider;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
@@ -60,7 +60,7 @@ async fn every_report_of_a_traced_request_carries_its_span_over_the_callers_trac
         .route(
             "/handled/{n}",
             get(move || async move {
-                let _ = handled.notify_message("handled in the handler", Options::new());
+                handled.notify_message("handled in the handler");
                 "ok"
             }),
         )

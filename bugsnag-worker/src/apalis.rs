@@ -47,9 +47,11 @@ use crate::job::Job;
 /// The framework named in reports.
 const FRAMEWORK: &str = "apalis";
 /// The settings of the apalis layer.
-const SETTINGS: Settings = Settings::new(FRAMEWORK, &[(FRAMEWORK, env!("BUGSNAG_VERSION_APALIS"))]);
+const SETTINGS: Settings = Settings::new(FRAMEWORK, &[(FRAMEWORK, env!("BUGSNAG_VERSION_APALIS"))]).sessions(false);
 
-type Arguments = Arc<dyn Fn(&dyn Any) -> Option<Value> + Send + Sync>;
+/// Reads a task's arguments, when they are of the type `send_arguments` was given: the
+/// type's name, and the reader.
+type Arguments = (&'static str, Arc<dyn Fn(&dyn Any) -> Option<Value> + Send + Sync>);
 
 /// The layer for apalis workers reporting to the process-wide client; see the
 /// [module documentation](self).
@@ -74,7 +76,7 @@ impl FailureLayer {
 
     /// The layer reporting to `client` instead of the process-wide client.
     pub fn with_client(client: Client) -> Self {
-        Self::new(FailureHandler::with_settings(SETTINGS).client(client))
+        Self::new(FailureHandler::with_settings(SETTINGS).reporting_to(client))
     }
 
     /// The context of the worker's reports, instead of the arguments' type name.
@@ -84,10 +86,18 @@ impl FailureLayer {
     }
 
     /// Sends the task's arguments in the `job` tab (filtered by `params_filters`); off by
-    /// default, since arguments often hold personal data.
+    /// default, since arguments often hold personal data. `Args` is the worker's argument
+    /// type; given another, nothing is sent and one line says so.
     pub fn send_arguments<Args: serde::Serialize + 'static>(mut self) -> Self {
-        self.arguments =
-            Some(Arc::new(|args: &dyn Any| args.downcast_ref::<Args>().and_then(|a| serde_json::to_value(a).ok())));
+        let read = |args: &dyn Any| args.downcast_ref::<Args>().and_then(|a| serde_json::to_value(a).ok());
+        self.arguments = Some((std::any::type_name::<Args>(), Arc::new(read)));
+        self
+    }
+
+    /// Makes each task a session when `auto_capture_sessions` is on (off by default, as
+    /// the Python notifier's Celery integration: a task is not a user's session).
+    pub fn sessions(mut self, on: bool) -> Self {
+        self.handler = self.handler.sessions(on);
         self
     }
 
@@ -95,6 +105,20 @@ impl FailureLayer {
     pub fn every_attempt(mut self, every: bool) -> Self {
         self.every_attempt = every;
         self
+    }
+}
+
+/// Says once that `send_arguments::<T>()` names another type than the tasks' arguments.
+fn warn_arguments_mismatch(expected: &str, actual: &str) {
+    if expected == actual {
+        return; // of the right type, but not serializable as JSON
+    }
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            target: "bugsnag_worker",
+            "bugsnag_worker's send_arguments::<{expected}>() does not match this worker's task arguments, of type {actual}: no arguments are sent; use send_arguments::<{actual}>()"
+        );
     }
 }
 
@@ -122,6 +146,23 @@ impl<S> tower_layer::Layer<S> for FailureLayer {
 pub struct FailureService<S> {
     inner: S,
     layer: FailureLayer,
+}
+
+impl<S> std::fmt::Debug for FailureService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailureService").field("layer", &self.layer).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for FailureLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailureLayer")
+            .field("handler", &self.handler)
+            .field("name", &self.name)
+            .field("send_arguments", &self.arguments.as_ref().map(|(of, _)| of))
+            .field("every_attempt", &self.every_attempt)
+            .finish()
+    }
 }
 
 impl<S, Args> tower_service::Service<Task<Args>> for FailureService<S>
@@ -159,8 +200,11 @@ where
         if let Some(worker) = task.data().get::<apalis_core::worker::context::WorkerContext>() {
             job = job.worker(worker.name());
         }
-        if let Some(arguments) = layer.arguments.as_ref().and_then(|f| f(&task.args as &dyn Any)) {
-            job = job.arguments(arguments);
+        if let Some((expected, read)) = &layer.arguments {
+            match read(&task.args as &dyn Any) {
+                Some(arguments) => job = job.arguments(arguments),
+                None => warn_arguments_mismatch(expected, std::any::type_name_of_val(&task.args)),
+            }
         }
         let every_attempt = layer.every_attempt;
         let unit = layer.handler.open(&job);

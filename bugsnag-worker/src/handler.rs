@@ -51,7 +51,7 @@ impl Default for FailureHandler {
 impl FailureHandler {
     /// Reports to the process-wide client.
     pub fn new() -> Self {
-        Self::with_settings(Settings::new("bugsnag-worker", &[]))
+        Self::with_settings(Settings::new("bugsnag-worker", &[]).sessions(false))
     }
 
     pub(crate) fn with_settings(settings: Settings) -> Self {
@@ -60,11 +60,18 @@ impl FailureHandler {
 
     /// Reports to `client` instead of the process-wide client.
     pub fn with_client(client: Client) -> Self {
-        Self::new().client(client)
+        Self::new().reporting_to(client)
     }
 
-    pub(crate) fn client(mut self, client: Client) -> Self {
-        self.settings = self.settings.with_client(client);
+    pub(crate) fn reporting_to(mut self, client: Client) -> Self {
+        self.settings = self.settings.reporting_to(client);
+        self
+    }
+
+    /// Makes each job a session when `auto_capture_sessions` is on (off by default, as
+    /// the Python notifier's Celery integration: a job is not a user's session).
+    pub fn sessions(mut self, on: bool) -> Self {
+        self.settings = self.settings.sessions(on);
         self
     }
 

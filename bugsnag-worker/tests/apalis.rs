@@ -14,6 +14,33 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// What the layer logs (on apalis's tasks, so through a global subscriber).
+fn logged() -> String {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    let logs = LOGS.get_or_init(|| {
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let writer = move || Sink(sink.clone());
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::fmt().with_ansi(false).with_writer(writer).finish(),
+        )
+        .unwrap();
+        logs
+    });
+    String::from_utf8_lossy(&logs.lock().unwrap()).into_owned()
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SendInvoice {
     invoice: u32,
@@ -27,6 +54,33 @@ async fn send_invoice(task: SendInvoice) -> Result<(), BoxDynError> {
         n if n % 2 == 1 => Err(std::io::Error::other(format!("smtp refused invoice {n}")).into()),
         _ => Ok(()),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_arguments_of_another_type_sends_none_and_says_so() {
+    logged();
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    let mut storage = MemoryStorage::new();
+    storage.push(SendInvoice { invoice: 7, api_token: "planted-token".into() }).await.unwrap();
+    let worker = WorkerBuilder::new("billing")
+        .backend(storage)
+        .layer(FailureLayer::with_client(client.clone()).send_arguments::<String>())
+        .build(send_invoice);
+    let running = tokio::spawn(worker.run());
+    let events = tokio::task::spawn_blocking(move || {
+        collector.wait_for(WAIT, |events| !events.is_empty());
+        assert!(client.flush(WAIT));
+        collector.events()
+    })
+    .await
+    .unwrap();
+    running.abort();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert!(events[0]["metaData"]["job"].get("arguments").is_none(), "{:#}", events[0]["metaData"]["job"]);
+    let told = logged();
+    assert!(told.contains("send_arguments::<alloc::string::String>() does not match"), "{told}");
+    assert!(told.contains("apalis::SendInvoice"), "names the tasks' type: {told}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

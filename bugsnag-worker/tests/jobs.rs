@@ -73,10 +73,23 @@ async fn a_panicking_job_is_reported_once_and_becomes_an_error() {
 }
 
 #[test]
+fn jobs_are_sessions_only_when_asked() {
+    for (sessions, started) in [(false, 0), (true, 2)] {
+        let (collector, client, handler) = setup();
+        let handler = if sessions { handler.sessions(true) } else { handler };
+        for id in ["j-1", "j-2"] {
+            let _ = handler.run_blocking(Job::new("rebuild_index").id(id), || Ok::<_, std::io::Error>(()));
+        }
+        assert!(client.flush(WAIT));
+        assert_eq!(collector.sessions_started(), started, "sessions({sessions})");
+    }
+}
+
+#[test]
 fn blocking_jobs_and_notify_inside_them_carry_the_job() {
     let (collector, client, handler) = setup();
     let ok = handler.run_blocking(Job::new("rebuild_index").id("j-1"), || {
-        let _ = client.notify_message("slow shard", Default::default());
+        client.notify_message("slow shard");
         Ok::<_, std::io::Error>(42)
     });
     assert_eq!(ok.unwrap(), 42);

@@ -27,6 +27,7 @@ pub use store::Store;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9339";
 
 /// The inbox's state, shared with the collector's threads.
+#[derive(Debug)]
 pub struct Inbox {
     store: Mutex<Store>,
     /// Known once the collector listens (the port may be chosen by the system).

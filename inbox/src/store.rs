@@ -14,6 +14,7 @@ use bugsnag_core::testing::schema_errors;
 use serde_json::{json, Value};
 
 /// One payload, as received.
+#[derive(Debug)]
 pub(crate) struct Report {
     /// The request path, such as `/notify` or `/sessions`.
     pub path: String,
@@ -101,6 +102,7 @@ impl<'a> Group<'a> {
 }
 
 /// Every payload received, and the file that keeps them.
+#[derive(Debug)]
 pub struct Store {
     reports: Vec<Report>,
     file: Option<(PathBuf, File)>,

@@ -47,13 +47,13 @@ impl std::fmt::Display for OrderError {
 impl std::error::Error for OrderError {}
 
 fn report_in(client: &Client, context: &str) {
-    let _ = client.notify_with(&OrderError, Options::new().context(context));
+    client.notify_with(&OrderError, Options::new().context(context));
 }
 
 /// The same error, reported from another function: another top in-project frame.
 #[inline(never)]
 fn report_elsewhere(client: &Client, context: &str) {
-    let _ = client.notify_with(&OrderError, Options::new().context(context));
+    client.notify_with(&OrderError, Options::new().context(context));
 }
 
 /// Rows of the groups table: (text of the row, its count cell), from the HTML.
@@ -81,8 +81,8 @@ fn groups_as_bugsnag_does_and_keeps_them_across_a_restart() {
         // Another top in-project frame is another group.
         report_elsewhere(&client, "POST /orders");
         // A grouping hash is a group of its own, whatever the frames.
-        let _ = client.notify_with(&OrderError, Options::new().context("hashed").grouping_hash("orders"));
-        let _ = client.notify_message("other class", Options::new().context("hashed").grouping_hash("orders"));
+        client.notify_with(&OrderError, Options::new().context("hashed").grouping_hash("orders"));
+        client.notify_message_with("other class", Options::new().context("hashed").grouping_hash("orders"));
         assert!(client.flush(WAIT));
 
         let (status, html) = get(&collector, "/");
@@ -125,7 +125,7 @@ fn an_event_shows_the_trace_and_span_it_belongs_to() {
     let (collector, _inbox) = start(local(), Store::in_memory(), false).unwrap();
     let client = client(&collector);
     let link = bugsnag_core::Correlation::from_traceparent(bugsnag_core::testing::TRACEPARENT).unwrap();
-    let _ = client.notify_with(&OrderError, Options::new().correlation(link));
+    client.notify_with(&OrderError, Options::new().correlation(link));
     report_in(&client, "untraced");
     assert!(client.flush(WAIT));
     // The two may arrive in either order.
@@ -166,12 +166,7 @@ fn escapes_everything_a_report_carries() {
     client.add_feature_flag("checkout", Some("b"));
     client.leave_breadcrumb("opened cart", BreadcrumbType::Navigation, json!({"items": 2}));
     let scope = Scope::new();
-    scope.set_request(Request {
-        http_method: Some("GET".into()),
-        url: Some("http://shop.test/cart".into()),
-        headers: [("accept".to_owned(), "text/html".to_owned())].into(),
-        ..Request::default()
-    });
+    scope.set_request(Request::new("GET", "http://shop.test/cart").with_header("accept", "text/html"));
     scope.run_sync(|| client.start_session());
     let options = Options::new()
         .scope(scope)
@@ -179,7 +174,7 @@ fn escapes_everything_a_report_carries() {
         .user(User::id("u1").with_name("Ann"))
         .add_metadata_tab("cart", json!({"items": 2, "nested": {"deep": {"deeper": {"deepest": "x"}}}}))
         .grouping_hash("cart");
-    let _ = client.notify_with(&OrderError, options);
+    client.notify_with(&OrderError, options);
     assert!(client.flush(WAIT));
     let real = collector.events()[0].clone();
     for section in ["request", "user", "session", "featureFlags", "breadcrumbs", "metaData", "groupingHash"] {

@@ -42,7 +42,7 @@ fn the_installed_inbox_runs_from_a_fresh_directory() {
         .session_endpoint(format!("{url}/sessions"))
         .auto_capture_sessions(false);
     let client = Client::new(config);
-    let _ = client.notify(&std::io::Error::other("seen in the inbox"));
+    client.notify(&std::io::Error::other("seen in the inbox"));
     assert!(client.flush(Duration::from_secs(20)));
     let received = lines.map_while(Result::ok).find(|l| l.starts_with("received"));
     assert!(received.as_deref().is_some_and(|l| l.contains("seen in the inbox")), "{received:?}");

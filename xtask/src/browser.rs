@@ -52,7 +52,7 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     }
     let hostile =
         Options::new().context(HOSTILE).error_class(HOSTILE).add_metadata_tab(HOSTILE, json!({ HOSTILE: HOSTILE }));
-    let _ = client.notify_message(HOSTILE, hostile);
+    client.notify_message_with(HOSTILE, hostile);
     if !client.flush(WAIT) {
         return Err("the inbox did not receive the reports".into());
     }
@@ -87,7 +87,7 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     }
 
     // An event that arrives while the page is open appears without a reload.
-    let _ = client.notify_message("sent after the page opened", Options::new().error_class("ArrivedWhileOpen"));
+    client.notify_message_with("sent after the page opened", Options::new().error_class("ArrivedWhileOpen"));
     if !client.flush(WAIT) {
         return Err("the inbox did not receive the report sent while the page was open".into());
     }
@@ -109,7 +109,7 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
 }
 
 fn report_order_error(client: &Client) {
-    let _ = client.notify_with(&InboxCheckError, Options::new().context("GET /orders/{id}"));
+    client.notify_with(&InboxCheckError, Options::new().context("GET /orders/{id}"));
 }
 
 fn assert_not_injected(driver: &Driver) -> Result<(), String> {

@@ -6,6 +6,8 @@
 //! - `inbox`: a local Bugsnag endpoint with a web page showing what it received.
 //! - `browser`: the inbox page checked in headless Chromium (part of `ci`).
 //! - `crash`: a `panic = "abort"` release build crashed for real (part of `ci`).
+//! - `api [--bless]`: the public API compared with the summary in `api/` (part of `ci`;
+//!   `--bless` writes it after an intended change).
 //! - `snippets`: every README snippet built as a package of its own with its row's
 //!   dependencies alone (part of `ci`).
 //! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
@@ -13,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod api;
 mod browser;
 mod crash;
 mod demo;
@@ -26,9 +29,14 @@ fn main() -> ExitCode {
         Some("inbox") => target_dir().and_then(|target| bugsnag_inbox::run(&args[1..], target.join("inbox/received.jsonl"))),
         Some("browser") => target_dir().and_then(|target| browser::check(&workspace_root(), &target)),
         Some("crash") => target_dir().and_then(|target| crash::check(&workspace_root(), &target)),
+        Some("api") => target_dir().and_then(|target| {
+            let bless = args.iter().any(|a| a == "--bless");
+            cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+            api::check(&workspace_root(), &target, bless)
+        }),
         Some("snippets") => target_dir().and_then(|target| snippets::check(&workspace_root(), &target)),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
-        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | bench"
+        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | api [--bless] | bench"
             .to_owned()),
     };
     match result {
@@ -53,6 +61,7 @@ fn ci() -> Result<(), String> {
     // Broken intra-doc links and undocumented items fail like any lint.
     cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     let target = target_dir()?;
+    api::check(&workspace_root(), &target, false)?;
     snippets::check(&workspace_root(), &target)?;
     crash::check(&workspace_root(), &target)?;
     browser::check(&workspace_root(), &target)

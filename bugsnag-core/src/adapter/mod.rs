@@ -77,7 +77,7 @@ macro_rules! adapter_options {
         /// this way.
         pub fn with_client(client: $crate::Client) -> Self {
             let mut this = <Self as ::std::default::Default>::default();
-            this.$settings = this.$settings.with_client(client);
+            this.$settings = this.$settings.reporting_to(client);
             this
         }
 

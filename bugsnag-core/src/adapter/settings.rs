@@ -11,6 +11,8 @@ use crate::client::Client;
 pub struct Settings {
     pub(super) framework: &'static str,
     pub(super) runtime_versions: &'static [(&'static str, &'static str)],
+    /// Whether each unit of work is a session (with `auto_capture_sessions`).
+    pub(super) sessions: bool,
     /// `None` until an option is changed from its default.
     options: Option<Arc<Options>>,
 }
@@ -32,6 +34,7 @@ impl std::fmt::Debug for Settings {
         let options = self.options.as_deref();
         f.debug_struct("Settings")
             .field("framework", &self.framework)
+            .field("sessions", &self.sessions)
             .field("client", &options.and_then(|o| o.client.as_ref()))
             .field("report_responses_without_error", &self.reports_responses_without_error())
             .field("trust_forwarded_headers", &self.trusts_forwarded_headers())
@@ -43,9 +46,18 @@ impl std::fmt::Debug for Settings {
 impl Settings {
     /// The defaults of an adapter for `framework` (named in `severityReason`), whose
     /// events carry `runtime_versions` in `device.runtimeVersions`: the process-wide
-    /// client, 5xx reported, forwarding headers not trusted, no header dropped.
+    /// client, a session per unit of work, 5xx reported, forwarding headers not trusted,
+    /// no header dropped.
     pub const fn new(framework: &'static str, runtime_versions: &'static [(&'static str, &'static str)]) -> Self {
-        Self { framework, runtime_versions, options: None }
+        Self { framework, runtime_versions, sessions: true, options: None }
+    }
+
+    /// Whether each unit of work starts a session when `auto_capture_sessions` is on
+    /// (on by default: a request is one; job hooks turn it off, as the Python notifier's
+    /// Celery integration starts none).
+    pub const fn sessions(mut self, on: bool) -> Self {
+        self.sessions = on;
+        self
     }
 
     fn options_mut(&mut self) -> &mut Options {
@@ -53,8 +65,9 @@ impl Settings {
     }
 
     /// Reports to `client` instead of the process-wide client (`bugsnag_core::configure`),
-    /// which is left alone: tests run side by side this way.
-    pub fn with_client(mut self, client: Client) -> Self {
+    /// which is left alone: tests run side by side this way. (`with_client` names the
+    /// adapters' constructors that take a client: `BugsnagLayer::with_client(client)`.)
+    pub fn reporting_to(mut self, client: Client) -> Self {
         self.options_mut().client = Some(client);
         self
     }

@@ -15,14 +15,14 @@ use crate::stacktrace::Stacktrace;
 
 impl Settings {
     /// Opens the unit of work of one request or job: its scope (catching panics, with a
-    /// session when `auto_capture_sessions` is on, and request data from `source` when
+    /// session when `auto_capture_sessions` and [`sessions`](Self::sessions) are on, and request data from `source` when
     /// there is one) and the client reporting for it.
     pub fn open(&self, source: Option<Arc<dyn RequestSource>>) -> UnitOfWork {
         // So that a panic the unit catches carries the stack at the panic point.
         crate::panic_hook::ensure_hook();
         let client = self.client();
         let scope = match &client {
-            Some(client) => client.adapter_scope(self.framework, source, self.runtime_versions),
+            Some(client) => client.adapter_scope(self.framework, source, self.runtime_versions, self.sessions),
             None => Scope::for_adapter(self.framework, source, None, self.runtime_versions),
         };
         UnitOfWork { scope, client, settings: self.clone() }
@@ -140,7 +140,7 @@ impl UnitOfWork {
     #[track_caller]
     pub fn report_anyhow<'a>(&self, error: impl Into<crate::AnyhowError<'a>>, options: Options) -> Outcome {
         match &self.client {
-            Some(client) => client.notify_anyhow(error, self.options(options)),
+            Some(client) => client.notify_anyhow_with(error, self.options(options)),
             None => Outcome::Dropped(DropReason::NotConfigured),
         }
     }
@@ -162,7 +162,7 @@ impl UnitOfWork {
     #[track_caller]
     pub fn report_message(&self, message: impl Into<String>, options: Options) -> Outcome {
         match &self.client {
-            Some(client) => client.notify_message(message, self.options(options)),
+            Some(client) => client.notify_message_with(message, self.options(options)),
             None => Outcome::Dropped(DropReason::NotConfigured),
         }
     }

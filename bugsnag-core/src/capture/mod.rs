@@ -10,7 +10,7 @@ mod options;
 pub(crate) mod origin;
 pub(crate) mod panic;
 mod scope;
-pub(crate) mod trace;
+pub(crate) mod span_context;
 
 pub use catch_unwind::CatchUnwind;
 pub(crate) use options::site_of;

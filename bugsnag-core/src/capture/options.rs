@@ -83,7 +83,8 @@ impl Options {
 
     /// Sets the context only when neither the scope nor its request has one (the log
     /// bridges use it for tracing's span path).
-    pub fn fallback_context(mut self, context: impl Into<String>) -> Self {
+    #[cfg(any(feature = "log", feature = "tracing"))]
+    pub(crate) fn fallback_context(mut self, context: impl Into<String>) -> Self {
         self.fallback_context = Some(context.into());
         self
     }

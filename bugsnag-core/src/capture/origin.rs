@@ -174,7 +174,7 @@ impl fmt::Debug for Origin {
 ///
 /// let err = read_config("/no/such/file").unwrap_err();
 /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound); // derefs to the io::Error
-/// # let _ = bugsnag_core::notify(&err);
+/// # bugsnag_core::notify(&err);
 /// ```
 pub struct Traced<E> {
     error: E,

@@ -29,7 +29,7 @@ impl PanicCapture {
             location: info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
             thread: std::thread::current().name().map(str::to_owned),
             stacktrace: Stacktrace::capture(),
-            correlation: super::trace::current(),
+            correlation: super::span_context::current(),
         }
     }
 

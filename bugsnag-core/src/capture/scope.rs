@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use serde_json::{Map, Value};
 
 use super::panic::PanicCapture;
-use super::trace::Carried;
+use super::span_context::Carried;
 use crate::model::{
     filtered, merge_tab, Breadcrumb, Correlation, FeatureFlag, Flags, Names, Request, Ring, Session, User,
 };

@@ -46,7 +46,7 @@ use pipeline::Pipeline;
 ///
 /// let client = Client::new(Configuration::from_env());
 /// let err = "x".parse::<u8>().unwrap_err();
-/// let _ = client.notify(&err);
+/// client.notify(&err);
 /// client.flush(std::time::Duration::from_secs(2));
 /// ```
 #[derive(Clone)]
@@ -149,9 +149,15 @@ impl Client {
         self.inner.report(hint, |trace| exceptions(error, class.as_deref(), trace), options)
     }
 
-    /// Reports a message with no error value (errorClass `Error` unless the options set one).
+    /// Reports a message with no error value (errorClass `Error`), severity `warning`.
     #[track_caller]
-    pub fn notify_message(&self, message: impl Into<String>, options: Options) -> Outcome {
+    pub fn notify_message(&self, message: impl Into<String>) -> Outcome {
+        self.notify_message_with(message, Options::new())
+    }
+
+    /// Reports a message with per-call options (errorClass `Error` unless they set one).
+    #[track_caller]
+    pub fn notify_message_with(&self, message: impl Into<String>, options: Options) -> Outcome {
         let options = options.at(std::panic::Location::caller());
         let message = message.into();
         let class = options.error_class.clone().unwrap_or_else(|| FALLBACK_CLASS.to_owned());
@@ -168,12 +174,19 @@ impl Client {
     /// use bugsnag_core::Options;
     ///
     /// let err = anyhow::anyhow!("could not load the order");
-    /// let _ = client.notify_anyhow(&err, Options::new()); // keeps `err`
-    /// let _ = client.notify_anyhow(err, Options::new()); // done with it: cheaper
+    /// client.notify_anyhow(&err); // keeps `err`
+    /// client.notify_anyhow(err); // done with it: cheaper
     /// ```
     #[cfg(feature = "anyhow")]
     #[track_caller]
-    pub fn notify_anyhow<'a>(&self, error: impl Into<AnyhowError<'a>>, options: Options) -> Outcome {
+    pub fn notify_anyhow<'a>(&self, error: impl Into<AnyhowError<'a>>) -> Outcome {
+        self.notify_anyhow_with(error, Options::new())
+    }
+
+    /// Reports an `anyhow::Error` with per-call options.
+    #[cfg(feature = "anyhow")]
+    #[track_caller]
+    pub fn notify_anyhow_with<'a>(&self, error: impl Into<AnyhowError<'a>>, options: Options) -> Outcome {
         error.into().report(&self.inner, options.at(std::panic::Location::caller()))
     }
 
@@ -274,8 +287,10 @@ impl Client {
         framework: &'static str,
         source: Option<Arc<dyn RequestSource>>,
         runtime_versions: &'static [(&'static str, &'static str)],
+        sessions: bool,
     ) -> Scope {
-        let session = if self.inner.config.auto_capture_sessions { self.inner.sessions.start() } else { None };
+        let session =
+            if sessions && self.inner.config.auto_capture_sessions { self.inner.sessions.start() } else { None };
         Scope::for_adapter(framework, source, session, runtime_versions)
     }
 

@@ -1,8 +1,10 @@
 //! What became of a report.
 
 /// What became of a `notify` call.
+///
+/// Reporting is fire-and-forget: ignoring the outcome is normal (`notify(&err);`). It
+/// says why an event was not sent, for tests and for programs that count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use = "an Outcome says whether the event was queued; ignore it with `let _ =`"]
 pub enum Outcome {
     /// The event is on its way to Bugsnag.
     Queued,

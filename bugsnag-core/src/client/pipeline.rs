@@ -17,7 +17,7 @@ use super::budget::{Budget, GroupKey, Sample, Verdict};
 use super::outcome::{Closed, DropReason, Outcome};
 use crate::callbacks::{Callback, Decision};
 use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
-use crate::capture::{trace, Options, Scope};
+use crate::capture::{span_context, Options, Scope};
 use crate::config::{is_valid_api_key, Configuration};
 use crate::delivery::Delivery;
 use crate::model::{
@@ -175,12 +175,12 @@ impl Pipeline {
         let here = options.snapshot.is_none();
         let correlation = options
             .correlation
-            .or_else(|| here.then(trace::current).flatten())
+            .or_else(|| here.then(span_context::current).flatten())
             .or_else(|| source.and_then(|s| s.correlation()));
         // Not in the panic hook (quiet): the spans' locks may be held by the code that panicked.
         if here && !reentry::is_quiet() {
-            if let Some(fields) = trace::span_fields() {
-                merge_tab(&mut metadata, trace::SPANS_TAB.to_owned(), fields);
+            if let Some(fields) = span_context::span_fields() {
+                merge_tab(&mut metadata, span_context::SPANS_TAB.to_owned(), fields);
             }
         }
         let (app, mut device, session, crash_record) = match options.snapshot {

@@ -32,6 +32,15 @@ pub struct BugsnagLogger {
     inner: Option<Box<dyn Log>>,
 }
 
+impl std::fmt::Debug for BugsnagLogger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BugsnagLogger")
+            .field("settings", &self.settings)
+            .field("wraps_a_logger", &self.inner.is_some())
+            .finish()
+    }
+}
+
 fn level(level: Level) -> LogLevel {
     match level {
         Level::Error => LogLevel::Error,
@@ -57,7 +66,7 @@ impl BugsnagLogger {
     /// A logger reporting to `client`.
     pub fn with_client(client: Client) -> Self {
         let mut logger = Self::new();
-        logger.settings.client(client);
+        logger.settings.set_client(client);
         logger
     }
 

@@ -7,7 +7,7 @@
 //!
 //! A report carries severity from the level (error, warning, info), severityReason `log`
 //! with `attributes.level`, the message, the record's fields in a metaData tab
-//! (`extra data`, the Python notifier's name) or in the tabs [`LogSettings::extra_fields`] chooses,
+//! (`extra data`, the Python notifier's name) or in the tabs the bridges' `extra_fields` choose,
 //! and, when a field holds a `dyn Error`, that error's chain as its exceptions instead of
 //! a synthetic `Log<LEVEL>` class. The notifier's own records, and anything logged on its
 //! delivery thread (its HTTP client's), are never reported, so there is no feedback loop.
@@ -38,7 +38,7 @@ pub const EXTRA_DATA_TAB: &str = "extra data";
 
 /// A log level, common to `log` and `tracing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
+pub(crate) enum LogLevel {
     /// Finest detail.
     Trace,
     /// Debugging information.
@@ -74,7 +74,7 @@ impl LogLevel {
 
 /// What a bridge reports and how; shared by both bridges' builders.
 #[derive(Clone, Debug)]
-pub struct LogSettings {
+pub(crate) struct LogSettings {
     client: Option<Client>,
     report_level: LogLevel,
     breadcrumb_level: Option<LogLevel>,
@@ -111,7 +111,7 @@ impl LogSettings {
     }
 
     /// Reports to `client` instead of the process-wide client.
-    pub fn client(&mut self, client: Client) {
+    pub fn set_client(&mut self, client: Client) {
         self.client = Some(client);
     }
 
@@ -133,7 +133,7 @@ fn echoes_a_failure(target: &str) -> bool {
 /// Whether a record comes from the notifier itself: its own targets, or anything on its
 /// delivery thread (the HTTP client's logs), which would otherwise loop.
 fn is_own(target: &str) -> bool {
-    target.starts_with("bugsnag_")
+    crate::stacktrace::is_notifier(target.split("::").next().unwrap_or(target))
         || std::thread::current().name() == Some(crate::delivery::THREAD_NAME)
         || crate::reentry::is_quiet()
 }
@@ -245,7 +245,7 @@ impl LogSettings {
             }
         }
         if let Some(spans) = record.spans {
-            options = options.add_metadata_tab(crate::capture::trace::SPANS_TAB, spans);
+            options = options.add_metadata_tab(crate::capture::span_context::SPANS_TAB, spans);
         }
         let mut tabs = self.tabs(fields);
         let extra = tabs.entry(EXTRA_DATA_TAB.to_owned()).or_insert_with(|| Value::Object(Map::new()));
@@ -262,7 +262,7 @@ impl LogSettings {
             let message = if record.message.is_empty() { FALLBACK_CLASS.to_owned() } else { record.message };
             vec![(format!("Log{}", level.name()), message)]
         });
-        let _ = client.notify_chain(chain, options);
+        client.notify_chain(chain, options);
     }
 
     /// Splits fields into the `extra_fields` tabs and `extra data`.

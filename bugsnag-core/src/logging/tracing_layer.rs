@@ -55,7 +55,7 @@ impl BugsnagTracingLayer {
     /// A layer reporting to `client`.
     pub fn with_client(client: Client) -> Self {
         let mut layer = Self::default();
-        layer.settings.client(client);
+        layer.settings.set_client(client);
         layer
     }
 
@@ -96,7 +96,7 @@ impl BugsnagTracingLayer {
     pub fn span_fields(mut self, record: bool) -> Self {
         self.span_fields = record;
         if record {
-            crate::capture::trace::read_span_fields_with(current_span_fields);
+            crate::capture::span_context::read_span_fields_with(current_span_fields);
         }
         self
     }

@@ -38,6 +38,7 @@ pub enum BreadcrumbType {
 
 /// One breadcrumb.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Breadcrumb {
     /// When it happened, RFC 3339 in UTC.
     pub timestamp: String,

@@ -32,6 +32,7 @@ pub enum Severity {
 /// Why an event has its severity and `unhandled` flag (the API's `severityReason`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SeverityReason {
     /// The API's reason type, such as `handledError` or `unhandledPanic`.
     #[serde(rename = "type")]
@@ -43,6 +44,7 @@ pub struct SeverityReason {
 
 /// Details attached to a [`SeverityReason`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReasonAttributes {
     /// The framework whose middleware caught the error (`unhandled*Middleware`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +113,7 @@ impl SeverityReason {
 /// The user affected by an error; searchable in the dashboard. Its `Debug` shows which
 /// fields are set, not their values.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct User {
     /// A stable identifier; adapters default it to the client IP.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,6 +127,10 @@ pub struct User {
 }
 
 impl User {
+    /// A user of whom nothing is known yet; set what is with the `with_` methods.
+    pub fn new() -> Self {
+        Self::default()
+    }
     /// A user known only by id (the Python notifier's legacy `user_id`).
     pub fn id(id: impl Into<String>) -> Self {
         Self { id: Some(id.into()), ..Self::default() }
@@ -138,12 +145,55 @@ impl User {
         self.email = Some(email.into());
         self
     }
+    /// Sets the id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+impl Request {
+    /// A request of which nothing is known yet; set its fields, or build it with the
+    /// `with_` methods.
+    ///
+    /// ```
+    /// let request = bugsnag_core::Request::new("GET", "https://shop.example/orders/7")
+    ///     .with_header("accept", "application/json")
+    ///     .with_client_ip("203.0.113.9");
+    /// assert_eq!(request.http_method.as_deref(), Some("GET"));
+    /// ```
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        Self { http_method: Some(method.into()), url: Some(url.into()), ..Self::default() }
+    }
+    /// Adds a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+    /// Sets the client's address.
+    pub fn with_client_ip(mut self, ip: impl Into<String>) -> Self {
+        self.client_ip = Some(ip.into());
+        self
+    }
+    /// Sets the `Referer`.
+    pub fn with_referer(mut self, referer: impl Into<String>) -> Self {
+        self.referer = Some(referer.into());
+        self
+    }
+}
+
+impl Exception {
+    /// An error of the chain, with no stack trace (a cause, or one a callback adds).
+    pub fn new(error_class: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { error_class: error_class.into(), message: message.into(), stacktrace: Stacktrace::empty() }
+    }
 }
 
 /// The HTTP request being served when the error happened (the API's `request` object).
 /// Its `Debug` shows the method and the header names only.
 #[derive(Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Request {
     /// The client's address.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +215,7 @@ pub struct Request {
 /// One error of the chain: `exceptions[0]` is the outermost error, then each `source()`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Exception {
     /// The Rust type path of the error, or `panic` for panics.
     pub error_class: String,
@@ -177,6 +228,7 @@ pub struct Exception {
 /// The application that reported the event.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct App {
     /// `app_version` of the configuration.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +244,7 @@ pub struct App {
 /// The machine that reported the event.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
 pub struct Device {
     /// `hostname` of the configuration, or the machine's host name.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// One feature flag and its variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct FeatureFlag {
     /// The flag's name.
     #[serde(rename = "featureFlag")]

@@ -21,6 +21,7 @@ pub(crate) struct Session {
 /// A session as it appears on an event.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EventSession {
     /// The session's id.
     pub id: String,
@@ -32,6 +33,7 @@ pub struct EventSession {
 
 /// Handled and unhandled event counts of a session.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SessionEvents {
     /// Handled events.
     pub handled: u64,

@@ -26,6 +26,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use resolver::Resolver;
+#[cfg(any(feature = "log", feature = "tracing"))]
+pub(crate) use rules::is_notifier;
 pub(crate) use rules::FrameRules;
 pub(crate) use symbolizer::{loaded_modules, LoadedModule};
 
@@ -71,6 +73,7 @@ impl OriginStack {
 /// One frame of a stack trace, as the API expects it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Stackframe {
     /// Source file, relative to `project_root` when under it.
     pub file: String,
@@ -96,6 +99,13 @@ pub struct Stackframe {
     /// The build-id of the frame's module.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code_identifier: Option<String>,
+}
+
+impl Stackframe {
+    /// A frame at `file`:`line_number` in `method`, not in-project, without code.
+    pub fn new(file: impl Into<String>, line_number: u32, method: impl Into<String>) -> Self {
+        Self { file: file.into(), line_number, method: method.into(), ..Self::default() }
+    }
 }
 
 /// A frame with its symbol resolved but no report rules applied yet.

@@ -179,8 +179,9 @@ fn crate_of(method: &str) -> &str {
     path.split("::").next().unwrap_or(path)
 }
 
-/// The notifier's own crates: never in-project, wherever their files are.
-fn is_notifier(krate: &str) -> bool {
+/// The notifier's own crates: never in-project, wherever their files are, and their log
+/// records are never reports.
+pub(crate) fn is_notifier(krate: &str) -> bool {
     NOTIFIER.contains(&krate)
 }
 

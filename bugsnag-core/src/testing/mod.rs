@@ -11,7 +11,7 @@
 //!
 //! let collector = Collector::start();
 //! let client = Client::new(collector.configuration());
-//! let _ = client.notify_message("hello", Default::default());
+//! client.notify_message_with("hello", Default::default());
 //! client.flush(Duration::from_secs(5));
 //! let events = collector.events(); // panics if any payload broke the schema
 //! assert_eq!(events[0]["exceptions"][0]["message"], "hello");
@@ -193,6 +193,12 @@ pub struct Collector {
     url: String,
     state: Arc<State>,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector").field("url", &self.url).field("requests", &self.requests().len()).finish()
+    }
 }
 
 impl Collector {
@@ -388,7 +394,8 @@ pub fn closed_endpoint() -> String {
 
 /// The version cargo resolved `dependency` to for the package `dependent` of the
 /// workspace the tests run in (from `cargo metadata`): what `device.runtimeVersions`
-/// should say about a framework an adapter serves.
+/// should say about a framework an adapter serves. For this repository's own tests.
+#[doc(hidden)]
 pub fn dependency_version(dependent: &str, dependency: &str) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = std::process::Command::new(cargo)
@@ -416,7 +423,9 @@ pub fn dependency_version(dependent: &str, dependency: &str) -> String {
 }
 
 /// Whether a crash (signal) handler is running on the calling thread: for a test's
-/// global allocator, to prove that the handler allocates nothing.
+/// global allocator, to prove that the handler allocates nothing. For this repository's
+/// own tests.
+#[doc(hidden)]
 pub fn crash_handler_running() -> bool {
     crate::crash::handler_running()
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use bugsnag_core::{Configuration, Options};
+use bugsnag_core::Configuration;
 
 fn main() {
     let outbox = std::env::var("CRASH_CHECK_OUTBOX").expect("CRASH_CHECK_OUTBOX names the outbox directory");
@@ -22,7 +22,7 @@ fn main() {
     let guard = bugsnag_core::configure(config);
     match std::env::args().nth(1).as_deref() {
         Some("crash") => {
-            let _ = bugsnag_core::notify_message("handled before the crash", Options::new());
+            bugsnag_core::notify_message("handled before the crash");
             checkout(&[]);
         }
         Some("overflow") => println!("{}", descend(0)),
