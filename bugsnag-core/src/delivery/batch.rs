@@ -94,6 +94,17 @@ pub(crate) fn split(outgoing: &Outgoing) -> Option<(Outgoing, Outgoing)> {
     Some((payload(&outgoing.api_key, first)?, payload(&outgoing.api_key, second)?))
 }
 
+/// The events of several payloads (of one API key) as one payload; `None` when they
+/// hold none.
+pub(crate) fn join(parts: &[&Outgoing]) -> Option<Outgoing> {
+    let events: Vec<Vec<u8>> = parts.iter().flat_map(|p| events(&p.body)).collect();
+    let first = parts.first()?;
+    if events.is_empty() {
+        return None;
+    }
+    payload(&first.api_key, &events.iter().map(Vec::as_slice).collect::<Vec<_>>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

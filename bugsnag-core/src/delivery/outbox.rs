@@ -134,6 +134,30 @@ impl Outbox {
         Ok(path)
     }
 
+    /// Replaces what a held file holds with `outgoing` (fewer events of it), at once: a
+    /// reader sees the old payload or the new one, never both nor half.
+    pub(crate) fn rewrite(&self, held: &mut Held, outgoing: &Outgoing) -> io::Result<()> {
+        let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone(), unresolved: false };
+        let mut text = serde_json::to_vec(&header).map_err(io::Error::other)?;
+        text.push(b'\n');
+        text.extend_from_slice(&outgoing.body);
+        let temp = self.dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+        fs::write(&temp, &text)?;
+        fs::rename(&temp, &held.0)?;
+        // Then the name says how many events it holds now.
+        let name = held.0.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let original = unclaimed_name(&name);
+        let claim = &name[original.len()..];
+        let Some((stem, _)) = original.trim_end_matches(".json").rsplit_once('-') else { return Ok(()) };
+        let renamed = held.0.with_file_name(format!("{stem}-{}.json{claim}", outgoing.count));
+        fs::rename(&held.0, &renamed)?;
+        let mut set = self.held_set();
+        set.remove(&held.0);
+        set.insert(renamed.clone());
+        held.0 = renamed;
+        Ok(())
+    }
+
     /// Gives a held payload back to the outbox, for the next start to send.
     pub(crate) fn release(&self, held: Held) -> io::Result<()> {
         self.held_set().remove(&held.0);

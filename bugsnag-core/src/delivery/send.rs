@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+mod split;
+
 use super::batch::{self, ENVELOPE_BYTES};
 use super::outbox::{Claimed, Held, Outbox};
 use super::retry::{classify, RetryPolicy, Verdict};
@@ -42,6 +44,14 @@ impl Endpoint {
         let mut not_before = self.not_before.lock().unwrap_or_else(|p| p.into_inner());
         *not_before = Some(not_before.map_or(until, |t| t.max(until)));
     }
+}
+
+/// How a payload's sending ended.
+enum Sent {
+    /// Delivered, or refused for good: nothing more to do.
+    Done,
+    /// Still to send (stopped, or out of retries): these events.
+    Unsent(Outgoing),
 }
 
 /// The outbox files that hold a payload's events while it is being sent: one file
@@ -141,8 +151,23 @@ impl Sender {
 
     /// Sends with retries; what cannot be sent is kept in the outbox or dropped. `lane`
     /// is given up after the first attempt (the worker forms the next batch then). A
-    /// batch the API refuses whole (400, 413) is sent again in halves.
-    pub(super) async fn deliver(&self, mut outgoing: Outgoing, mut disk: OnDisk, lane: Option<OwnedSemaphorePermit>) {
+    /// batch the API refuses whole (400, 413) is sent again in halves (`split`).
+    pub(super) async fn deliver(&self, outgoing: Outgoing, mut disk: OnDisk, lane: Option<OwnedSemaphorePermit>) {
+        match self.send(outgoing, &mut disk, false, lane).await {
+            Sent::Done => self.forget(disk),
+            Sent::Unsent(outgoing) => self.keep_on_disk(&outgoing, disk),
+        }
+    }
+
+    /// Sends with retries. On disk before it waits for a retry (in `disk.whole`), unless
+    /// `covered`: a file holding more than it (a batch being split) already does.
+    async fn send(
+        &self,
+        mut outgoing: Outgoing,
+        disk: &mut OnDisk,
+        covered: bool,
+        lane: Option<OwnedSemaphorePermit>,
+    ) -> Sent {
         let endpoint = self.endpoint(outgoing.kind);
         let mut stopped = self.stopped.clone();
         let mut lane = lane;
@@ -161,17 +186,11 @@ impl Sender {
                 Verdict::Delivered => {
                     add(&self.counters.delivered, outgoing.count);
                     self.counters.failing.store(false, Ordering::Relaxed);
-                    return self.forget(disk);
+                    return Sent::Done;
                 }
+                // One bad event must not take the others with it.
                 Verdict::Rejected(400 | 413) if outgoing.count > 1 => {
-                    if let Some((first, second)) = batch::split(&outgoing) {
-                        // One bad event must not take the others with it.
-                        Box::pin(self.deliver(first, OnDisk::default(), None)).await;
-                        Box::pin(self.deliver(second, OnDisk::default(), None)).await;
-                        return self.forget(disk);
-                    }
-                    add(&self.counters.dropped_rejected, outgoing.count);
-                    return self.forget(disk);
+                    return Box::pin(self.split(outgoing, disk, covered)).await;
                 }
                 Verdict::Rejected(413) if !trimmed_harder && outgoing.kind == Kind::Event => {
                     // The API measures differently than we do: one harder trim, one retry.
@@ -182,12 +201,12 @@ impl Sender {
                         continue;
                     }
                     add(&self.counters.dropped_rejected, outgoing.count);
-                    return self.forget(disk);
+                    return Sent::Done;
                 }
                 Verdict::Rejected(status) => {
                     add(&self.counters.dropped_rejected, outgoing.count);
                     tracing::warn!(target: "bugsnag_core", "Bugsnag refused a {:?} payload with {status}; it will not be retried", outgoing.kind);
-                    return self.forget(disk);
+                    return Sent::Done;
                 }
                 Verdict::Retry { reason, retry_after } => (reason, retry_after),
             };
@@ -198,7 +217,7 @@ impl Sender {
                 tracing::warn!(target: "bugsnag_core", "{reason}; retrying");
             }
             // On disk before it waits, so a crash during the wait cannot lose it.
-            if disk.whole.is_none() {
+            if disk.whole.is_none() && !covered {
                 disk.whole = self.hold(&outgoing);
                 if disk.whole.is_some() {
                     self.forget(OnDisk { whole: None, parts: std::mem::take(&mut disk.parts) });
@@ -216,7 +235,7 @@ impl Sender {
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
         }
-        self.keep_on_disk(&outgoing, disk);
+        Sent::Unsent(outgoing)
     }
 
     /// Keeps an unsent payload for the next start: its own outbox file is given back,
