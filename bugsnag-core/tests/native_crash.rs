@@ -221,7 +221,27 @@ fn child() {
         }
         "recovered-trap" => {
             // A signal another handler recovers from, then, later, a crash: both recorded.
-            raise_signal(libc::SIGTRAP);
+            // On a spawned thread, whose alternate signal stack is std's few pages, painted
+            // first: the handler's use shows as what it overwrote.
+            let measured = std::thread::spawn(|| {
+                let mut stack = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: 0, ss_size: 0 };
+                // SAFETY: reads this thread's alternate stack, then paints it while not on it.
+                let painted = unsafe {
+                    libc::sigaltstack(std::ptr::null(), &mut stack) == 0 && !stack.ss_sp.is_null() && {
+                        std::ptr::write_bytes(stack.ss_sp.cast::<u8>(), 0xAA, stack.ss_size);
+                        true
+                    }
+                };
+                raise_signal(libc::SIGTRAP);
+                painted.then(|| {
+                    // SAFETY: the stack is this thread's, and no handler runs on it now.
+                    let bytes = unsafe { std::slice::from_raw_parts(stack.ss_sp.cast::<u8>(), stack.ss_size) };
+                    (bytes.len() - bytes.iter().position(|b| *b != 0xAA).unwrap_or(bytes.len()), bytes.len())
+                })
+            });
+            if let Some((used, size)) = measured.join().unwrap() {
+                eprintln!("HANDLER STACK USE {used} of {size}");
+            }
             std::thread::sleep(Duration::from_millis(600)); // past the "same crash" window
             write_to_a_bad_address();
         }
@@ -336,7 +356,13 @@ fn a_forked_child_records_its_crash_under_its_own_pid() {
 
 #[test]
 fn a_crash_after_a_signal_another_handler_recovered_from_is_recorded_too() {
-    let (events, _) = crash_and_replay_all("recovered-trap", libc::SIGSEGV, 2);
+    let (events, stderr) = crash_and_replay_all("recovered-trap", libc::SIGSEGV, 2);
+    // The handler ran on std's alternate stack of a spawned thread: with room to spare.
+    let line = stderr.lines().find_map(|l| l.strip_prefix("HANDLER STACK USE ")).expect("the stack was measured");
+    let (used, size) =
+        line.split_once(" of ").map(|(u, s)| (u.parse::<usize>().unwrap(), s.parse::<usize>().unwrap())).unwrap();
+    println!("the crash handler used {used} of the {size} bytes of std's alternate signal stack");
+    assert!(used > 0 && used + 2048 <= size, "{used} of {size} bytes");
     let classes: Vec<&str> = events.iter().map(|e| e["exceptions"][0]["errorClass"].as_str().unwrap()).collect();
     assert!(classes.contains(&"SIGTRAP") && classes.contains(&"SIGSEGV"), "{classes:?}");
 }

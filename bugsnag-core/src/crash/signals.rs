@@ -70,6 +70,15 @@ impl Prepared {
 }
 
 static PREPARED: OnceLock<Prepared> = OnceLock::new();
+
+/// The crashing stack's addresses: here rather than on the handler's stack (1 KiB of
+/// std's 8 KiB alternate stacks, of which the kernel's signal frame takes a third).
+struct Frames(std::cell::UnsafeCell<[usize; MAX_FRAMES]>);
+
+// SAFETY: written only by `record`, which only the thread holding `HANDLING` runs.
+unsafe impl Sync for Frames {}
+
+static FRAMES: Frames = Frames(std::cell::UnsafeCell::new([0; MAX_FRAMES]));
 /// The handlers that were installed before ours, one per signal of [`SIGNALS`].
 static PREVIOUS: OnceLock<[libc::sigaction; SIGNALS.len()]> = OnceLock::new();
 /// Set while a handler writes a record: a signal meanwhile (the abort std calls after a
@@ -255,8 +264,10 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
     writer.bytes(&prepared.head);
     writer.crash(signal, code, address, sp, now_ms());
     // The stack from where the signal stopped the thread, walked from its registers.
-    let mut ips = [0usize; MAX_FRAMES];
-    let mut count = crate::stacktrace::walk_stopped(pc, sp, bp, &mut ips).unwrap_or(0);
+    // SAFETY: only the thread holding `HANDLING` runs `record`, so this is the only
+    // reference to the buffer while it lives.
+    let ips = &mut *FRAMES.0.get();
+    let mut count = crate::stacktrace::walk_stopped(pc, sp, bp, ips).unwrap_or(0);
     if count == 0 {
         // Else from here, with libgcc (more stack): the frames above the thread's are
         // this handler's and the kernel's trampoline.
