@@ -154,7 +154,7 @@ fn child() {
         .outbox_dir(&dir)
         .auto_capture_sessions(false)
         .project_root(env!("CARGO_MANIFEST_DIR"));
-    if part == "recovered-trap" {
+    if matches!(part.as_str(), "recovered-trap" | "measure-stack" | "measure-stack-walk-ready") {
         // Installed first, so the notifier's handler passes SIGTRAP on to it.
         extern "C" fn recover(_: libc::c_int) {}
         // SAFETY: an async-signal-safe handler that does nothing.
@@ -221,8 +221,22 @@ fn child() {
         }
         "recovered-trap" => {
             // A signal another handler recovers from, then, later, a crash: both recorded.
+            raise_signal(libc::SIGTRAP);
+            std::thread::sleep(Duration::from_millis(600)); // past the "same crash" window
+            write_to_a_bad_address();
+        }
+        "measure-stack" | "measure-stack-walk-ready" => {
+            if part.ends_with("walk-ready") {
+                // A report resolved first: the walk from the registers is ready, as it is
+                // in a service that has run a while (else libgcc walks, as early in a run).
+                let collector = Collector::start();
+                let other = bugsnag_core::Client::new(collector.configuration());
+                other.notify(&std::io::Error::other("before the signal"));
+                assert!(other.flush(WAIT) && collector.events().len() == 1);
+            }
             // On a spawned thread, whose alternate signal stack is std's few pages, painted
-            // first: the handler's use shows as what it overwrote.
+            // first, a signal another handler recovers from: the handler's use shows as
+            // what it overwrote.
             let measured = std::thread::spawn(|| {
                 let mut stack = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: 0, ss_size: 0 };
                 // SAFETY: reads this thread's alternate stack, then paints it while not on it.
@@ -239,11 +253,9 @@ fn child() {
                     (bytes.len() - bytes.iter().position(|b| *b != 0xAA).unwrap_or(bytes.len()), bytes.len())
                 })
             });
-            if let Some((used, size)) = measured.join().unwrap() {
-                eprintln!("HANDLER STACK USE {used} of {size}");
-            }
-            std::thread::sleep(Duration::from_millis(600)); // past the "same crash" window
-            write_to_a_bad_address();
+            let (used, size) = measured.join().unwrap().expect("the thread has an alternate stack");
+            println!("HANDLER STACK USE {used} of {size}");
+            return;
         }
         "abort" => std::process::abort(),
         "alloc" => allocation_fails(),
@@ -356,15 +368,30 @@ fn a_forked_child_records_its_crash_under_its_own_pid() {
 
 #[test]
 fn a_crash_after_a_signal_another_handler_recovered_from_is_recorded_too() {
-    let (events, stderr) = crash_and_replay_all("recovered-trap", libc::SIGSEGV, 2);
-    // The handler ran on std's alternate stack of a spawned thread: with room to spare.
-    let line = stderr.lines().find_map(|l| l.strip_prefix("HANDLER STACK USE ")).expect("the stack was measured");
-    let (used, size) =
-        line.split_once(" of ").map(|(u, s)| (u.parse::<usize>().unwrap(), s.parse::<usize>().unwrap())).unwrap();
-    println!("the crash handler used {used} of the {size} bytes of std's alternate signal stack");
-    assert!(used > 0 && used + 2048 <= size, "{used} of {size} bytes");
+    let (events, _) = crash_and_replay_all("recovered-trap", libc::SIGSEGV, 2);
     let classes: Vec<&str> = events.iter().map(|e| e["exceptions"][0]["errorClass"].as_str().unwrap()).collect();
     assert!(classes.contains(&"SIGTRAP") && classes.contains(&"SIGSEGV"), "{classes:?}");
+}
+
+/// The handler runs on the crashing thread's alternate stack, for threads std spawns a
+/// few pages: with room to spare, whether libgcc walks (early in a run) or the walk from
+/// the registers is ready.
+#[test]
+fn the_crash_handler_fits_in_std_alternate_stacks() {
+    for part in ["measure-stack", "measure-stack-walk-ready"] {
+        let dir = std::env::temp_dir().join(format!("bugsnag-native-{part}-{}", std::process::id()));
+        let output = run_child(part, &dir, None);
+        let _ = std::fs::remove_dir_all(&dir);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split("HANDLER STACK USE ").nth(1))
+            .unwrap_or_else(|| panic!("{part}: not measured: {stdout} {}", String::from_utf8_lossy(&output.stderr)));
+        let (used, size) = line.split_once(" of ").unwrap();
+        let (used, size) = (used.parse::<usize>().unwrap(), size.parse::<usize>().unwrap());
+        println!("{part}: the crash handler used {used} of the {size} bytes of std's alternate signal stack");
+        assert!(used > 0 && used + 2048 <= size, "{part}: {used} of {size} bytes");
+    }
 }
 
 #[test]

@@ -33,6 +33,9 @@ const MAX_FRAMES: usize = 128;
 /// small one: the unwinder needs a few kilobytes.
 const ALT_STACK_BYTES: usize = 256 * 1024;
 
+/// Size of the stack the handler writes its record on.
+const HANDLER_STACK_BYTES: usize = 256 * 1024;
+
 /// Room after the directory for `crash-<pid>-<ms>-<n>.record` and its NUL.
 const NAME_BYTES: usize = 80;
 
@@ -44,6 +47,10 @@ pub(crate) struct Prepared {
     /// std's few pages: only the thread holding `HANDLING` writes it.
     path: Box<[AtomicU8]>,
     dir_len: usize,
+    /// The top of a stack of the handler's own (16-byte aligned), where it writes the
+    /// record: the thread's alternate stack may be std's few pages, most of which the
+    /// kernel's signal frame takes on CPUs with large register state.
+    stack_top: usize,
     /// The directories to make before the first record, outermost first (nothing is
     /// made before something is written).
     missing: Box<[CString]>,
@@ -65,7 +72,10 @@ impl Prepared {
             .into_iter()
             .filter_map(|d| CString::new(d.into_os_string().into_encoded_bytes()).ok())
             .collect();
-        Ok(Self { path, dir_len, missing, head })
+        // Leaked on purpose: a crash may come at any time until the process ends.
+        let stack: &'static mut [u8] = Box::leak(vec![0u8; HANDLER_STACK_BYTES].into_boxed_slice());
+        let stack_top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+        Ok(Self { path, dir_len, missing, stack_top, head })
     }
 }
 
@@ -181,8 +191,18 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
             && std::thread::panicking()
             && PANIC_REPORTED.try_with(|p| p.get()).unwrap_or(false);
         if let (false, Some(prepared)) = (after_reported_panic, PREPARED.get()) {
-            // SAFETY: the kernel passes valid `info` and `context` pointers for the signal.
-            unsafe { record(prepared, signal, info, context) };
+            // SAFETY: as for `record`; this thread holds `HANDLING`.
+            let frames = unsafe { walk_frames(context) };
+            let mut call = RecordCall { prepared, signal, info, context, frames };
+            // SAFETY: the handler's stack is this thread's alone (it holds `HANDLING`),
+            // 16-byte aligned and mapped for the life of the process; `record_on` takes
+            // the pointer as its `RecordCall`, which outlives the call, and cannot unwind.
+            #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+            unsafe {
+                crate::stacktrace::call_on_stack(prepared.stack_top, record_on, (&raw mut call).cast::<c_void>())
+            };
+            #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+            record_on((&raw mut call).cast::<c_void>());
         }
         HANDLER_THREAD.store(0, Ordering::SeqCst);
         RECORDED_AT.store(now_ms().max(1), Ordering::SeqCst);
@@ -194,6 +214,25 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
     }
     // SAFETY: as for `record`.
     unsafe { pass_on(signal, info, context) };
+}
+
+/// What `record_on` writes a record of.
+struct RecordCall {
+    prepared: &'static Prepared,
+    signal: c_int,
+    info: *mut siginfo_t,
+    context: *mut c_void,
+    /// Addresses walked into `FRAMES`.
+    frames: usize,
+}
+
+/// Writes the record `call` (a `RecordCall`) describes, on whatever stack it runs on.
+extern "C" fn record_on(call: *mut c_void) {
+    // SAFETY: `handle` passes its `RecordCall`, with the kernel's `info` and `context`.
+    unsafe {
+        let call = &*call.cast::<RecordCall>();
+        record(call.prepared, call.signal, call.info, call.context, call.frames);
+    }
 }
 
 /// Waits, up to [`RECORD_WAIT_MS`], until the first crashing thread's record is written.
@@ -239,16 +278,17 @@ unsafe fn registers(context: *mut c_void) -> (usize, usize, usize) {
     }
 }
 
-/// Writes one record file.
+/// Writes one record file, with the `frames` addresses [`walk_frames`] left in [`FRAMES`].
 ///
 /// # Safety
-/// `info` and `context` must be what the kernel passed to the handler.
-unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
+/// `info` and `context` must be what the kernel passed to the handler, and the caller
+/// must hold `HANDLING`.
+unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, context: *mut c_void, frames: usize) {
     let fd = open_record(prepared);
     if fd < 0 {
         return;
     }
-    let (pc, sp, bp) = registers(context);
+    let (_, sp, _) = registers(context);
     let (code, address) = if info.is_null() { (0, 0) } else { ((*info).si_code, (*info).si_addr() as usize) };
     let mut writer = SignalWriter::new(|bytes: &[u8]| {
         // A short write is retried; an error ends the record there.
@@ -263,9 +303,27 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
     });
     writer.bytes(&prepared.head);
     writer.crash(signal, code, address, sp, now_ms());
-    // The stack from where the signal stopped the thread, walked from its registers.
-    // SAFETY: only the thread holding `HANDLING` runs `record`, so this is the only
-    // reference to the buffer while it lives.
+    // The stack before the optional parts: a record cut short keeps what matters most.
+    // SAFETY: only the thread holding `HANDLING` runs `record`.
+    let ips = &*FRAMES.0.get();
+    writer.ips(&ips[..frames]);
+    writer.thread_name(read_thread_name);
+    crate::capture::crash_scope(&mut |scope| writer.scope(scope));
+    writer.end();
+    libc::close(fd);
+}
+
+/// Walks the stack from where the signal stopped the thread into [`FRAMES`]; how many
+/// addresses. Run on the thread's own (alternate) stack: libgcc, when the walk from the
+/// registers is not ready, unwinds through the kernel's signal frame, which only this
+/// stack has.
+///
+/// # Safety
+/// `context` must be what the kernel passed to the handler, and the caller must hold
+/// `HANDLING`.
+unsafe fn walk_frames(context: *mut c_void) -> usize {
+    let (pc, sp, bp) = registers(context);
+    // SAFETY: only the thread holding `HANDLING` gets here.
     let ips = &mut *FRAMES.0.get();
     let mut count = crate::stacktrace::walk_stopped(pc, sp, bp, ips).unwrap_or(0);
     if count == 0 {
@@ -289,12 +347,7 @@ unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, conte
         ips[0] = pc;
         count = 1;
     }
-    // The stack before the optional parts: a record cut short keeps what matters most.
-    writer.ips(&ips[..count]);
-    writer.thread_name(read_thread_name);
-    crate::capture::crash_scope(&mut |scope| writer.scope(scope));
-    writer.end();
-    libc::close(fd);
+    count
 }
 
 /// Names and creates this crash's record file; its descriptor, or -1.

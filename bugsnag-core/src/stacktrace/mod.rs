@@ -38,6 +38,8 @@ pub(crate) struct RecordedFrame {
     pub(crate) module: Option<LoadedModule>,
 }
 pub(crate) use service::{resolve, start_service};
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub(crate) use walk::call_on_stack;
 pub(crate) use walk::walk_stopped;
 
 /// Frames a capture keeps: the frame rules send at most 200.

@@ -45,6 +45,32 @@ pub(crate) fn prepare() {
     native::prepare();
 }
 
+/// Runs `f(arg)` on another stack whose top is `top`, then comes back: for the crash
+/// handler, which may be on std's few pages of alternate signal stack.
+///
+/// # Safety
+/// `top` must be 16-byte aligned, the top of memory mapped for the life of the process
+/// and used by nothing else while `f` runs; `f` must not unwind, and `arg` be what `f`
+/// expects.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub(crate) unsafe fn call_on_stack(top: usize, f: extern "C" fn(*mut std::ffi::c_void), arg: *mut std::ffi::c_void) {
+    // SAFETY: as the caller promises; r12 is callee-saved, so after the call it still
+    // holds this stack's pointer, which it restores.
+    unsafe {
+        std::arch::asm!(
+            "mov r12, rsp",
+            "mov rsp, {top}",
+            "call {f}",
+            "mov rsp, r12",
+            top = in(reg) top,
+            f = in(reg) f,
+            in("rdi") arg,
+            out("r12") _,
+            clobber_abi("C"),
+        );
+    }
+}
+
 /// Walks the stack of a thread stopped by a signal, from the registers its context
 /// holds, into `buf`; for the crash handler. Allocates nothing, takes no lock that
 /// anything else holds, needs little stack (a thread's alternate signal stack is std's
@@ -249,21 +275,10 @@ mod native {
         }
         let mut walk = StoppedWalk { unwinders, regs: (pc, sp, bp), buf, walked: None };
         // SAFETY: the stack is this walk's alone (the flag above), 16-byte aligned, and
-        // mapped for the life of the process; `walk_on_own_stack` is an `extern "C"` fn
-        // that takes the pointer it is given as its `StoppedWalk`, which outlives the
-        // call; r12 is callee-saved, so it still holds this stack's pointer after it.
+        // mapped for the life of the process; `walk_on_own_stack` takes the pointer it is
+        // given as its `StoppedWalk`, which outlives the call, and does not unwind.
         unsafe {
-            std::arch::asm!(
-                "mov r12, rsp",
-                "mov rsp, {top}",
-                "call {f}",
-                "mov rsp, r12",
-                top = in(reg) unwinders.stopped_stack_top,
-                f = in(reg) walk_on_own_stack as extern "C" fn(*mut c_void),
-                in("rdi") (&raw mut walk).cast::<c_void>(),
-                out("r12") _,
-                clobber_abi("C"),
-            );
+            super::call_on_stack(unwinders.stopped_stack_top, walk_on_own_stack, (&raw mut walk).cast::<c_void>());
         }
         unwinders.stopped_stack_in_use.store(false, Ordering::Release);
         walk.walked
