@@ -109,6 +109,7 @@ pub struct Configuration {
     pub(crate) queue_capacity: usize,
     pub(crate) max_breadcrumbs: usize,
     pub(crate) outbox_dir: Option<PathBuf>,
+    pub(crate) outbox: bool,
     pub(crate) outbox_max_events: u64,
     pub(crate) outbox_max_bytes: u64,
     pub(crate) max_retries: u32,
@@ -161,6 +162,7 @@ impl Default for Configuration {
             queue_capacity: 1024,
             max_breadcrumbs: 25,
             outbox_dir: None,
+            outbox: true,
             outbox_max_events: 1000,
             outbox_max_bytes: 10 * 1024 * 1024,
             max_retries: 5,
@@ -208,7 +210,7 @@ impl Configuration {
     /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), `BUGSNAG_OUTBOX_DIR`,
     /// `BUGSNAG_SHUTDOWN_TIMEOUT` (seconds, such as `5` or `0.5`), and the switches
     /// `BUGSNAG_AUTO_NOTIFY`, `BUGSNAG_SEND_CODE`, `BUGSNAG_AUTO_CAPTURE_SESSIONS`,
-    /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG`, `BUGSNAG_NATIVE_CRASHES`
+    /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG`, `BUGSNAG_NATIVE_CRASHES`, `BUGSNAG_OUTBOX`
     /// (`true`/`false`/`1`/`0`).
     pub fn from_env() -> Self {
         Self::default().with_env()
@@ -264,6 +266,7 @@ impl Configuration {
         self.debug = flag("DEBUG", self.debug);
         self.native_crashes = flag("NATIVE_CRASHES", self.native_crashes);
         self.outbox_dir = get("OUTBOX_DIR").map(PathBuf::from).or(self.outbox_dir);
+        self.outbox = flag("OUTBOX", self.outbox);
         if let Some(text) = get("SHUTDOWN_TIMEOUT") {
             match text.trim().parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
                 Some(timeout) => self.shutdown_timeout = timeout,
@@ -335,6 +338,11 @@ impl Configuration {
         /// a directory of the program's own, `~/.cache/bugsnag/<program>/` or the like,
         /// made only when something is written; a `Client::new` has none unless given.
         outbox_dir: impl Into<PathBuf> => outbox_dir(some);
+        /// `false` keeps nothing unsent on disk, not even in `outbox_dir`: what the
+        /// shutdown cannot send, or retries give up on, is lost (and said so). On by
+        /// default; `BUGSNAG_OUTBOX=0` turns it off. Crash records are still written,
+        /// at a crash, unless `native_crashes` is off.
+        outbox: bool => outbox;
         /// Events the outbox keeps at most (1000); the oldest go first, counted in
         /// `Stats::dropped_outbox_full`.
         outbox_max_events: u64 => outbox_max_events;

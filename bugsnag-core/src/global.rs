@@ -34,7 +34,7 @@ static WARNED_UNCONFIGURED: AtomicBool = AtomicBool::new(false);
 /// ```
 pub fn configure(mut config: Configuration) -> Guard {
     // What could not be sent before the process ended is kept for the next start.
-    if config.outbox_dir.is_none() {
+    if config.outbox && config.outbox_dir.is_none() {
         config.outbox_dir = crate::storage::program_dir();
     }
     let client = Client::new(config);

@@ -143,6 +143,17 @@ fn a_program_exiting_on_a_saturated_machine_loses_nothing() {
 }
 
 #[test]
+fn with_the_outbox_off_nothing_is_written() {
+    let cache = temp_cache("off");
+    let collector = Collector::start();
+    let first =
+        run_child("report-and-exit", &cache, &collector, &[("BUGSNAG_SHUTDOWN_TIMEOUT", "0"), ("BUGSNAG_OUTBOX", "0")]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("are lost if the process ends now"), "{stderr}");
+    assert!(!cache.exists(), "nothing written: {:?}", std::fs::read_dir(&cache).ok());
+}
+
+#[test]
 fn a_program_that_sent_everything_leaves_no_directory_behind() {
     let cache = temp_cache("quiet");
     let collector = Collector::start();

@@ -37,7 +37,8 @@ pub(crate) fn install(client: &Client) {
     if !config.auto_notify || !config.native_crashes {
         return;
     }
-    let Some(dir) = config.outbox_dir.clone().filter(|dir| crate::storage::can_hold_files(dir)) else {
+    let dir = config.outbox_dir.clone().or_else(crate::storage::program_dir);
+    let Some(dir) = dir.filter(|dir| crate::storage::can_hold_files(dir)) else {
         crate::diagnostics::warn(
             "no directory can hold Bugsnag's crash records (not the outbox_dir, the cache directory under HOME, nor the temporary directory): crashes without a panic will not be reported",
         );

@@ -104,7 +104,7 @@ impl Sender {
             http = http.proxy(proxy);
         }
         let http = http.build().map_err(|e| format!("could not build the HTTP client: {e}"))?;
-        let outbox = config.outbox_dir.as_ref().and_then(|dir| {
+        let outbox = config.outbox_dir.as_ref().filter(|_| config.outbox).and_then(|dir| {
             Outbox::new(dir.clone(), config.outbox_max_events, config.outbox_max_bytes, counters.clone())
                 .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag outbox {} unusable: {e}", dir.display()))
                 .ok()
