@@ -1,6 +1,9 @@
 //! [`Configuration`]: every option of the Python notifier, plus the ones a Rust service
 //! needs (endpoints, timeouts, queue size), readable from `BUGSNAG_*` environment
 //! variables and deserializable from a framework's own configuration file.
+//!
+//! Here the options and their builder methods; `env` reads the `BUGSNAG_*` variables,
+//! `endpoints` chooses where payloads go, `api_key` checks the key.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,6 +12,12 @@ use serde::Deserialize;
 
 use crate::callbacks::{Callbacks, Decision};
 use crate::model::Event;
+
+mod api_key;
+mod endpoints;
+mod env;
+
+pub(crate) use api_key::{checked_api_key, is_valid_api_key, ApiKey};
 
 /// The default Error Reporting API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://notify.bugsnag.com";
@@ -202,82 +211,6 @@ impl Configuration {
         self
     }
 
-    /// Defaults overlaid with the `BUGSNAG_*` environment variables that are set:
-    /// `BUGSNAG_API_KEY`, `BUGSNAG_RELEASE_STAGE`, `BUGSNAG_NOTIFY_RELEASE_STAGES`
-    /// (comma-separated), `BUGSNAG_APP_VERSION`, `BUGSNAG_APP_TYPE`, `BUGSNAG_ENDPOINT`,
-    /// `BUGSNAG_SESSION_ENDPOINT`, `BUGSNAG_HOSTNAME`, `BUGSNAG_PROJECT_ROOT`,
-    /// `BUGSNAG_PROXY_HOST`, `BUGSNAG_PARAMS_FILTERS` (comma-separated, added to the
-    /// defaults), `BUGSNAG_IGNORE_CLASSES` (comma-separated), `BUGSNAG_OUTBOX_DIR`,
-    /// `BUGSNAG_SHUTDOWN_TIMEOUT` (seconds, such as `5` or `0.5`), and the switches
-    /// `BUGSNAG_AUTO_NOTIFY`, `BUGSNAG_SEND_CODE`, `BUGSNAG_AUTO_CAPTURE_SESSIONS`,
-    /// `BUGSNAG_ASYNCHRONOUS`, `BUGSNAG_DEBUG`, `BUGSNAG_NATIVE_CRASHES`, `BUGSNAG_OUTBOX`
-    /// (`true`/`false`/`1`/`0`).
-    pub fn from_env() -> Self {
-        Self::default().with_env()
-    }
-
-    /// Overlays the `BUGSNAG_*` environment variables that are set onto this
-    /// configuration: how a configuration read from a file (which sees no environment)
-    /// picks them up. Values from the environment win.
-    ///
-    /// ```no_run
-    /// let from_file: bugsnag_core::Configuration = serde_json::from_str(r#"{"app_version": "2.5.1"}"#).unwrap();
-    /// let config = from_file.with_env(); // BUGSNAG_API_KEY and the others apply
-    /// ```
-    pub fn with_env(self) -> Self {
-        self.with_env_from(|name| std::env::var(name).ok())
-    }
-
-    /// Overlays values read by `lookup` (an environment) onto this configuration; the
-    /// testable core of [`Configuration::with_env`].
-    pub fn with_env_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: &str| lookup(&format!("BUGSNAG_{name}")).filter(|v| !v.trim().is_empty());
-        let list = |v: String| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
-        let flag = |name: &str, current: bool| match get(name).as_deref().map(str::trim) {
-            Some("1" | "true" | "TRUE" | "yes") => true,
-            Some("0" | "false" | "FALSE" | "no") => false,
-            Some(other) => {
-                tracing::warn!(target: "bugsnag_core", "BUGSNAG_{name}={other:?} is not a boolean; keeping {current}");
-                current
-            }
-            None => current,
-        };
-        let from_env = get("API_KEY").map(|key| ApiKey { key, source: KeySource::Environment });
-        self.api_key = from_env.or(self.api_key);
-        self.release_stage = get("RELEASE_STAGE").unwrap_or(self.release_stage);
-        self.notify_release_stages = get("NOTIFY_RELEASE_STAGES").map(list).or(self.notify_release_stages);
-        self.app_version = get("APP_VERSION").or(self.app_version);
-        self.app_type = get("APP_TYPE").or(self.app_type);
-        self.endpoint = get("ENDPOINT").unwrap_or(self.endpoint);
-        self.session_endpoint = get("SESSION_ENDPOINT").unwrap_or(self.session_endpoint);
-        self.hostname = get("HOSTNAME").or(self.hostname);
-        self.project_root = get("PROJECT_ROOT").map(PathBuf::from).unwrap_or(self.project_root);
-        self.proxy_host = get("PROXY_HOST").or(self.proxy_host);
-        if let Some(extra) = get("PARAMS_FILTERS") {
-            self.params_filters.extend(list(extra));
-        }
-        if let Some(classes) = get("IGNORE_CLASSES") {
-            self.ignore_classes.extend(list(classes));
-        }
-        self.auto_notify = flag("AUTO_NOTIFY", self.auto_notify);
-        self.send_code = flag("SEND_CODE", self.send_code);
-        self.auto_capture_sessions = flag("AUTO_CAPTURE_SESSIONS", self.auto_capture_sessions);
-        self.asynchronous = flag("ASYNCHRONOUS", self.asynchronous);
-        self.debug = flag("DEBUG", self.debug);
-        self.native_crashes = flag("NATIVE_CRASHES", self.native_crashes);
-        self.outbox_dir = get("OUTBOX_DIR").map(PathBuf::from).or(self.outbox_dir);
-        self.outbox = flag("OUTBOX", self.outbox);
-        if let Some(text) = get("SHUTDOWN_TIMEOUT") {
-            match text.trim().parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
-                Some(timeout) => self.shutdown_timeout = timeout,
-                None => {
-                    tracing::warn!(target: "bugsnag_core", "BUGSNAG_SHUTDOWN_TIMEOUT={text:?} is not a number of seconds; keeping {:?}", self.shutdown_timeout)
-                }
-            }
-        }
-        self
-    }
-
     setters! {
         /// The stage this process runs in (`production` by default).
         release_stage: impl Into<String> => release_stage(into);
@@ -455,19 +388,6 @@ impl Configuration {
         self.stage_notifies()
     }
 
-    /// For an Insight Hub API key (beginning `00000`), Insight Hub's endpoints in place
-    /// of the defaults. Endpoints set to anything else are kept, and a custom notify
-    /// endpoint keeps the default session endpoint (which turns sessions off).
-    pub(crate) fn with_endpoints_for(mut self, api_key: Option<&str>) -> Self {
-        if api_key.is_some_and(|key| key.starts_with("00000")) && self.endpoint == DEFAULT_ENDPOINT {
-            self.endpoint = INSIGHT_HUB_ENDPOINT.to_owned();
-            if self.session_endpoint == DEFAULT_SESSION_ENDPOINT {
-                self.session_endpoint = INSIGHT_HUB_SESSION_ENDPOINT.to_owned();
-            }
-        }
-        self
-    }
-
     /// This configuration with every number brought within what the notifier can work
     /// with, logging one line for each value changed: extreme values must neither panic
     /// (tokio and `Instant` arithmetic do on some) nor stop delivery.
@@ -502,99 +422,6 @@ impl Configuration {
         clamp("error_budget_per_second", &mut self.error_budget_per_second, 0.0, 1e6);
         self
     }
-
-    /// An endpoint given without a scheme, with one: `http://` for loopback and private
-    /// addresses (a local collector, a proxy), else the one `use_ssl` asks for. Adding
-    /// one is told in a line naming the URL used: a wrong guess loses every event.
-    pub(crate) fn with_scheme(&self, what: &str, endpoint: &str) -> String {
-        if endpoint.contains("://") {
-            return endpoint.to_owned();
-        }
-        let scheme = if !self.use_ssl || is_local(endpoint) { "http" } else { "https" };
-        let url = format!("{scheme}://{endpoint}");
-        crate::diagnostics::warn(&format!("the Bugsnag {what} {endpoint:?} has no scheme; using {url}"));
-        url
-    }
-}
-
-/// Whether the host of a URL written without a scheme is this machine or a private
-/// network's: `localhost`, a loopback, private or link-local address.
-fn is_local(endpoint: &str) -> bool {
-    let authority = endpoint.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-    };
-    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
-        return true;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
-        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
-        Err(_) => false,
-    }
-}
-
-/// An API key, and where it came from (for a message that names the right place to fix
-/// it); its `Debug` output never shows it, so printing a configuration is safe.
-#[derive(Clone, Deserialize)]
-#[serde(from = "String")]
-pub(crate) struct ApiKey {
-    pub(crate) key: String,
-    pub(crate) source: KeySource,
-}
-
-/// Where an API key was set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KeySource {
-    /// `.api_key(..)`, or a configuration file.
-    Code,
-    /// `BUGSNAG_API_KEY`.
-    Environment,
-}
-
-impl From<String> for ApiKey {
-    fn from(key: String) -> Self {
-        Self { key, source: KeySource::Code }
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[FILTERED]")
-    }
-}
-
-/// Whether `key` looks like a Bugsnag API key: 32 hexadecimal characters.
-pub(crate) fn is_valid_api_key(key: &str) -> bool {
-    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The configured API key when it can be used; every way it cannot is told to the user,
-/// since a notifier without a key is silent.
-pub(crate) fn checked_api_key(config: &Configuration) -> Option<String> {
-    let from_env = std::env::var("BUGSNAG_API_KEY").ok().filter(|k| !k.trim().is_empty());
-    let key = config.api_key.as_ref().map(|k| (k.key.as_str(), k.source));
-    let problem = match key {
-        Some((key, _)) if is_valid_api_key(key) => return Some(key.to_owned()),
-        Some((key, KeySource::Environment)) if crate::diagnostics::is_placeholder_key(key) => {
-            "BUGSNAG_API_KEY holds a placeholder copied from documentation, not your project's API key (its settings page in Bugsnag shows it); no events will be sent".to_owned()
-        }
-        Some((_, KeySource::Environment)) => {
-            "BUGSNAG_API_KEY is malformed (expected your project's 32 hex characters); no events will be sent".to_owned()
-        }
-        Some((key, KeySource::Code)) if crate::diagnostics::is_placeholder_key(key) => format!(
-            "the Bugsnag API key set in code is a placeholder copied from documentation{}; no events will be sent",
-            if from_env.is_some() { ", and it is set over BUGSNAG_API_KEY: remove the .api_key(..) call" } else { "" }
-        ),
-        Some((_, KeySource::Code)) => {
-            "the Bugsnag API key set in code is malformed (expected 32 hex characters); no events will be sent".to_owned()
-        }
-        None if from_env.is_some() => "BUGSNAG_API_KEY is set, but this Configuration never read the environment (it was built with Configuration::default() or deserialized): use Configuration::from_env() or .with_env(); no events will be sent".to_owned(),
-        None => "no Bugsnag API key is configured (set BUGSNAG_API_KEY); no events will be sent".to_owned(),
-    };
-    crate::diagnostics::warn(&problem);
-    None
 }
 
 mod millis {
@@ -612,31 +439,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_overlays_defaults() {
-        let env = |name: &str| match name {
-            "BUGSNAG_API_KEY" => Some("0123456789abcdef0123456789abcdef".to_owned()),
-            "BUGSNAG_NOTIFY_RELEASE_STAGES" => Some("production, staging".to_owned()),
-            "BUGSNAG_PARAMS_FILTERS" => Some("ssn".to_owned()),
-            "BUGSNAG_SEND_CODE" => Some("0".to_owned()),
-            "BUGSNAG_SHUTDOWN_TIMEOUT" => Some("7.5".to_owned()),
-            "BUGSNAG_OUTBOX_DIR" => Some("/var/spool/app-bugsnag".to_owned()),
-            _ => None,
-        };
-        let config = Configuration::default().with_env_from(env);
-        assert_eq!(config.shutdown_timeout, Duration::from_millis(7500));
-        assert_eq!(config.outbox_dir.as_deref(), Some(std::path::Path::new("/var/spool/app-bugsnag")));
-        let unreadable =
-            Configuration::default().with_env_from(|n| (n == "BUGSNAG_SHUTDOWN_TIMEOUT").then(|| "soon".into()));
-        assert_eq!(unreadable.shutdown_timeout, Duration::from_secs(2), "kept, with a warning");
-        let key = config.api_key.as_ref().map(|k| (k.key.as_str(), k.source));
-        assert_eq!(key, Some(("0123456789abcdef0123456789abcdef", KeySource::Environment)));
-        assert!(!format!("{config:?}").contains("0123456789abcdef"), "Debug never shows the key");
-        assert_eq!(config.notify_release_stages, Some(vec!["production".into(), "staging".into()]));
-        assert_eq!(config.params_filters, ["ssn"]);
-        assert!(!config.send_code);
-    }
-
-    #[test]
     fn deserializes_from_a_config_file() {
         let config: Configuration = serde_json::from_value(serde_json::json!({
             "api_key": "0123456789abcdef0123456789abcdef",
@@ -647,44 +449,5 @@ mod tests {
         assert_eq!(config.exclude_modules, ["my_app::logging"]);
         assert_eq!(config.delivery_timeout, Duration::from_millis(500));
         assert_eq!(config.release_stage, "production");
-    }
-
-    #[test]
-    fn local_endpoints_without_a_scheme_get_http() {
-        let config = Configuration::default();
-        assert_eq!(config.with_scheme("endpoint", "127.0.0.1:9339/notify"), "http://127.0.0.1:9339/notify");
-        assert_eq!(config.with_scheme("endpoint", "localhost:9339/notify"), "http://localhost:9339/notify");
-        assert_eq!(config.with_scheme("endpoint", "[::1]:9339/notify"), "http://[::1]:9339/notify");
-        assert_eq!(config.with_scheme("endpoint", "10.1.2.3/notify"), "http://10.1.2.3/notify");
-        assert_eq!(config.with_scheme("endpoint", "notify.example.com"), "https://notify.example.com");
-        assert_eq!(config.with_scheme("endpoint", "https://x.example"), "https://x.example");
-        assert_eq!(config.use_ssl(false).with_scheme("endpoint", "x.example"), "http://x.example");
-    }
-
-    #[test]
-    fn insight_hub_keys_default_to_insight_hub_endpoints() {
-        let hub = "00000123456789abcdef0123456789ab";
-        let config = Configuration::default().with_endpoints_for(Some(hub));
-        assert_eq!(
-            (config.endpoint.as_str(), config.session_endpoint.as_str()),
-            (INSIGHT_HUB_ENDPOINT, INSIGHT_HUB_SESSION_ENDPOINT)
-        );
-        let other = Configuration::default().with_endpoints_for(Some("0123456789abcdef0123456789abcdef"));
-        assert_eq!(
-            (other.endpoint.as_str(), other.session_endpoint.as_str()),
-            (DEFAULT_ENDPOINT, DEFAULT_SESSION_ENDPOINT)
-        );
-        let custom = Configuration::default().endpoint("http://127.0.0.1:9/notify").with_endpoints_for(Some(hub));
-        assert_eq!(
-            (custom.endpoint.as_str(), custom.session_endpoint.as_str()),
-            ("http://127.0.0.1:9/notify", DEFAULT_SESSION_ENDPOINT)
-        );
-        assert!(!custom.sessions_enabled(), "sessions would go to Bugsnag while events go elsewhere");
-    }
-
-    #[test]
-    fn api_keys_are_32_hex_characters() {
-        assert!(is_valid_api_key("0123456789abcdef0123456789ABCDEF"));
-        assert!(!is_valid_api_key("YOUR_API_KEY_HERE"));
     }
 }
