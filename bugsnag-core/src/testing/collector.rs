@@ -296,7 +296,7 @@ impl Collector {
     }
 
     /// Panics if any byte received (headers or bodies) holds `planted-`, the mark of
-    /// [`PLANTED_HEADERS`], [`PLANTED_QUERY`] and [`get_with_planted_secrets`].
+    /// [`PLANTED_HEADERS`](super::PLANTED_HEADERS), [`PLANTED_QUERY`](super::PLANTED_QUERY) and [`get_with_planted_secrets`](super::get_with_planted_secrets).
     pub fn assert_no_planted_secret(&self) {
         for request in self.requests() {
             let body = serde_json::to_string(&request.body).unwrap_or_default();
