@@ -63,7 +63,7 @@ pub(crate) fn owner() -> &'static str {
 
 /// Whether the owner of a claim is gone: dead (seen from the same pid namespace), or
 /// silent for longer than [`STALE_CLAIM`].
-pub(crate) fn owner_gone(claim_owner: &str, path: &Path) -> bool {
+fn owner_gone(claim_owner: &str, path: &Path) -> bool {
     let mut parts = claim_owner.split('.').map(|p| p.parse::<u64>().ok());
     if let (Some(Some(ns)), Some(Some(pid)), Some(Some(start))) = (parts.next(), parts.next(), parts.next()) {
         if ns != 0 && Some(ns) == pid_namespace() {
@@ -88,6 +88,27 @@ fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses; fields resume after the last ')'.
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `<name>` of a claimed or unclaimed file name.
+pub(crate) fn unclaimed_name(name: &str) -> &str {
+    name.split_once(CLAIMED).map_or(name, |(original, _)| original)
+}
+
+/// Claims the file at `path` for this process when it is unclaimed or its claim's owner
+/// is gone; its claimed path, or `None` (already this process's, another's live claim,
+/// or another process claimed it first).
+pub(crate) fn claim(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let mine = format!("{CLAIMED}{}", owner());
+    if let Some((_, claim_owner)) = name.split_once(CLAIMED) {
+        if name.ends_with(&mine) || !owner_gone(claim_owner, path) {
+            return None;
+        }
+    }
+    let claimed = path.with_file_name(format!("{}{mine}", unclaimed_name(name)));
+    fs::rename(path, &claimed).ok()?;
+    Some(claimed)
 }
 
 #[cfg(test)]

@@ -84,23 +84,14 @@ pub(crate) fn handler_running() -> bool {
 /// start.
 fn report_recorded(client: &Client, dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mine = format!("{}{}", storage::CLAIMED, storage::owner());
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let original = crate::delivery::unclaimed_name(&name);
+        let original = storage::unclaimed_name(&name);
         if !original.ends_with(".record") || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        if let Some((_, owner)) = name.split_once(storage::CLAIMED) {
-            if name.ends_with(&mine) || !storage::owner_gone(owner, &path) {
-                continue;
-            }
-        }
-        let claimed = path.with_file_name(format!("{original}{mine}"));
-        if std::fs::rename(&path, &claimed).is_err() {
-            continue; // another process took it
-        }
+        let Some(claimed) = storage::claim(&path) else { continue };
         let text = std::fs::read(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let Some(record) = Record::parse(&text) else {
             tracing::warn!(target: "bugsnag_core", "skipping unreadable Bugsnag crash record {}", path.display());

@@ -26,7 +26,6 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Configuration;
 use crate::model::{Event, Outgoing};
 use crate::sessions::SessionTracker;
-pub(crate) use outbox::unclaimed_name;
 use progress::{Barrier, Finish, Progress};
 pub use redact::is_sensitive_header;
 

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::unresolved::Unresolved;
 use super::Counters;
 use crate::model::{Kind, Outgoing};
-use crate::storage::{owner, owner_gone, CLAIMED};
+use crate::storage::{self, owner, unclaimed_name, CLAIMED};
 
 /// How often an owner refreshes the files it holds.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -219,19 +219,10 @@ impl Outbox {
 
     /// Claims every pending payload, and every claim whose owner is gone, for this process.
     pub(crate) fn claim_all(&self) -> Vec<Claimed> {
-        let mine = format!("{CLAIMED}{}", owner());
         let mut claimed = Vec::new();
         for (path, _) in self.files() {
+            let Some(claim) = storage::claim(&path) else { continue };
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if let Some((_, claim_owner)) = name.split_once(CLAIMED) {
-                if name.ends_with(&mine) || !owner_gone(claim_owner, &path) {
-                    continue;
-                }
-            }
-            let claim = path.with_file_name(format!("{}{mine}", unclaimed_name(name)));
-            if fs::rename(&path, &claim).is_err() {
-                continue; // another process claimed it first
-            }
             // The claim is as fresh as the claiming: its age is ours, not the payload's.
             let _ = fs::File::options().write(true).open(&claim).and_then(|f| f.set_modified(SystemTime::now()));
             match read(&claim) {
@@ -254,11 +245,6 @@ fn events_in(path: &Path) -> u64 {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let stem = unclaimed_name(name).trim_end_matches(".json");
     stem.rsplit_once('-').and_then(|(_, n)| n.parse().ok()).filter(|n| *n <= 10_000).unwrap_or(1)
-}
-
-/// `<name>` of a claimed or unclaimed file name.
-pub(crate) fn unclaimed_name(name: &str) -> &str {
-    name.split_once(CLAIMED).map_or(name, |(original, _)| original)
 }
 
 fn unclaimed(path: &Path) -> PathBuf {
