@@ -116,12 +116,21 @@ impl Outbox {
     }
 
     fn write_file(&self, header: &Header, body: &[u8], events: u64, suffix: &str) -> io::Result<PathBuf> {
+        let temp = self.write_temp(header, body)?;
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let id = uuid::Uuid::new_v4();
+        let path = self.dir.join(format!("{nanos:024}-{id}-{events}.json{suffix}"));
+        fs::rename(&temp, &path)?;
+        Ok(path)
+    }
+
+    /// The header line and the body in a temporary file (the directory made if need be),
+    /// to be renamed into place.
+    fn write_temp(&self, header: &Header, body: &[u8]) -> io::Result<PathBuf> {
         let mut text = serde_json::to_vec(header).map_err(io::Error::other)?;
         text.push(b'\n');
         text.extend_from_slice(body);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let id = uuid::Uuid::new_v4();
-        let temp = self.dir.join(format!(".tmp-{id}"));
+        let temp = self.dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
         if let Err(e) = fs::write(&temp, &text) {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(e);
@@ -129,20 +138,14 @@ impl Outbox {
             fs::create_dir_all(&self.dir)?;
             fs::write(&temp, &text)?;
         }
-        let path = self.dir.join(format!("{nanos:024}-{id}-{events}.json{suffix}"));
-        fs::rename(&temp, &path)?;
-        Ok(path)
+        Ok(temp)
     }
 
     /// Replaces what a held file holds with `outgoing` (fewer events of it), at once: a
     /// reader sees the old payload or the new one, never both nor half.
     pub(crate) fn rewrite(&self, held: &mut Held, outgoing: &Outgoing) -> io::Result<()> {
         let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone(), unresolved: false };
-        let mut text = serde_json::to_vec(&header).map_err(io::Error::other)?;
-        text.push(b'\n');
-        text.extend_from_slice(&outgoing.body);
-        let temp = self.dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-        fs::write(&temp, &text)?;
+        let temp = self.write_temp(&header, &outgoing.body)?;
         fs::rename(&temp, &held.0)?;
         // Then the name says how many events it holds now.
         let name = held.0.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();

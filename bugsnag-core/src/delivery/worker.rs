@@ -26,7 +26,7 @@ use super::{bump, trim, Barrier, Counters, Finish, Job, Progress, THREAD_NAME};
 use crate::config::Configuration;
 use crate::model::{Event, Outgoing};
 use crate::sessions::SessionTracker;
-use crate::stacktrace::{FrameRules, LoadedModule, Stacktrace};
+use crate::stacktrace::{FrameRules, LoadedModule};
 
 /// Events and payloads in hand (being prepared, waiting for a batch, being sent or
 /// waiting out a backoff) before the thread stops taking jobs from the queue, so an
@@ -264,14 +264,8 @@ impl Worker {
     /// line) if it cannot be sent. An unhandled event may be the process's last words:
     /// it is on disk before it waits for a batch.
     async fn prepare(&self, mut event: Box<Event>, done: Finish) -> Option<Prepared> {
-        if !self.resolve_unless_stopped(&mut event).await {
-            // The shutdown ran out of time first: kept as it is, for the next start to
-            // resolve and send, rather than lost while the debug information loads.
-            if self.keep_unresolved(&mut event) {
-                return None;
-            }
-            let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
-            crate::stacktrace::resolve(&mut traces, &self.rules).await;
+        if !self.resolve_or_keep(&mut event).await {
+            return None;
         }
         name_allocation_failure(&mut event);
         self.check_project_root(&event);

@@ -15,6 +15,11 @@ use crate::delivery::{bump, trim, Finish, Job};
 use crate::model::Event;
 use crate::stacktrace::Stacktrace;
 
+/// The stacks of an event's exceptions.
+fn stacks(event: &mut Event) -> Vec<&mut Stacktrace> {
+    event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect()
+}
+
 impl Worker {
     /// Shutdown ran out of time: everything still queued or in hand goes to the outbox.
     pub(super) async fn keep_everything(
@@ -41,20 +46,32 @@ impl Worker {
         }
     }
 
-    /// Resolves `event`'s stacks; `false` if the shutdown ran out of time first.
-    pub(super) async fn resolve_unless_stopped(&self, event: &mut Event) -> bool {
+    /// Resolves `event`'s stacks; `false` when the shutdown ran out of time first and
+    /// the event was kept as it is, for the next start to resolve and send, rather than
+    /// lost while the debug information loads. One that cannot be kept so (no outbox, a
+    /// stack only this process can read) waits for its stacks.
+    pub(super) async fn resolve_or_keep(&self, event: &mut Event) -> bool {
         let mut stopped = self.stopped.clone();
-        let mut traces: Vec<&mut Stacktrace> = event.exceptions.iter_mut().map(|e| &mut e.stacktrace).collect();
-        tokio::select! {
+        let mut traces = stacks(event);
+        let resolved = tokio::select! {
             biased;
             _ = stopped.wait_for(|stop| *stop) => false,
             () = crate::stacktrace::resolve(&mut traces, &self.rules) => true,
+        };
+        drop(traces);
+        if resolved {
+            return true;
         }
+        if self.keep_unresolved(event) {
+            return false;
+        }
+        crate::stacktrace::resolve(&mut stacks(event), &self.rules).await;
+        true
     }
 
     /// Writes `event` to the outbox with its stacks unresolved; `false` when it cannot
     /// be (no outbox, or a stack only this process can read).
-    pub(super) fn keep_unresolved(&self, event: &mut Event) -> bool {
+    fn keep_unresolved(&self, event: &mut Event) -> bool {
         self.filters.event(event);
         let api_key = event.api_key.clone().or_else(|| self.api_key.clone()).unwrap_or_default();
         let modules = self.modules.get_or_init(crate::stacktrace::loaded_modules);
