@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
 use actix_web::Error;
-use bugsnag_core::adapter::{Settings, UnitOfWork};
+use bugsnag_core::adapter::{ErrorChain, Settings, UnitOfWork};
 use bugsnag_core::{Options, Origin};
 
 use crate::request::http_request;
@@ -134,19 +134,24 @@ where
 }
 
 /// Reports an error a handler returned, when its status is one to report. actix errors
-/// are `ResponseError`s rather than `std::error::Error`s, so the report carries the
-/// error's text, the type named by its `Debug` output and the origin that shows.
+/// are `ResponseError`s rather than `std::error::Error`s: a
+/// [`traced_error!`](bugsnag_core::traced_error) type shows its chain (its causes and
+/// origins) through its `Debug` output; any other is reported with its text, the type
+/// its `Debug` output names and the origin that shows.
 fn report_error(unit: &UnitOfWork, error: &Error, status: StatusCode) {
     if !unit.settings().reports_status(status.as_u16()) {
         return;
     }
-    let class = bugsnag_core::adapter::class_from_debug(error.as_response_error());
-    let mut options = Options::new();
-    if let Some(origin) = Origin::in_debug(error.as_response_error()) {
-        options = options.origin(&origin);
+    let options = Options::new().add_metadata_tab("response", serde_json::json!({ "status": status.as_u16() }));
+    if let Some(chain) = ErrorChain::in_debug(error.as_response_error()) {
+        let _ = unit.report_chain(chain, options);
+        return;
     }
-    let options = options
-        .error_class(class.unwrap_or_else(|| "actix_web::Error".to_owned()))
-        .add_metadata_tab("response", serde_json::json!({ "status": status.as_u16() }));
+    let class = bugsnag_core::adapter::class_from_debug(error.as_response_error());
+    let options = match Origin::in_debug(error.as_response_error()) {
+        Some(origin) => options.origin(&origin),
+        None => options,
+    };
+    let options = options.error_class(class.unwrap_or_else(|| "actix_web::Error".to_owned()));
     let _ = unit.report_message(error.to_string(), options);
 }

@@ -229,7 +229,9 @@ async fn returned_errors_start_where_they_were_made() {
     assert_eq!(events.len(), 2, "{events:#?}");
     let by_context = |context: &str| -> &Value { events.iter().find(|e| e["context"] == context).unwrap() };
     let order = by_context("GET /order");
-    assert_eq!(order["exceptions"][0]["errorClass"], "AppError");
+    assert_eq!(order["exceptions"][0]["errorClass"], "server::AppErrorKind::Io");
+    // The chain a ResponseError has no way to give: read through its Debug.
+    assert_eq!(order["exceptions"][1]["errorClass"], "std::io::Error", "{order:#}");
     assert_eq!(order["unhandled"], true);
     testing::assert_origin(order, "load_order", ORDER_LINE.load(Ordering::Relaxed));
     testing::assert_origin(by_context("GET /customer"), "load_customer", CUSTOMER_LINE.load(Ordering::Relaxed));

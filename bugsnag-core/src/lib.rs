@@ -111,6 +111,13 @@ pub use model::{
 };
 pub use stacktrace::{Stackframe, Stacktrace};
 
+/// What [`traced_error!`] expands to calls; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::capture::error_chain::note_error;
+    pub use crate::capture::error_class::note_class;
+}
+
 /// Your crate's version (`CARGO_PKG_VERSION`), for `app_version`: expands in your crate,
 /// so it reads your `Cargo.toml`, as sentry's `release_name!()` does.
 ///

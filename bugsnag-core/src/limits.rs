@@ -15,7 +15,7 @@ pub(crate) const TOO_DEEP: &str = "[nested too deep]";
 /// Bytes of an error's `Display` output kept.
 const MAX_MESSAGE: usize = 64 * 1024;
 /// Bytes of `Debug` output read to name an error type.
-const MAX_DEBUG: usize = 256;
+const MAX_DEBUG_HEAD: usize = 128;
 /// Bytes of `Debug` output formatted when searching it (for an error's origin).
 const MAX_SCAN: usize = 256 * 1024;
 
@@ -67,23 +67,15 @@ fn drop_flat(value: Value) {
     }
 }
 
-/// A `fmt::Write` that stops the formatting (with an error) once `max` bytes are in, or
-/// at the first character `stop` accepts (kept out of the text).
+/// A `fmt::Write` that stops the formatting (with an error) once `max` bytes are in.
 struct Bounded {
     text: String,
     max: usize,
-    stop: fn(char) -> bool,
     full: bool,
-    stopped: bool,
 }
 
 impl Write for Bounded {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if let Some(at) = s.find(self.stop) {
-            self.write_str(&s[..at])?;
-            self.stopped = true;
-            return Err(fmt::Error);
-        }
         let room = self.max - self.text.len();
         if s.len() <= room {
             self.text.push_str(s);
@@ -98,13 +90,12 @@ impl Write for Bounded {
 
 /// Formats `args` into at most `max` bytes. A formatting error or a panic in user code
 /// ends in a note in the text, never in a panic of the caller.
-fn bounded(max: usize, stop: fn(char) -> bool, format: impl FnOnce(&mut Bounded) -> fmt::Result) -> String {
-    let mut out = Bounded { text: String::new(), max, stop, full: false, stopped: false };
+fn bounded(max: usize, format: impl FnOnce(&mut Bounded) -> fmt::Result) -> String {
+    let mut out = Bounded { text: String::new(), max, full: false };
     // User code's panic must not reach the host, nor be reported as a crash.
     let result = crate::reentry::quietly(|| catch_unwind(AssertUnwindSafe(|| format(&mut out))));
     match result {
         Ok(Ok(())) => {}
-        Ok(Err(_)) if out.stopped => {}
         Ok(Err(_)) if out.full => out.text.push_str("…[truncated]"),
         Ok(Err(_)) => out.text.push_str("[its formatting returned an error]"),
         Err(_) => out.text.push_str("[its formatting panicked]"),
@@ -114,36 +105,35 @@ fn bounded(max: usize, stop: fn(char) -> bool, format: impl FnOnce(&mut Bounded)
 
 /// The `Display` text of a value, bounded; see [`bounded`].
 pub(crate) fn display(value: &dyn fmt::Display) -> String {
-    bounded(MAX_MESSAGE, |_| false, |out| write!(out, "{value}"))
+    bounded(MAX_MESSAGE, |out| write!(out, "{value}"))
 }
 
-/// The first word of the `Debug` text of a value (a type path such as `io::Error`),
-/// bounded. Formatting stops right after it: what follows may be costly to write
-/// (`anyhow::Error` goes on to its backtrace, which makes std resolve symbols).
-pub(crate) fn debug_word(value: &dyn fmt::Debug) -> String {
-    fn in_word(c: char) -> bool {
-        c.is_alphanumeric() || c == '_' || c == ':'
-    }
-    let text = bounded(MAX_DEBUG, |c| !in_word(c), |out| write!(out, "{value:?}"));
-    // Without the note `bounded` adds when the limit or an error ends the text.
-    text.chars().take_while(|c| in_word(*c)).collect()
+/// The first bytes of the alternate `Debug` text of a value (`{:#?}`), where its type
+/// (or variant) is named, bounded: formatting stops right after them. Alternate: anyhow's
+/// plain `Debug` resolves its backtrace before writing anything (an anyhow error in a
+/// box), its alternate one writes the error alone.
+pub(crate) fn debug_head(value: &dyn fmt::Debug) -> String {
+    let mut out = Bounded { text: String::new(), max: MAX_DEBUG_HEAD, full: false };
+    let _ = guarded(|| write!(out, "{value:#?}"));
+    out.text
 }
 
-/// Formats a value's `Debug` output into nothing, for what the formatting itself does
-/// (an `Origin` notes itself), stopping after [`MAX_SCAN`] bytes; user code's failures
-/// and panics end it quietly.
+/// Formats a value's alternate `Debug` output into nothing, for what the formatting
+/// itself does (an `Origin` notes itself), stopping after [`MAX_SCAN`] bytes or at a field
+/// named `backtrace` (formatting a `std::backtrace::Backtrace` resolves its symbols, on
+/// the caller's thread); user code's failures and panics end it quietly.
 pub(crate) fn scan_debug(value: &dyn fmt::Debug) {
     struct Nowhere(usize);
     impl Write for Nowhere {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             self.0 += s.len();
-            if self.0 > MAX_SCAN {
+            if self.0 > MAX_SCAN || s == "backtrace" {
                 return Err(fmt::Error);
             }
             Ok(())
         }
     }
-    let _ = guarded(|| write!(Nowhere(0), "{value:?}"));
+    let _ = guarded(|| write!(Nowhere(0), "{value:#?}"));
 }
 
 /// Runs user code that may panic, quietly; `None` if it did.
@@ -201,8 +191,7 @@ mod tests {
         assert_eq!(display(&Failing), "partial[its formatting returned an error]");
         assert_eq!(display(&Panicking), "[its formatting panicked]");
         assert_eq!(display(&"x".repeat(100_000)).len(), MAX_MESSAGE + "…[truncated]".len());
-        assert_eq!(debug_word(&"x".repeat(10_000)), "", "a Debug text starting with a quote has no word");
-        assert_eq!(debug_word(&std::io::Error::other("x")), "Custom");
-        assert_eq!(debug_word(&Some(vec![1])), "Some");
+        assert_eq!(debug_head(&"x".repeat(10_000)).len(), MAX_DEBUG_HEAD);
+        assert_eq!(debug_head(&Some(1)), "Some(\n    1,\n)");
     }
 }

@@ -52,7 +52,7 @@ fn log_records_are_reported_with_key_values_and_the_wrapped_logger_still_prints(
     assert!(top["method"].as_str().unwrap().starts_with("log_bridge::log_records_are_reported"), "{top:#}");
 
     let save = events.iter().find(|e| e["exceptions"][0]["message"] == "disk full").unwrap();
-    assert_eq!(save["exceptions"][0]["errorClass"], "std::io::error::Error");
+    assert_eq!(save["exceptions"][0]["errorClass"], "std::io::Error");
 
     let printed = printed.0.lock().unwrap().clone();
     assert_eq!(

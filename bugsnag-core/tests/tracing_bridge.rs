@@ -82,7 +82,7 @@ fn an_error_field_becomes_the_exception_chain() {
     let exceptions = events[0]["exceptions"].as_array().unwrap();
     let chain: Vec<(&str, &str)> =
         exceptions.iter().map(|e| (e["errorClass"].as_str().unwrap(), e["message"].as_str().unwrap())).collect();
-    assert_eq!(chain, [("PaymentError", "payment provider failed"), ("std::io::error::Error", "card declined")]);
+    assert_eq!(chain, [("PaymentError", "payment provider failed"), ("std::io::Error", "card declined")]);
     assert_eq!(events[0]["metaData"]["extra data"]["message"], "failed");
 }
 

@@ -130,7 +130,7 @@ async fn a_panicking_handler_answers_500_reports_once_and_the_server_keeps_servi
     assert_eq!(event["exceptions"][0]["message"], "user 42 exploded");
     let top = &event["exceptions"][0]["stacktrace"][0];
     assert!(top["method"].as_str().unwrap().starts_with("axum::explode"), "{top:#}");
-    assert_eq!(top["file"], "tests/axum.rs");
+    assert_eq!(top["file"], file!());
     assert_eq!(event["context"], "GET /users/{id}");
     assert_eq!(event["user"]["id"], "127.0.0.1");
     let request = &event["request"];

@@ -363,7 +363,7 @@ async fn a_status_with_a_source_is_reported_with_its_chain() {
         [
             ("grpc::Unavailable", "try again later"),
             ("LedgerError", "ledger unavailable"),
-            ("std::io::error::Error", "connection refused")
+            ("std::io::Error", "connection refused")
         ]
     );
 }

@@ -111,7 +111,7 @@ async fn failed_and_panicking_tasks_are_reported_and_the_worker_keeps_running() 
 
     let failed = by_message("smtp refused invoice 7");
     assert_eq!(failed["context"], std::any::type_name::<SendInvoice>());
-    assert_eq!(failed["exceptions"][0]["errorClass"], "std::io::error::Error", "named by what is in the box");
+    assert_eq!(failed["exceptions"][0]["errorClass"], "std::io::Error", "named by what is in the box");
     assert_eq!(failed["unhandled"], true);
     assert_eq!(
         failed["severityReason"],

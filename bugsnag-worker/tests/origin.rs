@@ -86,7 +86,7 @@ mod apalis_worker {
         .unwrap();
         running.abort();
         assert_eq!(events.len(), 1, "{events:#?}");
-        assert_eq!(events[0]["exceptions"][0]["errorClass"], "std::io::error::Error");
+        assert_eq!(events[0]["exceptions"][0]["errorClass"], "std::io::Error");
         assert_origin(&events[0], "connect_smtp", SMTP_LINE.load(Ordering::Relaxed));
     }
 }

@@ -7,11 +7,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use super::settings::Settings;
-use crate::capture::error_chain::{class_of, class_of_dyn, exceptions};
+use crate::capture::error_chain::ChainOrigins;
+use crate::capture::error_chain::{read, read_dyn, Link};
+use crate::capture::error_class::class_of;
 use crate::capture::{CatchUnwind, Options, Origin, RequestSource, Scope};
 use crate::client::{Client, DropReason, Outcome};
 use crate::model::SeverityReason;
-use crate::stacktrace::Stacktrace;
 
 impl Settings {
     /// Opens the unit of work of one request or job: its scope (catching panics, with a
@@ -29,20 +30,20 @@ impl Settings {
     }
 }
 
-/// An error's chain (errorClass and message of the error and each `source()`) and the
-/// [`Origin`] it carries, read now, to be reported when the error itself is gone (a
-/// responder that consumed it).
+/// An error's chain (errorClass, message and origin of the error and each `source()`),
+/// read now, to be reported when the error itself is gone (a responder that consumed
+/// it).
 #[derive(Debug, Clone)]
 pub struct ErrorChain {
-    chain: Vec<(String, String)>,
+    links: Vec<Link>,
     origin: Option<Origin>,
 }
 
 impl ErrorChain {
     /// Reads `error`'s chain, outermost first.
     pub fn of<E: Error + ?Sized + 'static>(error: &E) -> Self {
-        let chain = exceptions(error, class_of::<E>(), Stacktrace::empty());
-        Self { chain: chain.into_iter().map(|e| (e.error_class, e.message)).collect(), origin: Origin::find(error) }
+        let origins = ChainOrigins::of(error);
+        Self { links: read(error, class_of::<E>(), &origins), origin: origins.deepest().cloned() }
     }
 
     /// A failure the framework describes (a gRPC status, say), caused by `cause` and its
@@ -52,17 +53,27 @@ impl ErrorChain {
         message: impl Into<String>,
         cause: Option<&(dyn Error + 'static)>,
     ) -> Self {
-        let mut chain = vec![(class.into(), message.into())];
+        let mut links = vec![Link::new(class, message)];
+        let mut origin = None;
         if let Some(cause) = cause {
-            let class = class_of_dyn(cause);
-            chain.extend(
-                exceptions(cause, Some(&class), Stacktrace::empty()).into_iter().map(|e| (e.error_class, e.message)),
-            );
+            let origins = ChainOrigins::of(cause);
+            origin = origins.deepest().cloned();
+            links.extend(read_dyn(cause, &origins));
         }
-        Self { chain, origin: cause.and_then(Origin::find) }
+        Self { links, origin }
     }
 
-    /// Where the error was made, when it carried an [`Origin`].
+    /// The chain of an error known only by its `Debug` output (actix-web's
+    /// `ResponseError`s), when that output shows it: a
+    /// [`traced_error!`](crate::traced_error) type does.
+    pub fn in_debug(value: &dyn std::fmt::Debug) -> Option<Self> {
+        let links = crate::capture::error_chain::read_in_debug(value)?;
+        let origin = links.iter().rev().find_map(|link| link.origin.clone());
+        Some(Self { links, origin })
+    }
+
+    /// Where the error was made (the deepest origin of its chain), when it carried an
+    /// [`Origin`].
     pub fn origin(&self) -> Option<&Origin> {
         self.origin.as_ref()
     }
@@ -153,7 +164,7 @@ impl UnitOfWork {
             Some(origin) => options.origin(origin),
             None => options,
         };
-        self.report(|client| client.notify_chain(chain.chain, self.options(options)))
+        self.report(|client| client.notify_chain(chain.links, self.options(options)))
     }
 
     /// Reports a failure known only by its text (a framework's error type that is not a

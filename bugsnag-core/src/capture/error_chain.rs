@@ -1,121 +1,192 @@
 //! Turning Rust errors into the API's `exceptions` array.
 //!
-//! `exceptions[0]` is the outermost error, then each `source()` in turn. Its errorClass is
-//! the Rust type path where the type is known (`std::any::type_name`); for causes reached
-//! through `dyn Error`, common standard-library types are recognised by downcasting and
-//! the rest are named from the first word of their `Debug` output ([`class_from_debug`]).
+//! `exceptions[0]` is the outermost error, then each `source()` in turn, each named as
+//! `error_class` names errors. Bugsnag groups an event by its INNERMOST exception (the
+//! last): its class, and the file and line of its top in-project frame. So every
+//! exception carries a stack: the first the event's (its origin's, a panic's, anyhow's
+//! backtrace, or the reporting site's), each cause the stack of the nearest origin at or
+//! below it in the chain, else the event's.
 
+use std::cell::RefCell;
 use std::error::Error;
+use std::fmt;
 
+use super::error_class::{class_of_dyn, class_of_value};
+use super::origin::Origin;
 use crate::limits;
 use crate::model::Exception;
 use crate::stacktrace::Stacktrace;
 
 /// Causes past this depth are not sent (guards against cyclic `source()` chains).
 const MAX_CHAIN: usize = 32;
-/// The errorClass when nothing better can be read.
-pub(crate) const FALLBACK_CLASS: &str = "Error";
+
+thread_local! {
+    /// While a chain is read from a value's `Debug`: the chain of the first error there
+    /// that showed itself ([`traced_error!`](crate::traced_error) types do).
+    static SHOWN: RefCell<Option<Option<Vec<Link>>>> = const { RefCell::new(None) };
+}
+
+/// One error of a chain, read: its class, its message and the origin nearest at or
+/// below it. For chains read now and reported later (a log record, a consumed error).
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    pub(crate) class: String,
+    pub(crate) message: String,
+    pub(crate) origin: Option<Origin>,
+}
+
+impl Link {
+    /// A link with no origin of its own.
+    pub(crate) fn new(class: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { class: class.into(), message: message.into(), origin: None }
+    }
+}
 
 /// The error chain of `error`, outermost first; `class` names the outermost error when
-/// its type is known statically.
-pub(crate) fn exceptions<E: Error + ?Sized + 'static>(
-    error: &E,
-    class: Option<&str>,
-    stacktrace: Stacktrace,
-) -> Vec<Exception> {
-    let mut out = vec![Exception {
-        error_class: class.map_or_else(|| class_from_debug(&error).unwrap_or_else(fallback), str::to_owned),
-        message: limits::display(&error),
-        stacktrace,
-    }];
-    // User code: `source()` may panic (then the chain ends there).
+/// its type is known statically (`None` for a `dyn Error`).
+pub(crate) fn read<E: Error + ?Sized + 'static>(error: &E, class: Option<&str>, origins: &ChainOrigins) -> Vec<Link> {
+    read_named(class_of_value(error, class), error, origins)
+}
+
+/// [`read`] for an error known as `dyn Error`, named as its causes are.
+pub(crate) fn read_dyn(error: &(dyn Error + 'static), origins: &ChainOrigins) -> Vec<Link> {
+    read_named(class_of_dyn(error), error, origins)
+}
+
+fn read_named<E: Error + ?Sized + 'static>(class: String, error: &E, origins: &ChainOrigins) -> Vec<Link> {
+    let mut out = vec![Link { class, message: limits::display(&error), origin: origins.at_or_below(0).cloned() }];
     let mut cause = limits::guarded(|| error.source()).flatten();
     while let Some(err) = cause {
         if out.len() >= MAX_CHAIN {
             break;
         }
-        out.push(Exception {
-            error_class: class_of_dyn(err),
+        out.push(Link {
+            class: class_of_dyn(err),
             message: limits::display(&err),
-            stacktrace: Stacktrace::empty(),
+            origin: origins.at_or_below(out.len()).cloned(),
         });
         cause = limits::guarded(|| err.source()).flatten();
+    }
+    name_layers(&mut out);
+    out
+}
+
+/// The exceptions of `error`, the first with `first` as its stack (see the module's
+/// documentation for the others').
+pub(crate) fn exceptions<E: Error + ?Sized + 'static>(
+    error: &E,
+    class: Option<&str>,
+    first: Stacktrace,
+    origins: &ChainOrigins,
+) -> Vec<Exception> {
+    into_exceptions(read(error, class, origins), first)
+}
+
+/// The chain of the first error a value's `Debug` output shows of itself (a
+/// [`traced_error!`](crate::traced_error) type does): for errors reported through a trait
+/// that has no `source()` (actix-web's `ResponseError`).
+pub(crate) fn read_in_debug(value: &dyn fmt::Debug) -> Option<Vec<Link>> {
+    let outer = SHOWN.try_with(|shown| shown.replace(Some(None))).ok()?;
+    limits::scan_debug(value);
+    SHOWN.try_with(|shown| shown.replace(outer)).ok().flatten().flatten()
+}
+
+/// Notes, for a chain being read from `Debug` on this thread (if any), that `error` is
+/// being formatted: its chain is read now, while it is borrowed.
+#[doc(hidden)]
+pub fn note_error(error: &(dyn Error + 'static)) {
+    let taken = SHOWN.try_with(|shown| {
+        let Ok(mut shown) = shown.try_borrow_mut() else { return false };
+        // Marked as found before it is read: reading formats it again.
+        let unset = matches!(*shown, Some(None));
+        if unset {
+            *shown = Some(Some(Vec::new()));
+        }
+        unset
+    });
+    if taken != Ok(true) {
+        return;
+    }
+    let links = read_dyn(error, &ChainOrigins::of(error));
+    let _ = SHOWN.try_with(|shown| {
+        if let Ok(mut shown) = shown.try_borrow_mut() {
+            *shown = Some(Some(links));
+        }
+    });
+}
+
+/// Exceptions from a chain read earlier; the first has `first` as its stack.
+pub(crate) fn into_exceptions(links: Vec<Link>, first: Stacktrace) -> Vec<Exception> {
+    let mut out: Vec<Exception> = Vec::with_capacity(links.len());
+    for link in links {
+        let stacktrace = match (out.first(), link.origin.as_ref().and_then(Origin::stacktrace)) {
+            (None, _) => first.clone(),
+            (Some(_), Some(origin)) => origin,
+            (Some(outermost), None) => outermost.stacktrace.clone(),
+        };
+        out.push(Exception { error_class: link.class, message: link.message, stacktrace });
     }
     out
 }
 
-/// Whether an `ignore_classes` entry names `class`. A type is named by its full path
-/// where it is known (`my_app::db::Timeout`) but only by its name when it is reached as
-/// a `dyn Error` cause (`Timeout`), so either spelling matches either way round.
-pub(crate) fn class_matches(ignored: &str, class: &str) -> bool {
-    fn name(path: &str) -> &str {
-        let path = path.split('<').next().unwrap_or(path);
-        path.rsplit("::").next().unwrap_or(path)
+/// A context or message layer (anyhow's: named `anyhow::Error`) at the top of a chain
+/// says nothing of what failed: the outermost is named after the innermost error that
+/// has a type of its own, which is what the dashboard shows first.
+fn name_layers(links: &mut [Link]) {
+    let untyped = |class: &str| class == super::error_class::ANYHOW;
+    if links.len() < 2 || !untyped(&links[0].class) {
+        return;
     }
-    ignored == class || ((!ignored.contains("::") || !class.contains("::")) && name(ignored) == name(class))
-}
-
-/// The errorClass of a statically known error type, `None` for `dyn Error`; a
-/// [`Traced<E>`](super::Traced) is named as `E`.
-pub(crate) fn class_of<E: ?Sized>() -> Option<&'static str> {
-    let mut name = std::any::type_name::<E>();
-    while let Some(inner) = name.strip_prefix(super::origin::TRACED_PATH).and_then(|n| n.strip_suffix('>')) {
-        name = inner;
+    if let Some(typed) = links.iter().rev().find(|l| !untyped(&l.class)).map(|l| l.class.clone()) {
+        links[0].class = typed;
     }
-    (!name.starts_with("dyn ")).then_some(name)
 }
 
-macro_rules! known_types {
-    ($err:expr, $($ty:ty),* $(,)?) => {
-        $(if $err.is::<$ty>() { return std::any::type_name::<$ty>().to_owned(); })*
-    };
-}
+/// The origins an error chain shows: for each error of the chain (the error, then each
+/// `source()`), the first made among those its `Debug` output shows, if any. What the
+/// stack of each exception of an event comes from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChainOrigins(Vec<Option<Origin>>);
 
-/// Names an error known only as `dyn Error`: common standard-library types by their
-/// path, a [`Traced<E>`](super::Traced) by `E`'s, others from their `Debug` output.
-pub fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
-    known_types!(
-        err,
-        std::io::Error,
-        std::num::ParseIntError,
-        std::num::ParseFloatError,
-        std::num::TryFromIntError,
-        std::str::Utf8Error,
-        std::string::FromUtf8Error,
-        std::str::ParseBoolError,
-        std::fmt::Error,
-        std::env::VarError,
-        std::time::SystemTimeError,
-        serde_json::Error,
-        reqwest::Error,
-    );
-    super::origin::traced_class(|| class_from_debug(&err)).unwrap_or_else(fallback)
-}
+impl ChainOrigins {
+    /// The origins `error`'s chain shows; nothing is searched until an origin was made.
+    pub(crate) fn of<E: Error + ?Sized + 'static>(error: &E) -> Self {
+        if !super::origin::ANY_MADE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Self::default();
+        }
+        let mut found = vec![Origin::in_debug(&error)];
+        // User code: `source()` may panic (then the chain ends there).
+        let mut cause = limits::guarded(|| error.source()).flatten();
+        while let Some(err) = cause {
+            if found.len() >= MAX_CHAIN {
+                break;
+            }
+            found.push(Origin::in_debug(&err));
+            cause = limits::guarded(|| err.source()).flatten();
+        }
+        Self(found)
+    }
 
-fn fallback() -> String {
-    FALLBACK_CLASS.to_owned()
-}
+    /// The deepest origin along the chain: where it failed.
+    pub(crate) fn deepest(&self) -> Option<&Origin> {
+        self.0.iter().rev().find_map(Option::as_ref)
+    }
 
-/// The type a value's `Debug` output names: `ParseError` for `ParseError { line: 3 }`,
-/// `Timeout` for `Timeout(5s)`; `None` when it starts with no type-like word (a quoted
-/// string, say). How errors known only through `Debug` get an errorClass: `dyn Error`
-/// causes, and adapters' framework errors (actix-web's `ResponseError`s).
-pub fn class_from_debug(value: &dyn std::fmt::Debug) -> Option<String> {
-    // Only the first word is formatted: user `Debug` may recurse without end, or be
-    // costly past its type name.
-    let word = limits::debug_word(value);
-    let word = word.trim_end_matches(':');
-    word.chars().next().filter(|c| c.is_alphabetic() || *c == '_').map(|_| word.to_owned())
+    /// The origin nearest at or below the `index`th error of the chain.
+    pub(crate) fn at_or_below(&self, index: usize) -> Option<&Origin> {
+        self.0.get(index..)?.iter().find_map(Option::as_ref)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt;
 
     #[derive(Debug)]
     struct Outer(std::num::ParseIntError);
-    impl std::fmt::Display for Outer {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("outer")
         }
     }
@@ -126,29 +197,14 @@ mod tests {
     }
 
     #[test]
-    fn chain_is_outermost_first_with_classes() {
+    fn chain_is_outermost_first_with_classes_and_every_cause_has_a_stack() {
         let err = Outer("x".parse::<i32>().unwrap_err());
-        let chain = exceptions(&err, class_of::<Outer>(), Stacktrace::empty());
+        let here = Stacktrace::from_frames(vec![crate::Stackframe::new("src/main.rs", 3, "app::main")]);
+        let chain = exceptions(&err, super::super::error_class::class_of::<Outer>(), here, &ChainOrigins::default());
         assert_eq!(chain.len(), 2);
         assert!(chain[0].error_class.ends_with("::Outer"), "{}", chain[0].error_class);
         assert_eq!(chain[0].message, "outer");
-        assert_eq!(chain[1].error_class, "core::num::error::ParseIntError");
-    }
-
-    #[test]
-    fn ignore_entries_match_a_class_by_path_or_by_name() {
-        assert!(class_matches("my_app::Inner", "Inner"));
-        assert!(class_matches("Inner", "my_app::Inner"));
-        assert!(class_matches("my_app::Inner", "my_app::Inner"));
-        assert!(!class_matches("my_app::Inner", "other::Inner"), "two paths must agree");
-        assert!(!class_matches("Inner", "my_app::Outer"));
-    }
-
-    #[test]
-    fn debug_names_unknown_causes() {
-        assert_eq!(class_from_debug(&format_args!("Timeout {{ after: 5 }}")).as_deref(), Some("Timeout"));
-        assert_eq!(class_from_debug(&format_args!("Custom(\"x\")")).as_deref(), Some("Custom"));
-        assert_eq!(class_from_debug(&"a string error"), None);
-        assert_eq!(class_of::<dyn Error>(), None);
+        assert_eq!(chain[1].error_class, "std::num::ParseIntError");
+        assert_eq!(chain[1].stacktrace.frames().map(<[_]>::len), Some(1), "without an origin: the event's stack");
     }
 }

@@ -6,6 +6,7 @@
 
 mod catch_unwind;
 pub(crate) mod error_chain;
+pub(crate) mod error_class;
 mod options;
 pub(crate) mod origin;
 pub(crate) mod panic;

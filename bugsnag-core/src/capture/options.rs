@@ -40,6 +40,9 @@ pub struct Options {
     /// The call site (file, line, column), hashed: with the errorClass, what the
     /// per-error budget groups by.
     pub(crate) site: Option<u64>,
+    /// Where an origin made before any client could send was: its call site, shown above
+    /// the stack captured where it is reported.
+    pub(crate) made_at: Option<&'static std::panic::Location<'static>>,
     /// The app, device and session of another process (a crash it recorded).
     pub(crate) snapshot: Option<Box<ProcessSnapshot>>,
 }
@@ -144,10 +147,13 @@ impl Options {
     /// the per-error budget) by that call site. `notify` and the adapters find the origin
     /// an error carries themselves; this is for one you hold apart from the error.
     pub fn origin(mut self, origin: &Origin) -> Self {
-        if let Some(stacktrace) = origin.stacktrace() {
-            let location = origin.location();
-            self.stacktrace = Some(stacktrace);
+        let location = origin.location();
+        if origin.site_is_known() {
             self.site = Some(site_of(location.file(), location.line(), location.column()));
+        }
+        match origin.stacktrace() {
+            Some(stacktrace) => self.stacktrace = Some(stacktrace),
+            None => self.made_at = origin.site_is_known().then_some(location),
         }
         self
     }

@@ -9,10 +9,11 @@
 //! the stack where they report.
 //!
 //! Finding it needs no trait from the error: an `Origin` notes itself when it is
-//! formatted with `Debug`, so the error's `Debug` output (derived, as errors' are) is
-//! read, bounded and written nowhere, and the first-made origin found is the one used.
+//! formatted with `Debug`, so each error's `Debug` output (derived, as errors' are) is
+//! read, bounded and written nowhere. Of several origins, the deepest along `source()`
+//! is where it failed; within one error's `Debug`, the first made.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 use std::ops::Deref;
@@ -23,21 +24,15 @@ use std::sync::Arc;
 use crate::limits;
 use crate::stacktrace::{OriginStack, Stacktrace};
 
-/// Causes whose `Debug` is read when the error's own showed no origin.
-const MAX_CHAIN: usize = 32;
-
 /// Whether stacks are captured: only once a client that can send was made, so a program
 /// (or a library's tests) without Bugsnag pays for a call site only.
 static CAPTURING: AtomicBool = AtomicBool::new(false);
 /// Whether any origin with a stack was made: until then, nothing is searched.
-static ANY_MADE: AtomicBool = AtomicBool::new(false);
+pub(crate) static ANY_MADE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// While an error's `Debug` is searched: the origin made first among those seen.
     static FOUND: RefCell<Option<Option<Origin>>> = const { RefCell::new(None) };
-    /// While an error known as `dyn Error` is named from its `Debug`: the type a
-    /// [`Traced`] there wraps.
-    static TRACED_CLASS: Cell<Option<Option<&'static str>>> = const { Cell::new(None) };
 }
 
 /// Turns stack capture on (a client able to send exists).
@@ -101,26 +96,10 @@ impl Origin {
         self.location
     }
 
-    /// The origin an error carries: the first made among those its `Debug` output
-    /// shows, else among its `source()` chain's. `None` when there is none.
+    /// The origin an error carries: the deepest along its `source()` chain (where it
+    /// failed), each error's `Debug` output searched; `None` when there is none.
     pub fn find<E: Error + ?Sized + 'static>(error: &E) -> Option<Origin> {
-        if !ANY_MADE.load(Ordering::Relaxed) {
-            return None;
-        }
-        let found = Self::in_debug(&error);
-        if found.is_some() {
-            return found;
-        }
-        // A cause whose holder's `Debug` does not show it.
-        let mut cause = limits::guarded(|| error.source()).flatten();
-        for _ in 0..MAX_CHAIN {
-            let Some(err) = cause else { break };
-            if let Some(origin) = Self::in_debug(&err) {
-                return Some(origin);
-            }
-            cause = limits::guarded(|| err.source()).flatten();
-        }
-        None
+        super::error_chain::ChainOrigins::of(error).deepest().cloned()
     }
 
     /// The origin shown in a value's `Debug` output (the first made, when it shows
@@ -138,6 +117,12 @@ impl Origin {
     /// The stack, for the event (`None` when it was made while no client could send).
     pub(crate) fn stacktrace(&self) -> Option<Stacktrace> {
         self.stack.clone().map(Stacktrace::origin)
+    }
+
+    /// Whether the call site is the program's: `.map_err(AppError::from)` calls the
+    /// conversion from the standard library, whose location says nothing.
+    pub(crate) fn site_is_known(&self) -> bool {
+        is_program_location(self.location)
     }
 
     /// Offers this origin to the search going on in this thread, if any.
@@ -197,6 +182,12 @@ impl<E> Traced<E> {
     pub fn into_inner(self) -> E {
         self.error
     }
+
+    /// The error and its origin, for a conversion that keeps the origin
+    /// ([`traced_error!`](crate::traced_error) types convert from a `Traced` so).
+    pub fn into_parts(self) -> (E, Origin) {
+        (self.error, self.origin)
+    }
 }
 
 impl<E: Error> From<E> for Traced<E> {
@@ -218,11 +209,7 @@ impl<E: fmt::Debug> fmt::Debug for Traced<E> {
     // `E`'s alone: a `Traced` is transparent.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.origin.note();
-        let _ = TRACED_CLASS.try_with(|class| {
-            if class.get() == Some(None) {
-                class.set(Some(Some(std::any::type_name::<E>())));
-            }
-        });
+        super::error_class::note_class(&self.error);
         self.error.fmt(f)
     }
 }
@@ -239,13 +226,11 @@ impl<E: Error> Error for Traced<E> {
     }
 }
 
-/// Names an error known only as `dyn Error` with `name`, which reads its `Debug`, unless
-/// that shows a [`Traced<E>`] first: then it is named `E`, by its full path.
-pub(crate) fn traced_class(name: impl FnOnce() -> Option<String>) -> Option<String> {
-    let outer = TRACED_CLASS.try_with(|class| class.replace(Some(None))).ok();
-    let named = name();
-    let traced = TRACED_CLASS.try_with(|class| class.replace(outer.flatten())).ok().flatten().flatten();
-    traced.map(str::to_owned).or(named)
+/// Whether a location is the program's, not the standard library's (where a conversion
+/// called through `map_err` is located).
+pub(crate) fn is_program_location(location: &Location<'_>) -> bool {
+    let file = location.file();
+    !(file.starts_with("/rustc/") || file.starts_with("library/") || file.contains("/rustlib/src/rust/library/"))
 }
 
 /// The type path of [`Traced`] before its parameter, so that a `Traced<E>` is reported
@@ -286,10 +271,9 @@ pub(crate) const TRACED_PATH: &str = concat!(module_path!(), "::Traced<");
 macro_rules! traced_error {
     ($(#[$attr:meta])* $vis:vis struct $name:ident($kind:ty);) => {
         $(#[$attr])*
-        #[derive(Debug)]
         $vis struct $name {
-            kind: $kind,
             origin: $crate::Origin,
+            kind: $kind,
         }
 
         #[allow(dead_code)]
@@ -314,6 +298,23 @@ macro_rules! traced_error {
             #[track_caller]
             fn from(error: E) -> Self {
                 Self { kind: error.into(), origin: $crate::Origin::capture() }
+            }
+        }
+
+        /// Keeps the origin the `Traced` error carries: where it failed.
+        impl<E: ::std::convert::Into<$kind>> ::std::convert::From<$crate::Traced<E>> for $name {
+            fn from(traced: $crate::Traced<E>) -> Self {
+                let (error, origin) = traced.into_parts();
+                Self { kind: error.into(), origin }
+            }
+        }
+
+        /// The origin first, so that a long kind cannot push it past what a search reads.
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                $crate::__private::note_class(&self.kind);
+                $crate::__private::note_error(self);
+                f.debug_struct(::std::stringify!($name)).field("origin", &self.origin).field("kind", &self.kind).finish()
             }
         }
 

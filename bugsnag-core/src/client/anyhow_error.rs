@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use super::outcome::Outcome;
 use super::pipeline::Pipeline;
-use crate::capture::error_chain::{class_of_dyn, exceptions, FALLBACK_CLASS};
-use crate::capture::{Options, Origin};
+use crate::capture::error_chain::ChainOrigins;
+use crate::capture::error_chain::{into_exceptions, read_dyn};
+use crate::capture::Options;
 use crate::stacktrace::Stacktrace;
 
 /// An `anyhow::Error` for [`Client::notify_anyhow`](crate::Client::notify_anyhow): the
@@ -64,19 +65,9 @@ impl AnyhowError<'_> {
     }
 }
 
-/// The errorClass of an anyhow error: its outermost error's, unless that reads as a bare
-/// `Error` (anyhow's context layers and message errors do), then its root cause's, which
-/// names what failed (and is what the dashboard then groups by).
-fn class_of_anyhow(error: &anyhow::Error) -> String {
-    let outer = class_of_dyn(error.as_ref());
-    if outer != FALLBACK_CLASS {
-        return outer;
-    }
-    Some(class_of_dyn(error.root_cause())).filter(|root| root != FALLBACK_CLASS).unwrap_or(outer)
-}
-
-/// Reports `error`, its stack the [`Origin`] one of its errors carries, else the one
-/// made by `backtrace` from the stack here when anyhow captured one, else here.
+/// Reports `error`, its stack the deepest [`Origin`](crate::Origin) its chain carries,
+/// else the one made by `backtrace` from the stack here when anyhow captured one, else
+/// here. Named as any chain is (a context layer after the error it wraps).
 fn report(
     pipeline: &Pipeline,
     error: &anyhow::Error,
@@ -85,15 +76,24 @@ fn report(
 ) -> Outcome {
     let root: &(dyn Error + Send + Sync + 'static) = error.as_ref();
     let given = options.stacktrace.is_some();
-    let origin = (!given).then(|| Origin::find(root)).flatten();
-    if let Some(origin) = &origin {
+    let origins = ChainOrigins::of(root);
+    let origin = (!given).then(|| origins.deepest()).flatten();
+    if let Some(origin) = origin {
         options = options.origin(origin);
     }
     let captured = !given && origin.is_none() && error.backtrace().status() == BacktraceStatus::Captured;
-    let class = options.error_class.clone().unwrap_or_else(|| class_of_anyhow(error));
+    let class = options.error_class.clone();
+    let hint = class.clone().unwrap_or_else(|| "anyhow::Error".to_owned());
     pipeline.report(
-        &class,
-        |here| exceptions(root, Some(&class), if captured { backtrace(here) } else { here }),
+        &hint,
+        |here| {
+            let links = read_dyn(root, &origins);
+            let mut chain = into_exceptions(links, if captured { backtrace(here) } else { here });
+            if let (Some(class), Some(first)) = (class, chain.first_mut()) {
+                first.error_class = class;
+            }
+            chain
+        },
         options,
     )
 }

@@ -21,7 +21,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::callbacks::Decision;
-use crate::capture::error_chain::{class_of, exceptions, FALLBACK_CLASS};
+use crate::capture::error_chain::ChainOrigins;
+use crate::capture::error_chain::{exceptions, into_exceptions, Link};
+use crate::capture::error_class::{class_of, FALLBACK_CLASS};
 use crate::capture::panic::{PanicCapture, PANIC_CLASS};
 use crate::capture::{Options, RequestSource, Scope};
 use crate::config::{checked_api_key, Configuration};
@@ -72,10 +74,10 @@ impl Client {
         let config = config.within_limits();
         let api_key = checked_api_key(&config);
         let config = config.with_endpoints_for(api_key.as_deref());
-        if !config.project_root.is_dir() {
+        if let Some(root) = config.project_root.as_ref().filter(|root| !root.is_dir()) {
             crate::diagnostics::warn(&format!(
-                "Bugsnag project_root {} is not a directory here: no frame will be marked in-project (leave it unset to use the current directory)",
-                config.project_root.display()
+                "Bugsnag project_root {} is not a directory here: no frame will be marked in-project (leave it unset to have the build decide)",
+                root.display()
             ));
         }
         let app = App {
@@ -134,19 +136,32 @@ impl Client {
     }
 
     /// Reports an error with per-call options. Its stack starts where the error was
-    /// made when it carries an [`Origin`](crate::Origin), else here.
+    /// made when it carries an [`Origin`](crate::Origin) (the deepest of its chain), else
+    /// here; each cause carries the stack of the origin nearest below it.
     #[track_caller]
     pub fn notify_with<E: Error + ?Sized + 'static>(&self, error: &E, options: Options) -> Outcome {
         let mut options = options.at(std::panic::Location::caller());
+        let origins = ChainOrigins::of(error);
         if options.stacktrace.is_none() {
-            if let Some(origin) = crate::Origin::find(error) {
-                options = options.origin(&origin);
+            if let Some(origin) = origins.deepest() {
+                options = options.origin(origin);
             }
         }
-        let class = options.error_class.clone().or_else(|| class_of::<E>().map(str::to_owned));
-        // A `dyn Error`'s class is read once the budget lets the event through.
-        let hint = class.as_deref().unwrap_or(std::any::type_name::<E>());
-        self.inner.report(hint, |trace| exceptions(error, class.as_deref(), trace), options)
+        let given = options.error_class.clone();
+        // The class is read once the budget lets the event through; it keys on the type.
+        let hint = given.as_deref().or_else(|| class_of::<E>()).unwrap_or(std::any::type_name::<E>());
+        let hint = hint.to_owned();
+        self.inner.report(
+            &hint,
+            |trace| {
+                let mut chain = exceptions(error, class_of::<E>(), trace, &origins);
+                if let (Some(class), Some(first)) = (given, chain.first_mut()) {
+                    first.error_class = class;
+                }
+                chain
+            },
+            options,
+        )
     }
 
     /// Reports a message with no error value (errorClass `Error`), severity `warning`.
@@ -191,25 +206,11 @@ impl Client {
     }
 
     /// Reports an error chain read earlier (from a log record, or from an error that is
-    /// gone): `(errorClass, message)` pairs, outermost first; the stack is the options'
-    /// or captured here.
-    pub(crate) fn notify_chain(&self, chain: Vec<(String, String)>, options: Options) -> Outcome {
-        let class = chain.first().map_or(FALLBACK_CLASS, |(class, _)| class.as_str()).to_owned();
-        self.inner.report(
-            &class,
-            |trace| {
-                let mut trace = Some(trace);
-                chain
-                    .into_iter()
-                    .map(|(error_class, message)| Exception {
-                        error_class,
-                        message,
-                        stacktrace: trace.take().unwrap_or_else(crate::stacktrace::Stacktrace::empty),
-                    })
-                    .collect()
-            },
-            options,
-        )
+    /// gone), outermost first; the first exception's stack is the options' or captured
+    /// here, its causes' their origins' (see `error_chain`).
+    pub(crate) fn notify_chain(&self, chain: Vec<Link>, options: Options) -> Outcome {
+        let class = chain.first().map_or(FALLBACK_CLASS, |link| link.class.as_str()).to_owned();
+        self.inner.report(&class, |trace| into_exceptions(chain, trace), options)
     }
 
     /// Reports a panic an adapter caught in `scope`: one unhandled event, severity

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::budget::{Budget, GroupKey, Sample, Verdict};
 use super::outcome::{Closed, DropReason, Outcome};
 use crate::callbacks::{Callback, Decision};
-use crate::capture::error_chain::{class_matches, FALLBACK_CLASS};
+use crate::capture::error_class::{class_matches, FALLBACK_CLASS};
 use crate::capture::{span_context, Options, Scope};
 use crate::config::{is_valid_api_key, Configuration};
 use crate::delivery::Delivery;
@@ -85,7 +85,11 @@ impl Pipeline {
         let Verdict::Send { held_back, sample, fresh } = verdict else {
             return Err(DropReason::HeldBack);
         };
-        let mut exceptions = build(options.stacktrace.take().unwrap_or_else(Stacktrace::capture));
+        let here = || match options.made_at {
+            Some(location) => Stacktrace::below(location, Stacktrace::capture()),
+            None => Stacktrace::capture(),
+        };
+        let mut exceptions = build(options.stacktrace.take().unwrap_or_else(here));
         name_the_unnamed(&mut exceptions);
         let ignored = |e: &Exception| self.config.ignore_classes.iter().any(|c| class_matches(c, &e.error_class));
         if exceptions.iter().any(ignored) {

@@ -56,7 +56,7 @@ impl Configuration {
         self.endpoint = get("ENDPOINT").unwrap_or(self.endpoint);
         self.session_endpoint = get("SESSION_ENDPOINT").unwrap_or(self.session_endpoint);
         self.hostname = get("HOSTNAME").or(self.hostname);
-        self.project_root = get("PROJECT_ROOT").map(PathBuf::from).unwrap_or(self.project_root);
+        self.project_root = get("PROJECT_ROOT").map(PathBuf::from).or(self.project_root);
         self.proxy_host = get("PROXY_HOST").or(self.proxy_host);
         if let Some(extra) = get("PARAMS_FILTERS") {
             self.params_filters.extend(list(extra));

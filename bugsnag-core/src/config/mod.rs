@@ -92,7 +92,7 @@ pub struct Configuration {
     pub(crate) auto_notify: bool,
     pub(crate) send_code: bool,
     pub(crate) use_ssl: bool,
-    pub(crate) project_root: PathBuf,
+    pub(crate) project_root: Option<PathBuf>,
     pub(crate) project_packages: Vec<String>,
     pub(crate) app_version: Option<String>,
     pub(crate) app_type: Option<String>,
@@ -150,7 +150,7 @@ impl Default for Configuration {
             auto_notify: true,
             send_code: true,
             use_ssl: true,
-            project_root: std::env::current_dir().unwrap_or_default(),
+            project_root: None,
             project_packages: Vec::new(),
             app_version: None,
             app_type: None,
@@ -228,8 +228,12 @@ impl Configuration {
         /// Use `https://` for endpoints given without a scheme (on by default).
         use_ssl: bool => use_ssl;
         /// Frames from files under this directory are in-project; their paths are sent
-        /// relative to it. Defaults to the current directory.
-        project_root: impl Into<PathBuf> => project_root(into);
+        /// relative to it. Unset (the default), the build decides: frames of the crates
+        /// of the workspace the program was built in are in-project, wherever it runs,
+        /// and their paths are sent relative to that workspace's root; the registry,
+        /// git checkouts, vendored crates, the standard library and this notifier are
+        /// not.
+        project_root: impl Into<PathBuf> => project_root(some);
         /// Crate names whose frames are in-project wherever their files are (each call
         /// adds to the list).
         project_packages: impl IntoIterator<Item = impl Into<String>> => project_packages(list);

@@ -321,10 +321,13 @@ impl Worker {
         let frames = event.exceptions.first().and_then(|e| e.stacktrace.frames()).unwrap_or_default();
         let with_files = frames.iter().any(|f| f.file != "<unknown>");
         if with_files && !frames.iter().any(|f| f.in_project) && !self.root_warned.swap(true, Ordering::Relaxed) {
-            crate::diagnostics::warn(&format!(
-                "no frame of this Bugsnag report is under project_root {} (nor in project_packages): check the setting, or the report's stack will show no code of yours",
-                self.rules.project_root.display()
-            ));
+            crate::diagnostics::warn(&match &self.rules.project_root {
+                Some(root) => format!(
+                    "no frame of this Bugsnag report is under project_root {} (nor in project_packages): check the setting, or the report's stack will show no code of yours",
+                    root.display()
+                ),
+                None => "no frame of this Bugsnag report is in your workspace as the program's debug information records it (nor in project_packages): build with debug information (at least `debug = \"line-tables-only\"`), or set project_packages".to_owned(),
+            });
         }
     }
 }

@@ -23,7 +23,9 @@ use std::error::Error;
 
 use serde_json::{Map, Value};
 
-use crate::capture::error_chain::{self, FALLBACK_CLASS};
+use crate::capture::error_chain::ChainOrigins;
+use crate::capture::error_chain::{self, Link};
+use crate::capture::error_class::FALLBACK_CLASS;
 use crate::capture::{Options, Origin, Scope};
 use crate::client::Client;
 use crate::model::{Breadcrumb, BreadcrumbType, Severity, SeverityReason};
@@ -145,7 +147,7 @@ pub(crate) struct Record {
     pub(crate) message: String,
     pub(crate) fields: Map<String, Value>,
     /// `(errorClass, message)` of a `dyn Error` field and each of its causes.
-    pub(crate) error: Option<Vec<(String, String)>>,
+    pub(crate) error: Option<Vec<Link>>,
     /// Where that error was made, when it carried an origin.
     pub(crate) origin: Option<Origin>,
     /// Where the record was made, for the context (tracing's span path).
@@ -195,10 +197,9 @@ impl Record {
         let message = crate::limits::display(&error);
         self.fields.insert(name.to_owned(), Value::String(message));
         if self.error.is_none() {
-            let class = error_chain::class_of_dyn(error);
-            let chain = error_chain::exceptions(error, Some(&class), crate::stacktrace::Stacktrace::empty());
-            self.error = Some(chain.into_iter().map(|e| (e.error_class, e.message)).collect());
-            self.origin = Origin::find(error);
+            let origins = ChainOrigins::of(error);
+            self.origin = origins.deepest().cloned();
+            self.error = Some(error_chain::read_dyn(error, &origins));
         }
     }
 }
@@ -260,7 +261,7 @@ impl LogSettings {
         }
         let chain = record.error.unwrap_or_else(|| {
             let message = if record.message.is_empty() { FALLBACK_CLASS.to_owned() } else { record.message };
-            vec![(format!("Log{}", level.name()), message)]
+            vec![Link::new(format!("Log{}", level.name()), message)]
         });
         client.notify_chain(chain, options);
     }

@@ -9,6 +9,8 @@
 //! hash; `file` is made relative to `project_root`; `inProject` and `code` are set from
 //! `project_root` and `project_packages`; frames under `exclude_modules` are dropped.
 
+mod build_facts;
+mod mapped;
 mod resolver;
 mod rules;
 mod service;
@@ -117,6 +119,9 @@ pub(crate) struct RawFrame {
     pub(crate) file: Option<PathBuf>,
     pub(crate) line: Option<u32>,
     pub(crate) column: Option<u32>,
+    /// `file` relative to the workspace root it was built in, when the build says it is
+    /// one of the workspace's own sources (see `build_facts`).
+    pub(crate) workspace_file: Option<PathBuf>,
     /// For a frame that could not be resolved (a crash recorded by another build): its
     /// address, its module's load address and build-id, for symbolication elsewhere.
     pub(crate) address: Option<FrameAddress>,
@@ -143,6 +148,9 @@ enum Repr {
     Unresolved(Vec<usize>),
     /// Where an error was made; conversions above the code that made it are skipped.
     Origin(Arc<OriginStack>),
+    /// The call site of an origin made before any client could send (so without a
+    /// stack), above the stack where it was reported.
+    Below(&'static Location<'static>, Box<Stacktrace>),
     #[cfg(feature = "anyhow")]
     Raw(Vec<RawFrame>),
     /// An `anyhow::Error` whose captured backtrace is read when resolving, and the stack
@@ -177,6 +185,12 @@ impl Stacktrace {
         Self(Repr::Origin(origin))
     }
 
+    /// `stack` below a frame at `location`: where an error was made, when only its call
+    /// site is known.
+    pub(crate) fn below(location: &'static Location<'static>, stack: Stacktrace) -> Self {
+        Self(Repr::Below(location, Box::new(stack)))
+    }
+
     /// The stack a crash record kept.
     pub(crate) fn recorded(frames: Vec<RecordedFrame>) -> Self {
         Self(Repr::Recorded(frames))
@@ -193,6 +207,7 @@ impl Stacktrace {
             Repr::Origin(origin) => origin.ips(),
             #[cfg(feature = "anyhow")]
             Repr::Anyhow(_, here) => return here.addresses(),
+            Repr::Below(_, here) => return here.addresses(),
             _ => return None,
         };
         Some(ips.iter().map(|&ip| ip as u64).collect())
@@ -248,10 +263,23 @@ impl Stacktrace {
                 self.0 = Repr::Frames(resolver.origin(rules, &origin));
                 return;
             }
+            Repr::Below(location, mut here) => {
+                here.resolve_with(rules, resolver);
+                let mut frames = vec![rules.call_site(location, resolver)];
+                frames.extend_from_slice(here.frames().unwrap_or_default());
+                self.0 = Repr::Frames(frames.into());
+                return;
+            }
             Repr::Recorded(frames) => (resolver.recorded(&frames), false),
             // A backtrace anyhow captured where the error was made: an origin.
             #[cfg(feature = "anyhow")]
-            Repr::Raw(raw) => (raw, true),
+            Repr::Raw(mut raw) => {
+                let facts = resolver.main_facts();
+                for frame in &mut raw {
+                    frame.workspace_file = frame.file.as_deref().and_then(|file| facts.workspace_file(file));
+                }
+                (raw, true)
+            }
             #[cfg(feature = "anyhow")]
             Repr::Anyhow(error, here) => {
                 *self = Self::from_std_backtrace(error.backtrace(), *here);

@@ -34,6 +34,8 @@ pub(crate) struct Resolver {
     build_ids: HashMap<PathBuf, Option<String>>,
     symbolizer: Symbolizer,
     files: HashMap<PathBuf, Option<Arc<[String]>>>,
+    /// The crate of the program's `main`, once read.
+    main_crate: Option<Option<String>>,
 }
 
 impl Resolver {
@@ -60,15 +62,37 @@ impl Resolver {
         let frames = self.stack(rules, origin.ips().to_vec(), true);
         let location = origin.location;
         let Some(first) = frames.first() else { return frames };
-        if first.line_number != 0 {
+        if first.line_number != 0 || !crate::capture::origin::is_program_location(location) {
             return frames;
         }
         let mut frames = frames.to_vec();
-        let file = rules.project_root.join(location.file());
-        frames[0].file = file.strip_prefix(&rules.project_root).unwrap_or(&file).to_string_lossy().into_owned();
-        frames[0].line_number = location.line();
-        frames[0].column_number = Some(location.column());
+        let site = rules.call_site(location, self);
+        frames[0].file = site.file;
+        frames[0].line_number = site.line_number;
+        frames[0].column_number = site.column_number;
+        frames[0].in_project |= site.in_project;
         frames.into()
+    }
+
+    /// The crate of the program's `main`: from the symbol table of the running
+    /// executable, else from its name.
+    pub(crate) fn main_crate(&mut self) -> Option<&str> {
+        if self.main_crate.is_none() {
+            let exe: std::rc::Rc<Path> = Path::new("/proc/self/exe").into();
+            let from_symbols = self.symbolizer.facts(&exe).main_crate.clone();
+            self.main_crate = Some(from_symbols.or_else(super::rules::main_crate_by_name));
+        }
+        self.main_crate.as_ref().and_then(Option::as_deref)
+    }
+
+    /// The facts of the running executable's build (for frames read from text).
+    pub(crate) fn main_facts(&mut self) -> std::rc::Rc<super::build_facts::BuildFacts> {
+        self.symbolizer.facts(&Path::new("/proc/self/exe").into())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_main_crate(name: &str) -> Self {
+        Self { main_crate: Some(Some(name.to_owned())), ..Self::default() }
     }
 
     /// The frames of a crash record's stack: resolved in their modules' files when those
@@ -117,7 +141,10 @@ impl Resolver {
         out
     }
 
-    pub(crate) fn snippet(&mut self, file: &Path, line: u32) -> Option<Map<String, Value>> {
+    /// Up to [`CODE_CONTEXT`] lines either side of `line` of `file`, or of the file at
+    /// `shown` (its path relative to the workspace) under the working directory, for a
+    /// binary run beside a copy of its sources.
+    pub(crate) fn snippet(&mut self, file: &Path, shown: Option<&Path>, line: u32) -> Option<Map<String, Value>> {
         if self.files.len() >= SOURCE_CACHE_FILES && !self.files.contains_key(file) {
             self.files.clear();
         }
@@ -125,7 +152,9 @@ impl Resolver {
             .files
             .entry(file.to_path_buf())
             .or_insert_with(|| {
-                let text = std::fs::read_to_string(file).ok()?;
+                let here = shown.and_then(|s| std::env::current_dir().ok().map(|dir| dir.join(s)));
+                let text =
+                    [Some(file.to_path_buf()), here].into_iter().flatten().find_map(|path| read_source(&path))?;
                 Some(text.lines().map(|l| l.chars().take(CODE_LINE_MAX).collect()).collect())
             })
             .clone()?;
@@ -137,6 +166,17 @@ impl Resolver {
         let last = (line + CODE_CONTEXT).min(lines.len());
         Some((first..=last).map(|n| (n.to_string(), Value::String(lines[n - 1].clone()))).collect())
     }
+}
+
+/// A source file's text: a regular file only (never a FIFO that would block), of a
+/// size a source file has.
+fn read_source(path: &Path) -> Option<String> {
+    use std::io::Read;
+    const MAX_SOURCE: u64 = 8 * 1024 * 1024;
+    let file = super::mapped::open_regular(path).ok()?;
+    let mut text = String::new();
+    file.take(MAX_SOURCE).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Resolves one instruction pointer into its symbols (several when inlined).

@@ -77,31 +77,32 @@ const MAX_FRAMES: usize = 200;
 pub(crate) struct FrameRules {
     /// Tells these rules apart from another client's in the symbols thread's caches.
     pub(crate) id: u64,
-    pub(crate) project_root: PathBuf,
+    /// Set: frames under it are in-project (the seed's rule); unset: the build decides
+    /// (see `build_facts`).
+    pub(crate) project_root: Option<PathBuf>,
     pub(crate) project_packages: Vec<String>,
     pub(crate) exclude_modules: Vec<String>,
     pub(crate) send_code: bool,
-    /// The crate of the program's `main`: in-project when a frame has no file.
-    pub(crate) main_crate: Option<String>,
 }
 
 impl FrameRules {
     /// Rules with an id of their own.
     pub(crate) fn new(
-        project_root: PathBuf,
+        project_root: Option<PathBuf>,
         project_packages: Vec<String>,
         exclude_modules: Vec<String>,
         send_code: bool,
     ) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self { id, project_root, project_packages, exclude_modules, send_code, main_crate: main_crate() }
+        Self { id, project_root, project_packages, exclude_modules, send_code }
     }
 }
 
 /// The crate of the program's `main`, read from the executable's name: cargo names a
-/// binary after its crate, and a test binary `<crate>-<16 hex digits>`.
-pub(crate) fn main_crate() -> Option<String> {
+/// binary after its crate, and a test binary `<crate>-<16 hex digits>`. What decides
+/// when the symbol table does not (see `build_facts`).
+pub(crate) fn main_crate_by_name() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     let stem = exe.file_stem()?.to_str()?;
     let name = match stem.rsplit_once('-') {
@@ -196,6 +197,23 @@ fn is_notifier_file(file: &str) -> bool {
 }
 
 impl FrameRules {
+    /// The frame of a call site `#[track_caller]` gave (an origin's, when its stack is not
+    /// known): its file is as rustc was given it, relative for the workspace's sources.
+    pub(crate) fn call_site(&self, location: &std::panic::Location<'_>, resolver: &mut Resolver) -> Stackframe {
+        let file = PathBuf::from(location.file());
+        let raw = RawFrame {
+            workspace_file: file.is_relative().then(|| file.clone()),
+            file: Some(match &self.project_root {
+                Some(root) if file.is_relative() => root.join(&file),
+                _ => file,
+            }),
+            line: Some(location.line()),
+            column: Some(location.column()),
+            ..RawFrame::default()
+        };
+        self.frame(raw, resolver)
+    }
+
     /// The frames sent of a resolved stack; for an `origin` (a stack captured where an
     /// error was converted), the conversions above the code that made it are skipped.
     pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver, origin: bool) -> Vec<Stackframe> {
@@ -233,26 +251,33 @@ impl FrameRules {
 
     fn frame(&self, raw: RawFrame, resolver: &mut Resolver) -> Stackframe {
         let method = raw.method.unwrap_or_else(|| "<unknown>".to_owned());
-        let under_root = raw.file.as_deref().and_then(|f| f.strip_prefix(&self.project_root).ok());
-        let dependency = raw.file.as_deref().is_some_and(|f| {
-            let f = f.to_string_lossy();
-            f.contains("/.cargo/registry/") || f.contains("/.cargo/git/") || f.starts_with("/rustc/")
-        });
+        // Where the frame's file is shown from, and whether that makes it the project's.
+        let (shown, in_tree) = match (&self.project_root, &raw.file) {
+            (Some(root), Some(file)) => {
+                let dependency = {
+                    let f = file.to_string_lossy();
+                    f.contains("/.cargo/registry/") || f.contains("/.cargo/git/") || f.starts_with("/rustc/")
+                };
+                match file.strip_prefix(root) {
+                    Ok(relative) => (Some(relative.to_path_buf()), !dependency),
+                    Err(_) => (None, false),
+                }
+            }
+            (None, Some(_)) => (raw.workspace_file.clone(), raw.workspace_file.is_some()),
+            (_, None) => (None, false),
+        };
         let krate = crate_of(&method);
         // Without a file (a release build without debug information) the crate decides.
-        let main_crate = raw.file.is_none() && self.main_crate.as_deref() == Some(krate);
+        let main_crate = raw.file.is_none() && resolver.main_crate() == Some(krate);
         let notifier =
             is_notifier(krate) || raw.file.as_deref().is_some_and(|f| is_notifier_file(&f.to_string_lossy()));
-        let in_project = !notifier
-            && ((under_root.is_some() && !dependency)
-                || main_crate
-                || self.project_packages.iter().any(|p| krate == p));
+        let in_project = !notifier && (in_tree || main_crate || self.project_packages.iter().any(|p| krate == p));
         let line_number = raw.line.unwrap_or(0);
         let code = match (&raw.file, self.send_code && in_project) {
-            (Some(file), true) if line_number > 0 => resolver.snippet(file, line_number),
+            (Some(file), true) if line_number > 0 => resolver.snippet(file, shown.as_deref(), line_number),
             _ => None,
         };
-        let file = match (under_root, &raw.file) {
+        let file = match (shown, &raw.file) {
             (Some(relative), _) => relative.to_string_lossy().into_owned(),
             (None, Some(file)) => file.to_string_lossy().into_owned(),
             (None, None) => "<unknown>".to_owned(),
@@ -284,11 +309,10 @@ mod tests {
     fn rules() -> FrameRules {
         FrameRules {
             id: 0,
-            project_root: PathBuf::from("/srv/app"),
+            project_root: Some(PathBuf::from("/srv/app")),
             project_packages: vec!["my_app".into()],
             exclude_modules: vec!["my_app::logging".into()],
             send_code: false,
-            main_crate: Some("my_bin".into()),
         }
     }
 
@@ -308,7 +332,7 @@ mod tests {
                 raw("std::sys::backtrace::__rust_begin_short_backtrace"),
                 raw("std::rt::lang_start"),
             ],
-            &mut Resolver::default(),
+            &mut Resolver::with_main_crate("my_bin"),
             false,
         );
         let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
@@ -322,7 +346,7 @@ mod tests {
         user.file = Some(PathBuf::from("/srv/app/src/sync.rs"));
         let frames = rules().apply(
             vec![raw("bugsnag_lambda::service::call"), raw("bugsnag_core::client::notify"), user],
-            &mut Resolver::default(),
+            &mut Resolver::with_main_crate("my_bin"),
             false,
         );
         let methods: Vec<_> = frames.iter().map(|f| (f.method.as_str(), f.in_project)).collect();
@@ -339,7 +363,7 @@ mod tests {
         caller.file = Some(PathBuf::from("/srv/app/src/charge.rs"));
         let frames = rules().apply(
             vec![raw("tracing_core::event::Event::dispatch"), closure, caller],
-            &mut Resolver::default(),
+            &mut Resolver::with_main_crate("my_bin"),
             false,
         );
         assert_eq!(frames[0].method, "my_app::charge");
@@ -360,7 +384,7 @@ mod tests {
                 raw("tokio::runtime::task::harness::poll"),
                 raw("start_thread"),
             ],
-            &mut Resolver::default(),
+            &mut Resolver::with_main_crate("my_bin"),
             false,
         );
         let methods: Vec<_> = frames.iter().map(|f| f.method.as_str()).collect();
@@ -379,7 +403,7 @@ mod tests {
     fn without_files_the_main_crate_is_in_project() {
         let frames = rules().apply(
             vec![raw("my_bin::work"), raw("other::lib"), raw("my_bin::main")],
-            &mut Resolver::default(),
+            &mut Resolver::with_main_crate("my_bin"),
             false,
         );
         let in_project: Vec<_> = frames.iter().map(|f| (f.method.as_str(), f.in_project)).collect();
@@ -391,7 +415,7 @@ mod tests {
     fn files_under_the_root_are_relative_and_in_project() {
         let mut frame = raw("other::f");
         frame.file = Some(PathBuf::from("/srv/app/src/main.rs"));
-        let frames = rules().apply(vec![frame], &mut Resolver::default(), false);
+        let frames = rules().apply(vec![frame], &mut Resolver::with_main_crate("my_bin"), false);
         assert_eq!(frames[0].file, "src/main.rs");
         assert!(frames[0].in_project);
     }

@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use object::read::elf::{FileHeader, ProgramHeader};
 
+use super::build_facts::{debug_file, BuildFacts};
 use super::RawFrame;
 
 /// Bytes read from the start of an object file to find its program headers.
@@ -36,6 +37,8 @@ pub(crate) struct Symbolizer {
     /// Whether `/proc/self/maps` was readable the last time it was read.
     has_maps: Option<bool>,
     loaders: HashMap<Rc<Path>, Option<Rc<addr2line::Loader>>>,
+    /// What each file's build says about its frames, read with its loader.
+    facts: HashMap<Rc<Path>, Rc<BuildFacts>>,
     /// Each file's first segment address, read once: maps are read again on every miss.
     segments: HashMap<PathBuf, Option<u64>>,
 }
@@ -66,14 +69,17 @@ impl Symbolizer {
             None => Rc::from(path),
         };
         let Some(loader) = self.loader(&path) else { return Vec::new() };
+        let facts = self.facts(&path);
         let mut frames = Vec::new();
         if let Ok(mut iter) = loader.find_frames(svma) {
             while let Ok(Some(frame)) = iter.next() {
                 let method = frame.function.as_ref().and_then(|f| f.raw_name().ok()).map(|n| demangle(&n));
                 let location = frame.location.as_ref();
+                let file = location.and_then(|l| l.file).map(PathBuf::from);
                 frames.push(RawFrame {
                     method,
-                    file: location.and_then(|l| l.file).map(PathBuf::from),
+                    workspace_file: file.as_deref().and_then(|f| facts.workspace_file(f)),
+                    file,
                     line: location.and_then(|l| l.line),
                     column: location.and_then(|l| l.column),
                     address: None,
@@ -97,14 +103,24 @@ impl Symbolizer {
         self.modules.iter().find(|m| (m.start..m.end).contains(&address))
     }
 
+    /// What the build of the file at `path` says of its frames (read once).
+    pub(crate) fn facts(&mut self, path: &Rc<Path>) -> Rc<BuildFacts> {
+        self.facts.entry(path.clone()).or_insert_with(|| Rc::new(BuildFacts::read(path, &debug_file(path)))).clone()
+    }
+
     fn loader(&mut self, path: &Rc<Path>) -> Option<Rc<addr2line::Loader>> {
         self.loaders
             .entry(path.clone())
-            .or_insert_with(|| match addr2line::Loader::new(path) {
-                Ok(loader) => Some(Rc::new(loader)),
-                Err(e) => {
-                    tracing::debug!(target: "bugsnag_core", "no symbols from {}: {e}", path.display());
-                    None
+            // A file that is not regular (a FIFO a crash record names) is never opened.
+            .or_insert_with(|| {
+                match super::mapped::open_regular(path).and_then(|_| {
+                    addr2line::Loader::new(debug_file(path)).map_err(|e| std::io::Error::other(e.to_string()))
+                }) {
+                    Ok(loader) => Some(Rc::new(loader)),
+                    Err(e) => {
+                        tracing::debug!(target: "bugsnag_core", "no symbols from {}: {e}", path.display());
+                        None
+                    }
                 }
             })
             .clone()
@@ -262,7 +278,7 @@ fn backtrace_resolve(ip: usize) -> Vec<RawFrame> {
             file: symbol.filename().map(Path::to_path_buf),
             line: symbol.lineno(),
             column: symbol.colno(),
-            address: None,
+            ..RawFrame::default()
         });
     });
     frames

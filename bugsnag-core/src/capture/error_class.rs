@@ -1,0 +1,292 @@
+//! Naming errors: the errorClass of each exception.
+//!
+//! One naming everywhere, whether the error's type is known (`notify(&err)`) or it is
+//! reached as a `dyn Error` (a `source()`, a box):
+//! - standard types by their public path (`std::io::Error`, `std::num::ParseIntError`),
+//!   never an internal one (`std::io::error::Error`) nor a variant of their `Debug`
+//!   (`Os`, `Custom`);
+//! - a [`Traced<E>`](super::Traced) or a [`traced_error!`](crate::traced_error) type as
+//!   what failed: `E`, or its kind, by full path (they note it when their `Debug` runs);
+//! - an enum with its variant (`my_app::OrderErrorKind::Storage`), so that two variants
+//!   returned at one line make two groups on the dashboard;
+//! - anyhow's context layers as `anyhow::Error`;
+//! - other types reached as `dyn Error` by the type their `Debug` output starts with.
+//!
+//! `Debug` is read with the alternate flag (`{:#?}`), bounded, and stops after its first
+//! few bytes: anyhow's plain `Debug` of an error in a box resolves its backtrace before
+//! writing anything, its alternate one does not.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::fmt;
+
+use crate::limits;
+
+/// The errorClass when nothing better can be read (a message, say).
+pub(crate) const FALLBACK_CLASS: &str = "Error";
+/// What anyhow's context layers (and `anyhow!` messages) are named.
+pub(crate) const ANYHOW: &str = "anyhow::Error";
+
+thread_local! {
+    /// While an error is named from its `Debug`: the class a [`Traced`](super::Traced) or
+    /// a [`traced_error!`](crate::traced_error) type there noted first.
+    static NOTED_CLASS: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+macro_rules! public_paths {
+    ($($ty:ty => $public:literal),* $(,)?) => {
+        /// The public path of a standard or common type named by `type_name`.
+        fn public_path(type_name: &str) -> Option<&'static str> {
+            $(if type_name == std::any::type_name::<$ty>() { return Some($public); })*
+            None
+        }
+
+        /// Whether `path` is one of the public paths above.
+        fn is_public_path(path: &str) -> bool {
+            [$($public),*].contains(&path)
+        }
+
+        /// The public path of a common type behind a `dyn Error`.
+        fn downcast_path(err: &(dyn Error + 'static)) -> Option<&'static str> {
+            $(if err.is::<$ty>() { return Some($public); })*
+            None
+        }
+    };
+}
+
+public_paths! {
+    std::io::Error => "std::io::Error",
+    std::num::ParseIntError => "std::num::ParseIntError",
+    std::num::ParseFloatError => "std::num::ParseFloatError",
+    std::num::TryFromIntError => "std::num::TryFromIntError",
+    std::str::Utf8Error => "std::str::Utf8Error",
+    std::string::FromUtf8Error => "std::string::FromUtf8Error",
+    std::str::ParseBoolError => "std::str::ParseBoolError",
+    std::char::ParseCharError => "std::char::ParseCharError",
+    std::fmt::Error => "std::fmt::Error",
+    std::env::VarError => "std::env::VarError",
+    std::time::SystemTimeError => "std::time::SystemTimeError",
+    std::net::AddrParseError => "std::net::AddrParseError",
+    std::sync::mpsc::RecvError => "std::sync::mpsc::RecvError",
+    std::array::TryFromSliceError => "std::array::TryFromSliceError",
+    serde_json::Error => "serde_json::Error",
+    reqwest::Error => "reqwest::Error",
+}
+
+/// The errorClass of a statically known error type, `None` for `dyn Error`: its public
+/// path; a [`Traced<E>`](super::Traced) is named as `E`. What the per-error budget keys
+/// on before the value is read.
+pub(crate) fn class_of<E: ?Sized>() -> Option<&'static str> {
+    let mut name = std::any::type_name::<E>();
+    while let Some(inner) = name.strip_prefix(super::origin::TRACED_PATH).and_then(|n| n.strip_suffix('>')) {
+        name = inner;
+    }
+    (!name.starts_with("dyn ")).then(|| public_path(name).unwrap_or(name))
+}
+
+/// The errorClass of `error`, whose type is `static_name` when known (see
+/// [`class_of`]), else read from its `Debug` output.
+pub(crate) fn class_of_value<E: fmt::Debug + ?Sized>(error: &E, static_name: Option<&str>) -> String {
+    let head = DebugHead::of(&error);
+    if let Some(noted) = head.noted {
+        return noted;
+    }
+    match static_name {
+        Some(path) if is_public_path(path) => path.to_owned(),
+        Some(path) => match head.variant_of(path) {
+            Some(variant) => format!("{path}::{variant}"),
+            None => path.to_owned(),
+        },
+        None => head.class().unwrap_or_else(|| FALLBACK_CLASS.to_owned()),
+    }
+}
+
+/// Names an error known only as `dyn Error`: common types by their public path, a
+/// [`Traced<E>`](super::Traced) or [`traced_error!`](crate::traced_error) type as what it
+/// wraps, others from their `Debug` output.
+pub fn class_of_dyn(err: &(dyn Error + 'static)) -> String {
+    match downcast_path(err) {
+        Some(path) => path.to_owned(),
+        None => class_of_value(err, None),
+    }
+}
+
+/// The type a value's `Debug` output names: `ParseError` for `ParseError { line: 3 }`,
+/// `Timeout` for `Timeout(5s)`; `None` when it starts with no type-like word (a quoted
+/// string, say). How errors known only through `Debug` get an errorClass: adapters'
+/// framework errors (actix-web's `ResponseError`s). A [`Traced`](super::Traced) or
+/// [`traced_error!`](crate::traced_error) value there is named by its full path.
+pub fn class_from_debug(value: &dyn fmt::Debug) -> Option<String> {
+    let head = DebugHead::of(value);
+    head.noted.clone().or_else(|| head.class())
+}
+
+/// Whether an `ignore_classes` entry names `class`. A type is named by its full path
+/// where it is known (`my_app::db::Timeout`) but only by its name when it is reached as
+/// a `dyn Error` cause (`Timeout`), so either spelling matches either way round; an
+/// enum's entry matches each of its variants (`my_app::Kind` matches
+/// `my_app::Kind::Storage`).
+pub(crate) fn class_matches(ignored: &str, class: &str) -> bool {
+    fn segments(path: &str) -> Vec<&str> {
+        path.split('<').next().unwrap_or(path).split("::").collect()
+    }
+    if ignored == class {
+        return true;
+    }
+    let (ignored, class) = (segments(ignored), segments(class));
+    let ends_with = |path: &[&str]| {
+        if ignored.len() > 1 && path.len() > 1 {
+            path.ends_with(&ignored)
+        } else {
+            path.last() == ignored.last()
+        }
+    };
+    ends_with(&class) || (class.len() > 1 && ends_with(&class[..class.len() - 1]))
+}
+
+/// Runs `name` (which formats an error's `Debug`) and returns the class a [`Traced`] or
+/// [`traced_error!`](crate::traced_error) value in it noted first, if any.
+pub(crate) fn noting_class(name: impl FnOnce()) -> Option<String> {
+    let outer = NOTED_CLASS.try_with(|class| class.replace(Some(None))).ok().flatten();
+    name();
+    NOTED_CLASS.try_with(|class| class.replace(outer)).ok().flatten().flatten()
+}
+
+/// Notes, for the naming going on in this thread (if any), that the error being named is
+/// `kind` (what a [`Traced`] or a [`traced_error!`](crate::traced_error) type wraps).
+#[doc(hidden)]
+pub fn note_class<K: fmt::Debug + ?Sized>(kind: &K) {
+    let unset = NOTED_CLASS.try_with(|class| class.try_borrow().is_ok_and(|c| matches!(*c, Some(None))));
+    if unset != Ok(true) {
+        return;
+    }
+    let class = class_of_value(kind, class_of::<K>());
+    let _ = NOTED_CLASS.try_with(|noted| {
+        if let Ok(mut noted) = noted.try_borrow_mut() {
+            if matches!(*noted, Some(None)) {
+                *noted = Some(Some(class));
+            }
+        }
+    });
+}
+
+/// The first bytes of a value's alternate `Debug` output, and the class a
+/// [`Traced`](super::Traced) or [`traced_error!`](crate::traced_error) value in it noted.
+struct DebugHead {
+    text: String,
+    noted: Option<String>,
+}
+
+impl DebugHead {
+    fn of(value: &dyn fmt::Debug) -> Self {
+        let mut text = String::new();
+        let noted = noting_class(|| text = limits::debug_head(value));
+        Self { text, noted }
+    }
+
+    /// The leading word: a type name, or an enum's variant.
+    fn word(&self) -> &str {
+        let end = self.text.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(self.text.len());
+        self.text[..end].trim_end_matches(':')
+    }
+
+    /// The class of a value of unknown type.
+    fn class(&self) -> Option<String> {
+        if self.is_io_error() {
+            return Some("std::io::Error".to_owned());
+        }
+        if self.text.starts_with("Error {\n    context: ") {
+            return Some(ANYHOW.to_owned());
+        }
+        let word = self.word();
+        word.chars().next().filter(|c| c.is_alphabetic() || *c == '_').map(|_| word.to_owned())
+    }
+
+    /// The variant an enum value of type `path` shows: a capitalised word other than the
+    /// type's own name, followed by its fields or nothing (a custom `Debug` printing a
+    /// sentence is not read as a variant).
+    fn variant_of(&self, path: &str) -> Option<&str> {
+        let word = self.word();
+        let type_name = path.split('<').next().unwrap_or(path).rsplit("::").next().unwrap_or(path);
+        let rest = &self.text[word.len()..];
+        let shaped = rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {");
+        (shaped && word != type_name && !word.contains(':') && word.starts_with(|c: char| c.is_ascii_uppercase()))
+            .then_some(word)
+    }
+
+    /// The shapes of `std::io::Error`'s `Debug`, for one in a box that no downcast reached
+    /// (`notify(&*boxed)`).
+    fn is_io_error(&self) -> bool {
+        let t = &self.text;
+        t.starts_with("Os {\n    code: ")
+            || t.starts_with("Custom {\n    kind: ")
+            || (t.starts_with("Error {\n    kind: ") && t.contains("\n    message: "))
+            || (t.starts_with("Kind(\n    ") && t[10..].starts_with(|c: char| c.is_ascii_uppercase()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    enum Kind {
+        Storage(std::io::Error),
+        Denied,
+        Busy { seconds: u32 },
+    }
+
+    #[test]
+    fn standard_types_have_public_paths_known_or_boxed() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        assert_eq!(class_of_value(&io, class_of::<std::io::Error>()), "std::io::Error");
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(std::io::Error::from_raw_os_error(2));
+        assert_eq!(class_of_dyn(&*boxed), "std::io::Error");
+        // Through a generic `notify::<dyn Error>`, where only `Debug` is known.
+        assert_eq!(class_of_value(&*boxed, None), "std::io::Error");
+        let custom: Box<dyn Error> = Box::new(std::io::Error::other("x"));
+        assert_eq!(class_of_value(&*custom, None), "std::io::Error");
+        let parse = "x".parse::<u8>().unwrap_err();
+        assert_eq!(class_of_value(&parse, class_of::<std::num::ParseIntError>()), "std::num::ParseIntError");
+    }
+
+    #[test]
+    fn enums_are_named_with_their_variant() {
+        let path = class_of::<Kind>();
+        assert_eq!(class_of_value(&Kind::Denied, path), format!("{}::Denied", path.unwrap()));
+        assert!(class_of_value(&Kind::Busy { seconds: 1 }, path).ends_with("::Kind::Busy"));
+        assert!(class_of_value(&Kind::Storage(std::io::Error::other("x")), path).ends_with("::Kind::Storage"));
+    }
+
+    #[test]
+    fn a_sentence_is_not_a_variant() {
+        struct Custom;
+        impl fmt::Debug for Custom {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("Connection refused by the server")
+            }
+        }
+        assert_eq!(class_of_value(&Custom, Some("my::Custom")), "my::Custom");
+    }
+
+    #[test]
+    fn ignore_entries_match_a_class_by_path_by_name_or_as_the_enum() {
+        assert!(class_matches("my_app::Inner", "Inner"));
+        assert!(class_matches("Inner", "my_app::Inner"));
+        assert!(class_matches("my_app::Inner", "my_app::Inner"));
+        assert!(!class_matches("my_app::Inner", "other::Inner"), "two paths must agree");
+        assert!(!class_matches("Inner", "my_app::Outer"));
+        assert!(class_matches("my_app::Kind", "my_app::Kind::Storage"));
+        assert!(class_matches("Kind", "my_app::Kind::Storage"));
+        assert!(class_matches("Kind::Storage", "my_app::Kind::Storage"));
+        assert!(!class_matches("my_app::Kind::Denied", "my_app::Kind::Storage"));
+    }
+
+    #[test]
+    fn debug_names_unknown_causes() {
+        assert_eq!(class_from_debug(&format_args!("Timeout {{ after: 5 }}")).as_deref(), Some("Timeout"));
+        assert_eq!(class_from_debug(&"a string error"), None);
+        assert_eq!(class_of::<dyn Error>(), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! Object files mapped rather than copied: a program's debug information is often a
+//! hundred megabytes, of which a report reads a few pages. Mapped pages are the file's,
+//! shared with the page cache and given back under pressure; copied ones would be the
+//! process's own memory.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::ops::Deref;
+use std::path::Path;
+
+/// A regular file mapped read-only.
+pub(crate) struct Mapped(memmap2::Mmap);
+
+impl Mapped {
+    /// Maps the regular file at `path`: anything else (a FIFO, a device a crash record
+    /// or a planted file names) is refused before it is read, so it cannot block the
+    /// symbols thread.
+    pub(crate) fn open(path: &Path) -> io::Result<Self> {
+        let file = open_regular(path)?;
+        // SAFETY: the mapping is private and read-only, and nothing here writes to the
+        // file. What the type cannot promise is that no other process truncates the file
+        // while it is mapped (reads past its new end would fault): these are the
+        // program's own object and debug files, which deploys replace (a new inode)
+        // rather than rewrite in place, as the kernel refuses to open a running
+        // executable for writing; addr2line's loader, used beside this, maps them the
+        // same way.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Self(map))
+    }
+}
+
+impl Deref for Mapped {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Opens `path` for reading without blocking (a FIFO would wait for a writer) and
+/// checks, on the open descriptor, that it is a regular file.
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
+}
