@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bugsnag_actix::Bugsnag;
 use bugsnag_core::testing::{self, Collector};
-use bugsnag_core::{Client, User};
+use bugsnag_core::{Client, Configuration, User};
 use serde_json::{json, Value};
 
 #[inline(never)]
@@ -86,26 +86,7 @@ impl Server {
     async fn start() -> Server {
         let collector = Collector::start();
         let client = Client::new(collector.configuration());
-        let app_client = client.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(Bugsnag::with_client(app_client.clone()))
-                .app_data(web::Data::new(app_client.clone()))
-                .route("/users/{id}", web::get().to(explode))
-                .route("/save", web::get().to(save))
-                .route("/orders/{id}", web::get().to(missing))
-                .route("/work/{name}", web::get().to(work))
-                .route("/ok", web::get().to(|| async { "ok" }))
-                .route("/order", web::get().to(order))
-                .route("/customer", web::get().to(customer))
-        })
-        .workers(2)
-        .disable_signals()
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-        let url = format!("http://{}", server.addrs()[0]);
-        actix_web::rt::spawn(server.run());
-        Server { url, collector, client }
+        Server { url: serve(client.clone()), collector, client }
     }
 
     async fn get(&self, path: &str) -> reqwest::StatusCode {
@@ -124,6 +105,30 @@ impl Server {
         assert!(flushed.await.unwrap());
         self.collector.events()
     }
+}
+
+/// Serves the app on a loopback port, reporting to `client`; its URL.
+fn serve(client: Client) -> String {
+    let app_client = client;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(Bugsnag::with_client(app_client.clone()))
+            .app_data(web::Data::new(app_client.clone()))
+            .route("/users/{id}", web::get().to(explode))
+            .route("/save", web::get().to(save))
+            .route("/orders/{id}", web::get().to(missing))
+            .route("/work/{name}", web::get().to(work))
+            .route("/ok", web::get().to(|| async { "ok" }))
+            .route("/order", web::get().to(order))
+            .route("/customer", web::get().to(customer))
+    })
+    .workers(2)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    url
 }
 
 #[actix_web::test]
@@ -235,4 +240,37 @@ async fn returned_errors_start_where_they_were_made() {
     assert_eq!(order["unhandled"], true);
     testing::assert_origin(order, "load_order", ORDER_LINE.load(Ordering::Relaxed));
     testing::assert_origin(by_context("GET /customer"), "load_customer", CUSTOMER_LINE.load(Ordering::Relaxed));
+}
+
+/// The service deployed: copied out of the workspace, started in `/` without a home
+/// directory. Each returned error groups at the `?` that made it: two call sites, two
+/// groups, each hit twice.
+#[actix_web::test]
+async fn deployed_from_root_returned_errors_group_at_the_line_that_failed() {
+    if testing::is_deployed() {
+        let server = Server {
+            url: String::new(),
+            collector: Collector::start(),
+            client: Client::new(Configuration::from_env()),
+        };
+        let server = Server { url: serve(server.client.clone()), ..server };
+        for path in ["/order", "/customer", "/order", "/customer"] {
+            assert_eq!(server.get(path).await, 500);
+        }
+        let client = server.client.clone();
+        assert!(actix_web::rt::task::spawn_blocking(move || client.flush(Duration::from_secs(20))).await.unwrap());
+        return;
+    }
+    let _ = (load_order(), load_customer());
+    let collector = Collector::start();
+    let url = collector.url().to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        testing::run_deployed("deployed_from_root_returned_errors_group_at_the_line_that_failed", &url, false)
+    })
+    .await
+    .unwrap();
+    let events = collector.events();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let sites = [(file!(), ORDER_LINE.load(Ordering::Relaxed)), (file!(), CUSTOMER_LINE.load(Ordering::Relaxed))];
+    testing::assert_groups(&events, &sites);
 }

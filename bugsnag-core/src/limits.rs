@@ -14,8 +14,6 @@ pub(crate) const MAX_DEPTH: usize = 32;
 pub(crate) const TOO_DEEP: &str = "[nested too deep]";
 /// Bytes of an error's `Display` output kept.
 const MAX_MESSAGE: usize = 64 * 1024;
-/// Bytes of `Debug` output read to name an error type.
-const MAX_DEBUG_HEAD: usize = 128;
 /// Bytes of `Debug` output formatted when searching it (for an error's origin).
 const MAX_SCAN: usize = 256 * 1024;
 
@@ -108,16 +106,6 @@ pub(crate) fn display(value: &dyn fmt::Display) -> String {
     bounded(MAX_MESSAGE, |out| write!(out, "{value}"))
 }
 
-/// The first bytes of the alternate `Debug` text of a value (`{:#?}`), where its type
-/// (or variant) is named, bounded: formatting stops right after them. Alternate: anyhow's
-/// plain `Debug` resolves its backtrace before writing anything (an anyhow error in a
-/// box), its alternate one writes the error alone.
-pub(crate) fn debug_head(value: &dyn fmt::Debug) -> String {
-    let mut out = Bounded { text: String::new(), max: MAX_DEBUG_HEAD, full: false };
-    let _ = guarded(|| write!(out, "{value:#?}"));
-    out.text
-}
-
 /// Formats a value's alternate `Debug` output into nothing, for what the formatting
 /// itself does (an `Origin` notes itself), stopping after [`MAX_SCAN`] bytes or at a field
 /// named `backtrace` (formatting a `std::backtrace::Backtrace` resolves its symbols, on
@@ -191,7 +179,5 @@ mod tests {
         assert_eq!(display(&Failing), "partial[its formatting returned an error]");
         assert_eq!(display(&Panicking), "[its formatting panicked]");
         assert_eq!(display(&"x".repeat(100_000)).len(), MAX_MESSAGE + "…[truncated]".len());
-        assert_eq!(debug_head(&"x".repeat(10_000)).len(), MAX_DEBUG_HEAD);
-        assert_eq!(debug_head(&Some(1)), "Some(\n    1,\n)");
     }
 }

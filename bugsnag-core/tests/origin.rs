@@ -7,8 +7,8 @@ use std::fmt;
 use std::time::Duration;
 
 use bugsnag_core::logging::BugsnagTracingLayer;
-use bugsnag_core::testing::{assert_origin, first_in_project_frame, Collector};
-use bugsnag_core::{Client, Options, Origin, Outcome, Traced};
+use bugsnag_core::testing::{self, assert_origin, first_in_project_frame, Collector};
+use bugsnag_core::{Client, Configuration, Options, Origin, Outcome, Traced};
 use serde_json::Value;
 use tracing_subscriber::prelude::*;
 
@@ -274,4 +274,123 @@ fn a_hostile_debug_costs_a_bounded_search_and_the_stack_here() {
 #[inline(never)]
 fn report_hostile(client: &Client, error: &Hostile) -> Outcome {
     client.notify(error)
+}
+
+/// The same program deployed: copied out of the workspace under another name, started in
+/// `/`, with a home directory and without. Its frames are in-project from its build, so
+/// each error groups at the line that failed.
+#[test]
+fn deployed_from_root_each_error_groups_at_the_line_that_failed() {
+    let mut lines = [0; 2];
+    if testing::is_deployed() {
+        let client = Client::new(Configuration::from_env());
+        for _ in 0..2 {
+            let _ = report_returned(&client, &load_order(&mut lines[0]).unwrap_err());
+            let _ = report_returned(&client, &load_customer(&mut lines[1]).unwrap_err());
+        }
+        assert!(client.flush(WAIT));
+        return;
+    }
+    let _ = (load_order(&mut lines[0]), load_customer(&mut lines[1]));
+    for home in [true, false] {
+        let collector = Collector::start();
+        testing::run_deployed("deployed_from_root_each_error_groups_at_the_line_that_failed", collector.url(), home);
+        let events = collector.events();
+        assert_eq!(events.len(), 4, "{events:#?}");
+        testing::assert_groups(&events, &[(file!(), lines[0]), (file!(), lines[1])]);
+        for event in &events {
+            let innermost = event["exceptions"].as_array().unwrap().last().unwrap();
+            assert_eq!(innermost["errorClass"], "std::io::Error");
+            let top = first_in_project_frame(event);
+            assert_eq!(top["file"], file!(), "relative to the workspace root it was built in: {top:#}");
+        }
+    }
+}
+
+/// `Box<dyn Error + Send + Sync>` is what `lambda_runtime::Error`, tower's `BoxError` and
+/// apalis's `BoxDynError` are: an app error boxed directly, or through anyhow, reports
+/// from its origin and is named as it is unboxed.
+#[test]
+fn boxed_errors_keep_their_origin_and_their_name() {
+    type BoxError = Box<dyn Error + Send + Sync>;
+    let mut line = 0;
+    let events = collect(|client| {
+        let _ = report_returned(client, &load_order(&mut line).unwrap_err());
+        let boxed: BoxError = Box::new(load_order(&mut line).unwrap_err());
+        let _ = report_boxed(client, &*boxed);
+        let through_anyhow: BoxError = anyhow::Error::from(load_order(&mut line).unwrap_err()).into();
+        let _ = report_boxed(client, &*through_anyhow);
+        let with_context: BoxError = anyhow::Error::from(load_order(&mut line).unwrap_err()).context("checkout").into();
+        let _ = report_boxed(client, &*with_context);
+    });
+    assert_eq!(events.len(), 4, "{events:#?}");
+    for event in &events {
+        assert_origin(event, "load_order", line);
+    }
+    let classes: Vec<&str> = events.iter().map(|e| e["exceptions"][0]["errorClass"].as_str().unwrap()).collect();
+    assert_eq!(classes[..3], ["origin::AppErrorKind::Io"; 3], "one naming, boxed or not: {classes:?}");
+    // A context layer is named after the error it wraps; its message is the context.
+    assert_eq!(classes[3], "origin::AppErrorKind::Io");
+    assert_eq!(events[3]["exceptions"][0]["message"], "checkout");
+    assert_eq!(events[3]["exceptions"][1]["errorClass"], "origin::AppErrorKind::Io");
+}
+
+#[inline(never)]
+fn report_boxed(client: &Client, error: &(dyn Error + Send + Sync + 'static)) -> Outcome {
+    client.notify(error)
+}
+
+/// An error whose `Display` counts its calls.
+#[derive(Debug)]
+struct Counted;
+static DISPLAYED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+impl fmt::Display for Counted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        DISPLAYED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f.write_str("counted")
+    }
+}
+impl Error for Counted {}
+
+/// anyhow's plain `Debug` writes the error's text, then formats its backtrace (which
+/// resolves it: 180 ms the first time); its alternate `Debug` writes neither. Searching a
+/// boxed anyhow error for its origin, or naming it, must take the alternate one.
+#[test]
+fn searching_a_boxed_anyhow_error_never_formats_its_text_or_backtrace() {
+    let mut line = 0;
+    let _ = load_order(&mut line); // an origin exists in this process, so errors are searched
+    let boxed: Box<dyn Error + Send + Sync> = anyhow::Error::new(Counted).context("layer").into();
+    let before = DISPLAYED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(Origin::find(&*boxed).is_none());
+    assert_eq!(bugsnag_core::adapter::class_of_dyn(&*boxed), "anyhow::Error");
+    assert_eq!(DISPLAYED.load(std::sync::atomic::Ordering::Relaxed), before, "anyhow's plain Debug was used");
+}
+
+/// `.map_err(AppError::from)` calls the conversion through the standard library: the
+/// origin is still the line of the `map_err`.
+#[inline(never)]
+fn load_with_map_err(line: &mut u32) -> Result<Vec<u8>, AppError> {
+    *line = line!() + 1;
+    let bytes = std::fs::read("/no/such/file").map_err(AppError::from)?;
+    Ok(bytes)
+}
+
+/// A helper returning `Traced<E>`, its error then converted into the app's error by `?`.
+#[inline(never)]
+fn start_up_traced(line: &mut u32) -> Result<String, AppError> {
+    let text = read_config(line)?;
+    Ok(text)
+}
+
+#[test]
+fn map_err_and_a_traced_helper_keep_the_line_that_failed() {
+    let (mut map_err, mut traced) = (0, 0);
+    let events = collect(|client| {
+        let _ = report_returned(client, &load_with_map_err(&mut map_err).unwrap_err());
+        let _ = report_returned(client, &start_up_traced(&mut traced).unwrap_err());
+    });
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_origin(&events[0], "load_with_map_err", map_err);
+    assert!(!events[0].to_string().contains("ops/function.rs"), "no frame at the std conversion: {:#}", events[0]);
+    assert_origin(&events[1], "read_config", traced);
 }

@@ -7,7 +7,7 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bugsnag_core::testing::{assert_origin, Collector, API_KEY};
+use bugsnag_core::testing::{self, assert_origin, Collector, API_KEY};
 use bugsnag_lambda::testing::{Invocation, RuntimeApi, FUNCTION_ARN};
 use bugsnag_lambda::BugsnagLambdaLayer;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -33,10 +33,16 @@ fn charge() -> Result<(), PaymentError> {
     Ok(())
 }
 
-/// The line of `charge` where its error is made, read from this file.
-fn charge_line() -> u32 {
-    let line = include_str!("runtime_api.rs").lines().position(|l| l.contains("read(\"/no/such/receipt\")?"));
-    line.expect("charge's failing line") as u32 + 1
+#[inline(never)]
+fn refund() -> Result<(), PaymentError> {
+    let _ledger = std::fs::read("/no/such/ledger")?;
+    Ok(())
+}
+
+/// The line of this file that holds `text`: where an error is made.
+fn line_of(text: &str) -> u32 {
+    let line = include_str!("runtime_api.rs").lines().position(|l| l.contains(text));
+    line.expect("the failing line") as u32 + 1
 }
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
@@ -44,7 +50,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Err
         "handled" => {
             bugsnag_core::notify(&std::io::Error::other("receipt printer offline"));
         }
-        "error" => charge()?,
+        "error" | "error-again" => charge()?,
+        "refund" | "refund-again" => refund()?,
+        "io" => drop(std::fs::read("/no/such/file")?),
         "panic" => panic!("the basket was empty"),
         "timeout" => tokio::time::sleep(Duration::from_secs(60)).await,
         _ => {}
@@ -60,7 +68,9 @@ fn child() {
     }
     let _bugsnag = bugsnag_core::configure(bugsnag_core::Configuration::from_env());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let function = ServiceBuilder::new().layer(BugsnagLambdaLayer::new()).service(service_fn(handler));
+    // The warning leaves the notifier two seconds to deliver it before the 6 s deadline.
+    let layer = BugsnagLambdaLayer::new().timeout_warning(Duration::from_secs(2));
+    let function = ServiceBuilder::new().layer(layer).service(service_fn(handler));
     let _ = runtime.block_on(lambda_runtime::run(function));
 }
 
@@ -78,9 +88,13 @@ fn invocation(action: &str, deadline_in: Duration) -> Invocation {
     }
 }
 
-/// Runs the function as Lambda does: no home directory, only a temporary one writable.
+/// Runs the function as Lambda does: a binary named `bootstrap` outside the workspace
+/// (here started in `/`), no home directory, only a temporary one writable.
 fn run_function(api: &RuntimeApi, collector: &Collector, tmp: &std::path::Path) -> Child {
-    let child = Command::new(std::env::current_exe().unwrap())
+    let bootstrap = tmp.join("bootstrap");
+    std::fs::copy(std::env::current_exe().unwrap(), &bootstrap).unwrap();
+    let child = Command::new(&bootstrap)
+        .current_dir("/")
         .env_remove("HOME")
         .env_remove("XDG_CACHE_HOME")
         .env("TMPDIR", tmp)
@@ -90,7 +104,7 @@ fn run_function(api: &RuntimeApi, collector: &Collector, tmp: &std::path::Path) 
         .env("BUGSNAG_API_KEY", API_KEY)
         .env("BUGSNAG_ENDPOINT", format!("{}/notify", collector.url()))
         .env("BUGSNAG_SESSION_ENDPOINT", format!("{}/sessions", collector.url()))
-        .env("BUGSNAG_PROJECT_ROOT", env!("CARGO_MANIFEST_DIR"))
+        .env_remove("BUGSNAG_PROJECT_ROOT")
         .spawn()
         .unwrap();
     api.set_function(child.id());
@@ -125,8 +139,12 @@ fn every_event_is_delivered_before_the_function_asks_for_more_and_a_timeout_is_t
             invocation("ok", normal),
             invocation("handled", normal),
             invocation("error", normal),
+            invocation("refund", normal),
+            invocation("error-again", normal),
+            invocation("refund-again", normal),
+            invocation("io", normal),
             invocation("panic", normal),
-            invocation("timeout", Duration::from_millis(2500)),
+            invocation("timeout", Duration::from_secs(6)),
         ],
         on_freeze,
     );
@@ -136,15 +154,24 @@ fn every_event_is_delivered_before_the_function_asks_for_more_and_a_timeout_is_t
     let mut child = run_function(&api, &collector, &tmp);
     assert!(wait_for_end(&mut child, Duration::from_secs(60)), "the function was killed at its deadline");
     // Without a home, the crash records wait under the temporary directory.
-    let records = std::fs::read_dir(tmp.join("bugsnag")).map(|d| d.count()).unwrap_or(0);
+    let records = std::fs::read_dir(&tmp).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "bootstrap").count();
     assert_eq!(records, 1, "a crash-record directory under TMPDIR");
     let _ = std::fs::remove_dir_all(&tmp);
 
-    let answers = api.wait_for_answers(4, Duration::ZERO);
+    let answers = api.wait_for_answers(8, Duration::ZERO);
     let kinds: Vec<(&str, &str)> = answers.iter().map(|a| (a.request_id.as_str(), a.kind.as_str())).collect();
     assert_eq!(
         kinds,
-        [("req-ok", "response"), ("req-handled", "response"), ("req-error", "error"), ("req-panic", "error")]
+        [
+            ("req-ok", "response"),
+            ("req-handled", "response"),
+            ("req-error", "error"),
+            ("req-refund", "error"),
+            ("req-error-again", "error"),
+            ("req-refund-again", "error"),
+            ("req-io", "error"),
+            ("req-panic", "error")
+        ]
     );
 
     let frozen = frozen.lock().unwrap().clone();
@@ -186,7 +213,20 @@ fn every_event_is_delivered_before_the_function_asks_for_more_and_a_timeout_is_t
         json!({ "type": "unhandledErrorMiddleware", "attributes": { "framework": "aws-lambda" } })
     );
     assert_eq!(error[0]["exceptions"][0]["message"], "the card was declined");
-    assert_origin(&error[0], "charge", charge_line());
+    assert_origin(&error[0], "charge", line_of("read(\"/no/such/receipt\")?"));
+    // Started from `/` as a binary of another name: each returned error groups at the
+    // line that failed; two call sites, two groups.
+    let returned: Vec<Value> = ["req-error", "req-refund", "req-error-again", "req-refund-again"]
+        .iter()
+        .flat_map(|id| at_freeze(id))
+        .collect();
+    assert_eq!(returned.len(), 4, "{returned:#?}");
+    let sites = [(file!(), line_of("read(\"/no/such/receipt\")?")), (file!(), line_of("read(\"/no/such/ledger\")?"))];
+    testing::assert_groups(&returned, &sites);
+    // An io::Error returned as it is: named by its type, not by its Debug form's variant.
+    let io = at_freeze("req-io");
+    assert_eq!(io.len(), 1, "delivered before the freeze");
+    assert_eq!(io[0]["exceptions"][0]["errorClass"], "std::io::Error", "{:#}", io[0]["exceptions"]);
 
     let panic = at_freeze("req-panic");
     assert_eq!(panic.len(), 1, "delivered before the freeze");

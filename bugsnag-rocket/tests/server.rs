@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bugsnag_core::testing::{self, Collector};
-use bugsnag_core::Client;
+use bugsnag_core::{Client, Configuration};
 use bugsnag_rocket::{catch_panics, BugsnagFairing, Reported};
 use serde_json::{json, Value};
 
@@ -105,30 +105,37 @@ impl Server {
     async fn start() -> Server {
         let collector = Collector::start();
         let client = Client::new(collector.configuration());
-        // A free port: Rocket 0.5 reports the configured port, not the bound one.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let config = rocket::Config {
-            port,
-            address: std::net::Ipv4Addr::LOCALHOST.into(),
-            log_level: rocket::config::LogLevel::Off,
-            shutdown: rocket::config::Shutdown { ctrlc: false, ..Default::default() },
-            ..rocket::Config::debug_default()
-        };
-        let rocket = rocket::custom(config)
-            .attach(BugsnagFairing::with_client(client.clone()))
-            .manage(client.clone())
-            .mount("/", catch_panics(rocket::routes![explode, save, work, ok, save_order, load]));
-        tokio::spawn(rocket.launch());
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if reqwest::get(format!("{url}/ok")).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        Server { url, collector, client }
+        Server { url: serve(client.clone()).await, collector, client }
     }
+}
 
+/// Serves the app on a loopback port, reporting to `client`, once it answers; its URL.
+async fn serve(client: Client) -> String {
+    // A free port: Rocket 0.5 reports the configured port, not the bound one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = rocket::Config {
+        port,
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        log_level: rocket::config::LogLevel::Off,
+        shutdown: rocket::config::Shutdown { ctrlc: false, ..Default::default() },
+        ..rocket::Config::debug_default()
+    };
+    let rocket = rocket::custom(config)
+        .attach(BugsnagFairing::with_client(client.clone()))
+        .manage(client.clone())
+        .mount("/", catch_panics(rocket::routes![explode, save, work, ok, save_order, load]));
+    tokio::spawn(rocket.launch());
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{url}/ok")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    url
+}
+
+impl Server {
     async fn get(&self, path: &str) -> u16 {
         reqwest::Client::new()
             .get(format!("{}{path}", self.url))
@@ -251,4 +258,32 @@ async fn returned_errors_start_where_they_were_made() {
     let by_context = |context: &str| -> &Value { events.iter().find(|e| e["context"] == context).unwrap() };
     testing::assert_origin(by_context("GET /orders/save"), "save_order", SAVE_LINE.load(Ordering::Relaxed));
     testing::assert_origin(by_context("GET /orders/load"), "load_order", LOAD_LINE.load(Ordering::Relaxed));
+}
+
+/// The service deployed: copied out of the workspace, started in `/` without a home
+/// directory. Each returned error groups at the `?` that made it: two call sites, two
+/// groups, each hit twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_from_root_returned_errors_group_at_the_line_that_failed() {
+    if testing::is_deployed() {
+        let client = Client::new(Configuration::from_env());
+        let url = serve(client.clone()).await;
+        for path in ["/orders/save", "/orders/load", "/orders/save", "/orders/load"] {
+            assert!(reqwest::get(format!("{url}{path}")).await.unwrap().status().is_server_error());
+        }
+        assert!(tokio::task::spawn_blocking(move || client.flush(Duration::from_secs(20))).await.unwrap());
+        return;
+    }
+    let _ = (save_order(), load_order());
+    let collector = Collector::start();
+    let url = collector.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        testing::run_deployed("deployed_from_root_returned_errors_group_at_the_line_that_failed", &url, false)
+    })
+    .await
+    .unwrap();
+    let events = collector.events();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let sites = [(file!(), SAVE_LINE.load(Ordering::Relaxed)), (file!(), LOAD_LINE.load(Ordering::Relaxed))];
+    testing::assert_groups(&events, &sites);
 }

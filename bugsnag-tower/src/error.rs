@@ -102,7 +102,10 @@ impl ErrorReport {
             Stack::Anyhow => options,
         };
         match &self.error {
-            Reported::Error { error, class } => unit.report_error(&**error, options.error_class(*class)),
+            Reported::Error { error, class } => {
+                let class = bugsnag_core::adapter::class_of_typed(&**error, class);
+                unit.report_error(&**error, options.error_class(class))
+            }
             #[cfg(feature = "anyhow")]
             Reported::Anyhow(error) => unit.report_anyhow(error.clone(), options),
         }

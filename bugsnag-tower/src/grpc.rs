@@ -177,11 +177,18 @@ impl Call {
         let path = &*self.path;
         let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
         let class = format!("grpc::{}", code.name());
-        let options = Options::new().grouping_hash(format!("{class} {path}")).add_metadata_tab(
+        let chain = ErrorChain::caused_by(&class, message, cause);
+        let mut options = Options::new().add_metadata_tab(
             "grpc",
             serde_json::json!({ "service": service, "method": method, "code": code as i32, "codeName": code.name() }),
         );
-        let _ = unit.report_chain(ErrorChain::caused_by(class, message, cause), options);
+        // A status made where it failed (its source carries an origin) groups there, as
+        // any error; one known only by its code groups by code and method, not by where
+        // this layer read it.
+        if chain.origin().is_none() {
+            options = options.grouping_hash(format!("{class} {path}"));
+        }
+        let _ = unit.report_chain(chain, options);
     }
 }
 

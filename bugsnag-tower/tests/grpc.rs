@@ -43,8 +43,9 @@ struct Call {
     traced: bool,
 }
 
-/// The line where a traced source was made.
+/// The lines where a traced source was made (two call sites).
 static SOURCE_LINE: AtomicU32 = AtomicU32::new(0);
+static OTHER_SOURCE_LINE: AtomicU32 = AtomicU32::new(0);
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Reply {
@@ -74,7 +75,10 @@ fn outcome(call: &Call) -> Result<(), Status> {
     let mut status = Status::new(Code::from_i32(call.code), call.message.clone());
     if call.with_source {
         let ledger = LedgerError(std::io::Error::other("connection refused"));
-        if call.traced {
+        if call.traced && call.items == 1 {
+            OTHER_SOURCE_LINE.store(line!() + 1, Ordering::Relaxed);
+            status.set_source(Arc::new(Traced::new(ledger)));
+        } else if call.traced {
             SOURCE_LINE.store(line!() + 2, Ordering::Relaxed);
             // The report starts at this line, not where the layer read tonic's status.
             status.set_source(Arc::new(Traced::new(ledger)));
@@ -153,6 +157,11 @@ impl Fixture {
     async fn start(layer: impl FnOnce(Client) -> BugsnagLayer) -> Fixture {
         let collector = Collector::start();
         let client = Client::new(collector.configuration());
+        Self::serving(collector, client, layer).await
+    }
+
+    /// The service on a loopback port, its layer reporting to `client`.
+    async fn serving(collector: Collector, client: Client, layer: impl FnOnce(Client) -> BugsnagLayer) -> Fixture {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -378,4 +387,36 @@ async fn a_status_whose_source_carries_an_origin_starts_there() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["exceptions"][1]["errorClass"], "grpc::LedgerError", "a Traced is named as what it wraps");
     testing::assert_origin(&events[0], "outcome", SOURCE_LINE.load(Ordering::Relaxed));
+}
+
+/// The service deployed: copied out of the workspace, started in `/` without a home
+/// directory. Each failed call groups at the line that made its status's source: two
+/// call sites, two groups, each hit twice.
+#[cfg(feature = "tonic")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_from_root_failed_calls_group_at_the_line_that_failed() {
+    let call = |items| Call { with_source: true, traced: true, items, ..failing(Code::Internal as i32, "ledger down") };
+    if testing::is_deployed() {
+        let client = Client::new(bugsnag_core::Configuration::from_env());
+        // Its collector is the parent's: this one stays empty.
+        let fixture = Fixture::serving(Collector::start(), client, tonic_layer).await;
+        for items in [0, 1, 0, 1] {
+            assert_eq!(fixture.unary("Answer", call(items)).await.unwrap_err().code(), Code::Internal);
+        }
+        let client = fixture.client.clone();
+        assert!(tokio::task::spawn_blocking(move || client.flush(Duration::from_secs(20))).await.unwrap());
+        return;
+    }
+    let _ = (outcome(&call(0)), outcome(&call(1)));
+    let collector = Collector::start();
+    let url = collector.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        testing::run_deployed("deployed_from_root_failed_calls_group_at_the_line_that_failed", &url, false)
+    })
+    .await
+    .unwrap();
+    let events = collector.events();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let sites = [(file!(), SOURCE_LINE.load(Ordering::Relaxed)), (file!(), OTHER_SOURCE_LINE.load(Ordering::Relaxed))];
+    testing::assert_groups(&events, &sites);
 }

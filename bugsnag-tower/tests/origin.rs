@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bugsnag_core::testing::{assert_origin, first_in_project_frame, Collector};
-use bugsnag_core::{Client, InCurrentScope};
+use bugsnag_core::testing::{self, assert_origin, first_in_project_frame, Collector};
+use bugsnag_core::{Client, Configuration, InCurrentScope};
 use bugsnag_tower::{BugsnagLayer, ErrorReport};
 use serde_json::Value;
 
@@ -100,19 +100,24 @@ async fn spawned() -> Result<String, AppError> {
 async fn start() -> (String, Collector, Client) {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
+    (serve(client.clone()).await, collector, client)
+}
+
+/// Serves the app on a loopback port, reporting to `client`; its URL.
+async fn serve(client: Client) -> String {
     let app = Router::new()
         .route("/order", get(order))
         .route("/customer", get(customer))
         .route("/quantity", get(quantity))
         .route("/anyhow", get(anyhow_route))
         .route("/spawned", get(spawned))
-        .layer(BugsnagLayer::with_client(client.clone()));
+        .layer(BugsnagLayer::with_client(client));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
-    (url, collector, client)
+    url
 }
 
 async fn events_of(collector: &Collector, client: &Client, count: usize) -> Vec<Value> {
@@ -169,4 +174,32 @@ async fn an_anyhow_error_and_a_spawned_tasks_error_keep_their_origins() {
     assert_eq!(anyhow["metaData"]["response"]["status"], 500);
     assert_origin(anyhow, "load_order", ORDER_LINE.load(Ordering::Relaxed));
     assert_origin(by_context(&events, "GET /spawned"), "refresh_in_background", TASK_LINE.load(Ordering::Relaxed));
+}
+
+/// The service deployed: copied out of the workspace, started in `/` without a home
+/// directory. Each returned error groups at the `?` that made it: two call sites, two
+/// groups, each hit twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_from_root_returned_errors_group_at_the_line_that_failed() {
+    if testing::is_deployed() {
+        let client = Client::new(Configuration::from_env());
+        let url = serve(client.clone()).await;
+        for path in ["/order", "/customer", "/order", "/customer"] {
+            assert_eq!(reqwest::get(format!("{url}{path}")).await.unwrap().status(), 500);
+        }
+        assert!(tokio::task::spawn_blocking(move || client.flush(Duration::from_secs(20))).await.unwrap());
+        return;
+    }
+    let _ = (load_order(), load_customer());
+    let collector = Collector::start();
+    let url = collector.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        testing::run_deployed("deployed_from_root_returned_errors_group_at_the_line_that_failed", &url, false)
+    })
+    .await
+    .unwrap();
+    let events = collector.events();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let sites = [(file!(), ORDER_LINE.load(Ordering::Relaxed)), (file!(), CUSTOMER_LINE.load(Ordering::Relaxed))];
+    testing::assert_groups(&events, &sites);
 }

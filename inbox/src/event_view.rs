@@ -32,9 +32,7 @@ pub(crate) fn render(html: &mut String, event: &Event<'_>, group: &Group<'_>, li
         ("Happened", text(&value["device"]["time"]).to_owned()),
         ("Context", event.context().to_owned()),
     ];
-    if let Some(hash) = value["groupingHash"].as_str() {
-        facts.push(("Grouping hash", hash.to_owned()));
-    }
+    facts.push(("Grouped by", event.grouping().to_string()));
     // The ids to look the request up by in the tracing backend.
     if let Some(trace) = value["correlation"]["traceId"].as_str() {
         facts.push(("Trace", trace.to_owned()));

@@ -44,7 +44,7 @@ header p{margin:4px 0 0;color:#c7cbd6}main{padding:16px 24px}
 table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0 14px}
 td,th{border-bottom:1px solid #e3e6ec;padding:5px 8px;text-align:left;vertical-align:top}
 th{font-weight:600;color:#59627a;width:1%;white-space:nowrap}
-tr.group.selected{background:#eef4ff}.message{color:#59627a}
+tr.group.selected{background:#eef4ff}.message{color:#59627a}.grouping{color:#8a90a2;font-size:12px}
 .badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;background:#e3e6ec}
 .unhandled{background:#fbe3e4;color:#a4161a}.handled{background:#e5f3e8;color:#216e39}
 section.event{background:#fff;border:1px solid #e3e6ec;padding:12px 16px;margin:16px 0}
@@ -139,11 +139,12 @@ fn groups_table(html: &mut String, groups: &[Group<'_>], view: &View, selected: 
         let _ = write!(
             html,
             "<tr class=\"group{}\"><td><span class=\"badge {badge}\">{kind}</span></td><td><a href=\"{}\">{}</a>\
-             <div class=message>{}</div></td><td>{}</td><td class=count>{}</td><td>{}</td><td>{}</td></tr>",
+             <div class=message>{}</div><div class=grouping>{}</div></td><td>{}</td><td class=count>{}</td><td>{}</td><td>{}</td></tr>",
             if is_selected { " selected" } else { "" },
             view.link(latest.id),
             escape(latest.class()),
             escape(&shortened(latest.message())),
+            escape(&group.grouping().to_string()),
             escape(latest.context()),
             group.events.len(),
             format_time(group.first_seen()),

@@ -1,8 +1,9 @@
 //! What the inbox received: every payload in memory and, one JSON object per line, in a
 //! file, so that a restart keeps them. Events are numbered in the order they arrived and
-//! grouped as Bugsnag groups them: by the grouping hash when the event has one, else by
-//! error class and the top in-project frame (its file and method, not its line). The
-//! context does not split a group.
+//! grouped as Bugsnag groups them by default: by the grouping hash when the event has
+//! one, else by the innermost exception's class and the file and line of its top
+//! in-project frame, else by that class alone (see `Grouping`). The context does not
+//! split a group.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -10,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bugsnag_core::testing::schema_errors;
+use bugsnag_core::testing::{schema_errors, Grouping};
 use serde_json::{json, Value};
 
 /// One payload, as received.
@@ -68,18 +69,9 @@ impl Event<'_> {
         self.value["unhandled"] == true
     }
 
-    /// What Bugsnag groups the event by: its grouping hash, else its error class and
-    /// the file and method of its top in-project frame (of its first frame when none is
-    /// in-project).
-    fn group_key(&self) -> String {
-        if let Some(hash) = self.value["groupingHash"].as_str() {
-            return format!("hash\0{hash}");
-        }
-        let frames = self.value["exceptions"][0]["stacktrace"].as_array();
-        let frames = frames.map(Vec::as_slice).unwrap_or_default();
-        let top = frames.iter().find(|f| f["inProject"] == true).or(frames.first());
-        let place = |field: &str| top.and_then(|f| f[field].as_str()).unwrap_or_default();
-        format!("class\0{}\0{}\0{}", self.class(), place("file"), place("method"))
+    /// What Bugsnag groups the event by.
+    pub fn grouping(&self) -> Grouping {
+        Grouping::of(self.value)
     }
 }
 
@@ -90,6 +82,10 @@ pub(crate) struct Group<'a> {
 }
 
 impl<'a> Group<'a> {
+    /// What the group's events share.
+    pub fn grouping(&self) -> Grouping {
+        self.events[0].grouping()
+    }
     pub fn latest(&self) -> &Event<'a> {
         self.events.last().expect("a group has an event")
     }
@@ -171,10 +167,10 @@ impl Store {
 
     /// Events grouped as Bugsnag groups them, the group seen last first.
     pub(crate) fn groups(&self) -> Vec<Group<'_>> {
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<Grouping, usize> = HashMap::new();
         let mut groups: Vec<Group<'_>> = Vec::new();
         for event in self.events() {
-            let key = event.group_key();
+            let key = event.grouping();
             let at = *index.entry(key).or_insert_with(|| {
                 groups.push(Group { events: Vec::new() });
                 groups.len() - 1

@@ -83,17 +83,27 @@ fn groups_as_bugsnag_does_and_keeps_them_across_a_restart() {
         // A grouping hash is a group of its own, whatever the frames.
         client.notify_with(&OrderError, Options::new().context("hashed").grouping_hash("orders"));
         client.notify_message_with("other class", Options::new().context("hashed").grouping_hash("orders"));
-        assert!(client.flush(WAIT));
+        // No frame of the program in project: grouped by class alone.
+        let elsewhere = Client::new(collector.configuration().project_root(&dir));
+        elsewhere.notify_with(&OrderError, Options::new().context("no frame"));
+        assert!(client.flush(WAIT) && elsewhere.flush(WAIT));
 
         let (status, html) = get(&collector, "/");
         assert_eq!(status, 200);
         let mut counts: Vec<String> = group_rows(&html).into_iter().map(|(_, count)| count).collect();
         counts.sort();
-        assert_eq!(counts, ["1", "2", "2"], "{html}");
+        assert_eq!(counts, ["1", "1", "2", "2"], "{html}");
         let rows = group_rows(&html);
         let hashed = rows.iter().find(|(row, _)| row.contains("hashed")).unwrap();
         assert_eq!(hashed.1, "2", "the grouping hash groups two classes");
-        assert_eq!(get(&collector, "/count"), (200, "5".to_owned()));
+        assert!(hashed.0.contains("grouping hash: orders"), "{}", hashed.0);
+        // Each group says why, as the dashboard does.
+        let by_frame =
+            format!("top in-project frame of the innermost exception: {}::OrderError at {}:", module_path!(), file!());
+        assert_eq!(rows.iter().filter(|(row, _)| row.contains(&by_frame)).count(), 2, "{html}");
+        let by_class = rows.iter().find(|(row, _)| row.contains("no frame")).unwrap();
+        assert!(by_class.0.contains("error class only:"), "{}", by_class.0);
+        assert_eq!(get(&collector, "/count"), (200, "6".to_owned()));
         assert_eq!(get(&collector, "/nothing-here").0, 404);
     }
     // A new inbox on the same file shows the same groups.
@@ -101,7 +111,7 @@ fn groups_as_bugsnag_does_and_keeps_them_across_a_restart() {
     let (_, html) = get(&collector, "/");
     let mut counts: Vec<String> = group_rows(&html).into_iter().map(|(_, count)| count).collect();
     counts.sort();
-    assert_eq!(counts, ["1", "2", "2"]);
+    assert_eq!(counts, ["1", "1", "2", "2"]);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -53,7 +53,10 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     let hostile =
         Options::new().context(HOSTILE).error_class(HOSTILE).add_metadata_tab(HOSTILE, json!({ HOSTILE: HOSTILE }));
     client.notify_message_with(HOSTILE, hostile);
-    if !client.flush(WAIT) {
+    // The same error with no frame in project: grouped by its class alone.
+    let elsewhere = Client::new(collector.configuration().project_root(&dir));
+    elsewhere.notify_with(&InboxCheckError, Options::new().context("no in-project frame"));
+    if !client.flush(WAIT) || !elsewhere.flush(WAIT) {
         return Err("the inbox did not receive the reports".into());
     }
 
@@ -63,9 +66,20 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
         "return [...document.querySelectorAll('#groups tr.group')].map(r => ({text: r.innerText, count: r.querySelector('.count').innerText}))",
     )?;
     let groups = groups.as_array().cloned().unwrap_or_default();
-    let ours = groups.iter().find(|g| g["text"].as_str().unwrap_or_default().contains("InboxCheckError"));
-    if groups.len() != 2 || ours.map(|g| g["count"].as_str()) != Some(Some("2")) {
-        return Err(format!("expected 2 groups, InboxCheckError with 2 events; the page shows {groups:#?}"));
+    let text = |g: &Value| g["text"].as_str().unwrap_or_default().to_owned();
+    let by_frame = format!(
+        "top in-project frame of the innermost exception: {}::InboxCheckError at {}:{}",
+        module_path!(),
+        file!(),
+        REPORT_LINE
+    );
+    let ours = groups.iter().find(|g| text(g).contains(&by_frame));
+    let by_class =
+        groups.iter().find(|g| text(g).contains("error class only:") && text(g).contains("no in-project frame"));
+    if groups.len() != 3 || ours.map(|g| g["count"].as_str()) != Some(Some("2")) || by_class.is_none() {
+        return Err(format!(
+            "expected 3 groups: InboxCheckError with 2 events, grouped by \"{by_frame}\", and once by its class alone; the page shows {groups:#?}"
+        ));
     }
     assert_not_injected(&driver)?;
 
@@ -102,11 +116,14 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     let path = dir.join("inbox.png");
     std::fs::write(&path, png).map_err(|e| format!("could not write {}: {e}", path.display()))?;
     eprintln!(
-        "browser check passed: 2 groups, in-project frames marked, live update, nothing injected; {}",
+        "browser check passed: 3 groups with their grouping reasons, in-project frames marked, live update, nothing injected; {}",
         path.display()
     );
     Ok(())
 }
+
+/// The line of the report below: what its group is keyed by.
+const REPORT_LINE: u32 = line!() + 3;
 
 fn report_order_error(client: &Client) {
     client.notify_with(&InboxCheckError, Options::new().context("GET /orders/{id}"));

@@ -88,13 +88,24 @@ pub(crate) fn run(root: &Path, target: &Path) -> Result<(), String> {
         return Err(format!("{linked} of the {web} web events link to the demo's traceparent"));
     }
     println!("{linked} events of the web examples link to the trace their request came from");
-    // The axum example's returned error is reported from where it was made.
-    let returned = events.iter().find(|e| e["exceptions"][0]["errorClass"] == "axum_app::OrderError");
+    // Every error is named by its type, never by a variant of std's Debug output.
+    let classes = events.iter().flat_map(|e| e["exceptions"].as_array().into_iter().flatten());
+    let classes: Vec<&str> = classes.map(|e| text(&e["errorClass"])).collect();
+    if let Some(internal) = classes.iter().find(|c| ["Os", "Custom", "Kind", "SimpleMessage", "Error"].contains(c)) {
+        return Err(format!("an event is classed {internal}, a name of std's internals: {classes:?}"));
+    }
+    // The axum example's returned error is reported, and grouped, from where it was made.
+    let returned = events.iter().find(|e| e["exceptions"][0]["errorClass"] == "axum_app::OrderErrorKind::Storage");
     let origin = returned.map(bugsnag_core::testing::first_in_project_frame).map(|f| text(&f["method"]).to_owned());
     if origin.as_deref() != Some("axum_app::load_order") {
         return Err(format!("the axum example's returned error starts at {origin:?}, not at load_order"));
     }
+    let grouping = returned.map(bugsnag_core::testing::Grouping::of);
+    if !grouping.as_ref().is_some_and(|g| g.has_frame() && g.to_string().contains("examples/axum_app.rs")) {
+        return Err(format!("the axum example's returned error is grouped by {grouping:?}, not by its origin"));
+    }
     println!("the axum example's returned error starts where it was made: axum_app::load_order");
+    println!("  and the dashboard groups it there: {}", grouping.map(|g| g.to_string()).unwrap_or_default());
     let events = events.len();
     println!("\nall {} payloads ({events} events, and session counts) validate against spec/*.schema.json", all.len());
     Ok(())

@@ -31,7 +31,7 @@ mod unit;
 
 #[cfg(feature = "http")]
 pub use self::http::HttpRequest;
-pub use crate::capture::error_class::{class_from_debug, class_of_dyn};
+pub use crate::capture::error_class::{class_from_debug, class_of_dyn, class_of_typed};
 pub use crate::capture::panic::payload_message;
 pub use crate::capture::{CatchUnwind, RequestSource};
 pub use crate::delivery::is_sensitive_header;

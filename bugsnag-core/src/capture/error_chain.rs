@@ -129,15 +129,15 @@ pub(crate) fn into_exceptions(links: Vec<Link>, first: Stacktrace) -> Vec<Except
     out
 }
 
-/// A context or message layer (anyhow's: named `anyhow::Error`) at the top of a chain
-/// says nothing of what failed: the outermost is named after the innermost error that
-/// has a type of its own, which is what the dashboard shows first.
+/// A context layer (anyhow's: named `anyhow::Error`) at the top of a chain says nothing
+/// of what failed: the outermost is named after the error it wraps (the nearest below
+/// with a type of its own), which is what the dashboard shows first.
 fn name_layers(links: &mut [Link]) {
     let untyped = |class: &str| class == super::error_class::ANYHOW;
     if links.len() < 2 || !untyped(&links[0].class) {
         return;
     }
-    if let Some(typed) = links.iter().rev().find(|l| !untyped(&l.class)).map(|l| l.class.clone()) {
+    if let Some(typed) = links.iter().find(|l| !untyped(&l.class)).map(|l| l.class.clone()) {
         links[0].class = typed;
     }
 }

@@ -24,13 +24,17 @@ use crate::limits;
 
 /// The errorClass when nothing better can be read (a message, say).
 pub(crate) const FALLBACK_CLASS: &str = "Error";
+/// Bytes of `Debug` output read to name an error: its type (or variant) comes first.
+/// Alternate: anyhow's plain `Debug` resolves its backtrace before writing anything (an
+/// anyhow error in a box), its alternate one writes the error alone.
+const MAX_HEAD: usize = 128;
 /// What anyhow's context layers (and `anyhow!` messages) are named.
 pub(crate) const ANYHOW: &str = "anyhow::Error";
 
 thread_local! {
-    /// While an error is named from its `Debug`: the class a [`Traced`](super::Traced) or
-    /// a [`traced_error!`](crate::traced_error) type there noted first.
-    static NOTED_CLASS: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+    /// While an error is named from its `Debug`: whether a [`Traced`](super::Traced) or a
+    /// [`traced_error!`](crate::traced_error) type may still note itself, and what it noted.
+    static NOTED_CLASS: RefCell<Noting> = const { RefCell::new(Noting::Off) };
 }
 
 macro_rules! public_paths {
@@ -77,11 +81,21 @@ public_paths! {
 /// path; a [`Traced<E>`](super::Traced) is named as `E`. What the per-error budget keys
 /// on before the value is read.
 pub(crate) fn class_of<E: ?Sized>() -> Option<&'static str> {
-    let mut name = std::any::type_name::<E>();
+    static_name(std::any::type_name::<E>())
+}
+
+/// [`class_of`] for a type named by `std::any::type_name`.
+fn static_name(mut name: &'static str) -> Option<&'static str> {
     while let Some(inner) = name.strip_prefix(super::origin::TRACED_PATH).and_then(|n| n.strip_suffix('>')) {
         name = inner;
     }
     (!name.starts_with("dyn ")).then(|| public_path(name).unwrap_or(name))
+}
+
+/// The errorClass of `error`, whose type is `type_name` (`std::any::type_name::<E>()`,
+/// kept when the error was boxed): what `notify(&error)` would have named it.
+pub fn class_of_typed(error: &dyn fmt::Debug, type_name: &'static str) -> String {
+    class_of_value(error, static_name(type_name))
 }
 
 /// The errorClass of `error`, whose type is `static_name` when known (see
@@ -144,28 +158,34 @@ pub(crate) fn class_matches(ignored: &str, class: &str) -> bool {
     ends_with(&class) || (class.len() > 1 && ends_with(&class[..class.len() - 1]))
 }
 
-/// Runs `name` (which formats an error's `Debug`) and returns the class a [`Traced`] or
-/// [`traced_error!`](crate::traced_error) value in it noted first, if any.
-pub(crate) fn noting_class(name: impl FnOnce()) -> Option<String> {
-    let outer = NOTED_CLASS.try_with(|class| class.replace(Some(None))).ok().flatten();
-    name();
-    NOTED_CLASS.try_with(|class| class.replace(outer)).ok().flatten().flatten()
+/// What the naming going on in this thread has been told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Noting {
+    /// No naming.
+    Off,
+    /// Nothing written yet: the value being named is what notes itself now.
+    Open,
+    /// Something was written: a traced value further in is a field, not the value.
+    Closed,
+    /// What the value is.
+    Noted(String),
 }
 
 /// Notes, for the naming going on in this thread (if any), that the error being named is
-/// `kind` (what a [`Traced`] or a [`traced_error!`](crate::traced_error) type wraps).
+/// `kind` (what a [`Traced`] or a [`traced_error!`](crate::traced_error) type wraps): only
+/// before anything of it was written, so a wrapper holding a traced error as a field is
+/// not named after it.
 #[doc(hidden)]
 pub fn note_class<K: fmt::Debug + ?Sized>(kind: &K) {
-    let unset = NOTED_CLASS.try_with(|class| class.try_borrow().is_ok_and(|c| matches!(*c, Some(None))));
-    if unset != Ok(true) {
+    let open = NOTED_CLASS.try_with(|state| state.try_borrow().is_ok_and(|s| *s == Noting::Open));
+    if open != Ok(true) {
         return;
     }
+    // Named in a naming of its own; this one closes meanwhile.
     let class = class_of_value(kind, class_of::<K>());
-    let _ = NOTED_CLASS.try_with(|noted| {
-        if let Ok(mut noted) = noted.try_borrow_mut() {
-            if matches!(*noted, Some(None)) {
-                *noted = Some(Some(class));
-            }
+    let _ = NOTED_CLASS.try_with(|state| {
+        if let Ok(mut state) = state.try_borrow_mut() {
+            *state = Noting::Noted(class);
         }
     });
 }
@@ -178,10 +198,38 @@ struct DebugHead {
 }
 
 impl DebugHead {
+    /// Formats the first [`MAX_HEAD`] bytes of `value`'s alternate `Debug`, then stops it.
     fn of(value: &dyn fmt::Debug) -> Self {
-        let mut text = String::new();
-        let noted = noting_class(|| text = limits::debug_head(value));
-        Self { text, noted }
+        struct Head(String);
+        impl fmt::Write for Head {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                if s.is_empty() {
+                    return Ok(());
+                }
+                let _ = NOTED_CLASS.try_with(|state| {
+                    if let Ok(mut state) = state.try_borrow_mut() {
+                        if *state == Noting::Open {
+                            *state = Noting::Closed;
+                        }
+                    }
+                });
+                let room = MAX_HEAD - self.0.len();
+                let cut = (0..=room.min(s.len())).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+                self.0.push_str(&s[..cut]);
+                if cut < s.len() {
+                    return Err(fmt::Error);
+                }
+                Ok(())
+            }
+        }
+        let outer = NOTED_CLASS.try_with(|state| state.replace(Noting::Open)).unwrap_or(Noting::Off);
+        let mut head = Head(String::new());
+        let _ = limits::guarded(|| fmt::write(&mut head, format_args!("{value:#?}")));
+        let noted = match NOTED_CLASS.try_with(|state| state.replace(outer)) {
+            Ok(Noting::Noted(class)) => Some(class),
+            _ => None,
+        };
+        Self { text: head.0, noted }
     }
 
     /// The leading word: a type name, or an enum's variant.

@@ -27,7 +27,7 @@ use crate::stacktrace::{OriginStack, Stacktrace};
 /// Whether stacks are captured: only once a client that can send was made, so a program
 /// (or a library's tests) without Bugsnag pays for a call site only.
 static CAPTURING: AtomicBool = AtomicBool::new(false);
-/// Whether any origin with a stack was made: until then, nothing is searched.
+/// Whether any origin was made: until then, nothing is searched.
 pub(crate) static ANY_MADE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
@@ -82,11 +82,11 @@ impl Origin {
     #[track_caller]
     pub fn capture() -> Self {
         let location = Location::caller();
-        if !CAPTURING.load(Ordering::Relaxed) {
-            return Self { location, stack: None };
-        }
         if !ANY_MADE.load(Ordering::Relaxed) {
             ANY_MADE.store(true, Ordering::Relaxed);
+        }
+        if !CAPTURING.load(Ordering::Relaxed) {
+            return Self { location, stack: None };
         }
         Self { location, stack: Some(OriginStack::capture(location)) }
     }
@@ -125,14 +125,19 @@ impl Origin {
         is_program_location(self.location)
     }
 
-    /// Offers this origin to the search going on in this thread, if any.
+    /// Offers this origin to the search going on in this thread, if any: the first made
+    /// wins, and one with a stack wins over one made before stacks were captured.
     fn note(&self) {
-        let Some(stack) = &self.stack else { return };
         let _ = FOUND.try_with(|found| {
             let Ok(mut found) = found.try_borrow_mut() else { return };
             let Some(best) = found.as_mut() else { return };
-            let earlier = best.as_ref().and_then(|b| b.stack.as_ref()).is_none_or(|b| stack.made < b.made);
-            if earlier {
+            let better = match (best.as_ref().map(|b| b.stack.as_ref()), &self.stack) {
+                (None, _) => true,
+                (Some(Some(best)), Some(stack)) => stack.made < best.made,
+                (Some(None), Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if better {
                 *best = Some(self.clone());
             }
         });

@@ -86,6 +86,7 @@ impl Resolver {
     }
 
     /// The facts of the running executable's build (for frames read from text).
+    #[cfg(feature = "anyhow")]
     pub(crate) fn main_facts(&mut self) -> std::rc::Rc<super::build_facts::BuildFacts> {
         self.symbolizer.facts(&Path::new("/proc/self/exe").into())
     }

@@ -14,7 +14,8 @@ pub fn first_in_project_frame(event: &Value) -> &Value {
 
 /// Asserts that an event starts where an error was made: its first in-project frame is
 /// in a function whose path ends with `method` (`load_order`, `orders::load_order`), at
-/// `line`.
+/// `line`, and the dashboard groups it there too (by its innermost exception's top
+/// in-project frame, see [`Grouping`](super::Grouping)).
 pub fn assert_origin(event: &Value, method: &str, line: u32) {
     let frame = first_in_project_frame(event);
     let name = frame["method"].as_str().unwrap_or_default();
@@ -25,4 +26,6 @@ pub fn assert_origin(event: &Value, method: &str, line: u32) {
         event["exceptions"][0]["stacktrace"]
     );
     assert_eq!(frame["lineNumber"], line, "{name}'s line: {frame:#}");
+    let file = frame["file"].as_str().unwrap_or_default();
+    super::assert_grouped_at(event, file, line);
 }
