@@ -177,10 +177,12 @@ async fn concurrent_requests_keep_their_own_context_and_quiet_ones_count_session
     let (a, b) = tokio::join!(server.get("/work/a"), server.get("/work/b"));
     assert_eq!((a, b), (reqwest::StatusCode::OK, reqwest::StatusCode::OK));
     let mut events = server.events().await;
-    events.sort_by_key(|e| e["user"]["id"].as_str().unwrap_or_default().to_owned());
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    // Ordered by what each handler reported, then each must carry its own request's user.
+    events.sort_by_key(|e| e["exceptions"][0]["message"].as_str().unwrap_or_default().to_owned());
     for (event, name) in events.iter().zip(["a", "b"]) {
         assert_eq!(event["exceptions"][0]["message"], format!("{name} failed"));
+        assert_eq!(event["user"]["id"], name, "the user set by this request, not the other's");
         assert_eq!(event["metaData"]["job"]["name"], name);
         assert_eq!(event["context"], "GET /work/{name}");
     }

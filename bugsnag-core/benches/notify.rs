@@ -23,6 +23,23 @@ fn deep(depth: u32, f: &dyn Fn()) {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+enum OrderErrorKind {
+    #[error("could not load the order")]
+    Storage(#[from] std::io::Error),
+}
+
+bugsnag_core::traced_error!(
+    /// A service's returned error: an origin and a cause.
+    struct OrderError(OrderErrorKind);
+);
+
+#[inline(never)]
+fn load_order() -> Result<(), OrderError> {
+    Err(std::io::Error::other("timed out"))?;
+    Ok(())
+}
+
 /// Calls timed between two flushes: few enough that the queue never fills, so every
 /// call measured does the whole caller-side work (a call that finds the queue full
 /// returns early and would flatter the figure).
@@ -45,8 +62,22 @@ fn notify(c: &mut Criterion) {
         }
         started.elapsed()
     };
-    let mut cases: Vec<(&str, Box<TimedBurst<'_>>)> =
-        vec![("notify: error 20 frames deep (caller side)", Box::new(burst))];
+    // A returned error as a service reports it: made (with its origin) 20 frames deep,
+    // reported with its cause; the origin search and both exceptions' stacks are timed.
+    let returned = deep_error();
+    let returned_burst = |burst: u64| {
+        let started = Instant::now();
+        for _ in 0..burst {
+            deep(20, &|| {
+                let _ = black_box(client.notify_with(&returned, options()));
+            });
+        }
+        started.elapsed()
+    };
+    let mut cases: Vec<(&str, Box<TimedBurst<'_>>)> = vec![
+        ("notify: error 20 frames deep (caller side)", Box::new(burst)),
+        ("notify: a returned traced_error! error with its cause (caller side)", Box::new(returned_burst)),
+    ];
     // The same calls inside an active, sampled OpenTelemetry span (each event then
     // carries its ids): what linking to traces adds.
     #[cfg(feature = "opentelemetry")]
@@ -76,6 +107,13 @@ fn notify(c: &mut Criterion) {
     let stats = client.stats();
     assert_eq!(stats.dropped(), 0, "every call measured must have done the whole work: {stats:?}");
     eprintln!("notify: {} events queued, {} delivered, none dropped", stats.queued, stats.delivered);
+}
+
+/// An `OrderError` made 20 frames deep.
+fn deep_error() -> OrderError {
+    let made = Mutex::new(None);
+    deep(20, &|| *made.lock().unwrap() = load_order().err());
+    made.into_inner().unwrap().expect("load_order fails")
 }
 
 /// What linking to traces adds to the caller's side of `notify`: reading the active span.

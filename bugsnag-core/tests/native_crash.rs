@@ -211,6 +211,7 @@ fn child() {
             match unsafe { libc::fork() } {
                 0 => write_to_a_bad_address(),
                 child => {
+                    println!("PIDS {} {child}", std::process::id());
                     let mut status = 0;
                     // SAFETY: waits for the child just forked.
                     unsafe { libc::waitpid(child, &mut status, 0) };
@@ -359,6 +360,22 @@ fn a_crash_on_a_thread_that_never_entered_a_scope_allocates_nothing() {
 
 #[test]
 fn a_forked_child_records_its_crash_under_its_own_pid() {
+    // The records' names, as the crashes left them: one under each process's own pid.
+    let dir = std::env::temp_dir().join(format!("bugsnag-native-fork-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let crashed = run_child("fork", &dir, None);
+    let stdout = String::from_utf8_lossy(&crashed.stdout);
+    let pids = stdout.lines().find_map(|l| l.split("PIDS ").nth(1)).unwrap_or_else(|| panic!("no pids: {stdout}"));
+    let mut pids: Vec<String> = pids.split(' ').map(str::to_owned).collect();
+    let mut named: Vec<String> = records(&dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().split('-').nth(1).unwrap().to_owned())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    pids.sort();
+    named.sort();
+    assert_eq!(named, pids, "each record is named after the process that crashed");
+
     let (events, _) = crash_and_replay_all("fork", libc::SIGSEGV, 2);
     for event in &events {
         assert_crash(event, "SIGSEGV", "invalid memory reference at 0x10", "write_to_a_bad_address");

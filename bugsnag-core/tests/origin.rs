@@ -58,12 +58,15 @@ fn handler(which: u8, line: &mut u32) -> Result<String, AppError> {
     }
 }
 
-fn collect(report: impl FnOnce(&Client)) -> Vec<Value> {
+/// The events `report` made arrive: exactly `expected` of them.
+fn collect(expected: usize, report: impl FnOnce(&Client)) -> Vec<Value> {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     report(&client);
     assert!(client.flush(WAIT), "delivery did not finish");
-    collector.events()
+    let events = collector.events();
+    assert_eq!(events.len(), expected, "{events:#?}");
+    events
 }
 
 /// Reports like an adapter does: from a function of its own, far from the failure.
@@ -75,7 +78,7 @@ fn report_returned(client: &Client, error: &AppError) -> Outcome {
 #[test]
 fn each_error_starts_at_the_line_that_failed() {
     let mut lines = [0; 3];
-    let events = collect(|client| {
+    let events = collect(3, |client| {
         for which in 0..3 {
             let err = handler(which, &mut lines[which as usize]).unwrap_err();
             assert_eq!(report_returned(client, &err), Outcome::Queued);
@@ -120,7 +123,7 @@ fn read_config(line: &mut u32) -> Result<String, Traced<std::io::Error>> {
 #[test]
 fn traced_wraps_any_error_and_reports_as_it() {
     let mut line = 0;
-    let events = collect(|client| {
+    let events = collect(1, |client| {
         let err = read_config(&mut line).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
         assert_eq!(report_traced(client, &err), Outcome::Queued);
@@ -142,20 +145,93 @@ fn start_up(line: &mut u32) -> Result<String, AppError> {
 }
 
 #[test]
-fn of_nested_origins_the_first_made_is_reported() {
+fn of_nested_origins_the_deepest_is_reported() {
     let mut line = 0;
-    let events = collect(|client| {
+    let events = collect(1, |client| {
         let err = start_up(&mut line).unwrap_err();
         assert!(matches!(err.kind(), AppErrorKind::Io(_)));
         let _ = report_returned(client, &err);
     });
+    assert_eq!(events.len(), 1, "{events:#?}");
     assert_origin(&events[0], "read_config", line);
+}
+
+/// Two origins one error's `Debug` shows, the later-made printed first: the first made is
+/// where it failed.
+#[derive(Debug)]
+struct TwoOrigins {
+    later: Origin,
+    earlier: Origin,
+}
+impl fmt::Display for TwoOrigins {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("two origins")
+    }
+}
+impl Error for TwoOrigins {}
+
+/// An error whose cause carries an origin made after its own: the cause is where it
+/// failed, whenever its origin was made.
+#[derive(Debug)]
+struct Outer {
+    origin: Origin,
+    cause: Inner,
+}
+#[derive(Debug)]
+struct Inner(Origin);
+impl fmt::Display for Outer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outer")
+    }
+}
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("inner")
+    }
+}
+impl Error for Outer {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+impl Error for Inner {}
+
+#[test]
+fn within_one_errors_debug_the_first_made_wins_and_along_the_chain_the_deepest() {
+    let mut lines = [0; 4];
+    let events = collect(2, |client| {
+        lines[0] = line!() + 1;
+        let earlier = Origin::capture();
+        lines[1] = line!() + 1;
+        let later = Origin::capture();
+        lines[2] = line!() + 1;
+        let outer = Origin::capture();
+        lines[3] = line!() + 1;
+        let inner = Origin::capture(); // made last, but the deepest along source()
+        let _ = report_two(client, &TwoOrigins { later, earlier });
+        let _ = report_outer(client, &Outer { origin: outer, cause: Inner(inner) });
+    });
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let by_message = |m: &str| events.iter().find(|e| e["exceptions"][0]["message"] == m).unwrap();
+    let this = "within_one_errors_debug_the_first_made_wins_and_along_the_chain_the_deepest";
+    assert_origin(by_message("two origins"), this, lines[0]);
+    assert_origin(by_message("outer"), this, lines[3]);
+}
+
+#[inline(never)]
+fn report_two(client: &Client, error: &TwoOrigins) -> Outcome {
+    client.notify(error)
+}
+
+#[inline(never)]
+fn report_outer(client: &Client, error: &Outer) -> Outcome {
+    client.notify(error)
 }
 
 #[test]
 fn an_error_made_on_one_thread_keeps_its_origin_on_another() {
     let mut line = 0;
-    let events = collect(|client| {
+    let events = collect(1, |client| {
         let (err, made_at) = std::thread::spawn(|| {
             let mut line = 0;
             (load_order(&mut line).unwrap_err(), line)
@@ -211,7 +287,7 @@ fn the_tracing_bridge_reports_a_recorded_errors_origin() {
 #[test]
 fn anyhow_errors_report_the_origin_inside_them() {
     let mut line = 0;
-    let events = collect(|client| {
+    let events = collect(1, |client| {
         let err = anyhow::Error::from(load_order(&mut line).unwrap_err()).context("while checking out");
         client.notify_anyhow(err);
     });
@@ -222,7 +298,7 @@ fn anyhow_errors_report_the_origin_inside_them() {
 #[test]
 fn an_origin_held_apart_is_given_with_options() {
     let mut line = 0;
-    let events = collect(|client| {
+    let events = collect(1, |client| {
         line = line!() + 1;
         let origin = Origin::capture();
         client.notify_message_with("reported later", Options::new().origin(&origin));
@@ -256,16 +332,23 @@ impl Error for Hostile {}
 
 #[test]
 fn a_hostile_debug_costs_a_bounded_search_and_the_stack_here() {
-    let events = collect(|client| {
-        let mut line = 0;
-        // An origin exists in this process, so errors are searched.
-        let _ = load_order(&mut line);
-        for panics in [false, true] {
-            assert_eq!(Origin::find(&Hostile { panics }).map(|o| o.location().line()), None);
-            assert_eq!(report_hostile(client, &Hostile { panics }), Outcome::Queued);
-        }
+    // On a thread of its own: a search without a bound would never end, and must fail
+    // the test rather than hang it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let events = collect(2, |client| {
+            let mut line = 0;
+            // An origin exists in this process, so errors are searched.
+            let _ = load_order(&mut line);
+            for panics in [false, true] {
+                assert_eq!(Origin::find(&Hostile { panics }).map(|o| o.location().line()), None);
+                assert_eq!(report_hostile(client, &Hostile { panics }), Outcome::Queued);
+            }
+        });
+        let _ = done.send(events);
     });
-    assert_eq!(events.len(), 2);
+    let events = finished.recv_timeout(Duration::from_secs(120)).expect("the search of an endless Debug ended");
+    assert_eq!(events.len(), 2, "{events:#?}");
     for event in &events {
         assert!(first_in_project_frame(event)["method"].as_str().unwrap().ends_with("report_hostile"));
     }
@@ -314,7 +397,7 @@ fn deployed_from_root_each_error_groups_at_the_line_that_failed() {
 fn boxed_errors_keep_their_origin_and_their_name() {
     type BoxError = Box<dyn Error + Send + Sync>;
     let mut line = 0;
-    let events = collect(|client| {
+    let events = collect(4, |client| {
         let _ = report_returned(client, &load_order(&mut line).unwrap_err());
         let boxed: BoxError = Box::new(load_order(&mut line).unwrap_err());
         let _ = report_boxed(client, &*boxed);
@@ -385,7 +468,7 @@ fn start_up_traced(line: &mut u32) -> Result<String, AppError> {
 #[test]
 fn map_err_and_a_traced_helper_keep_the_line_that_failed() {
     let (mut map_err, mut traced) = (0, 0);
-    let events = collect(|client| {
+    let events = collect(2, |client| {
         let _ = report_returned(client, &load_with_map_err(&mut map_err).unwrap_err());
         let _ = report_returned(client, &start_up_traced(&mut traced).unwrap_err());
     });

@@ -211,6 +211,24 @@ proptest! {
     }
 }
 
+/// Whether `value` is a well-formed W3C `traceparent` of version 00 (lower-case hex, ids
+/// not all zeros): `Some(sampled)`, else `None`.
+fn well_formed_v00(value: &str) -> Option<bool> {
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let parts: Vec<&str> = value.split('-').collect();
+    let [version, trace, span, flags] = parts.as_slice() else { return None };
+    let ok = *version == "00"
+        && trace.len() == 32
+        && span.len() == 16
+        && flags.len() == 2
+        && hex(trace)
+        && hex(span)
+        && hex(flags)
+        && trace.bytes().any(|b| b != b'0')
+        && span.bytes().any(|b| b != b'0');
+    ok.then(|| u8::from_str_radix(flags, 16).unwrap() & 1 == 1)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -224,10 +242,16 @@ proptest! {
             "00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]",
         ]
     ) {
-        if let Some(link) = bugsnag_core::Correlation::from_traceparent(&value) {
+        let read = bugsnag_core::Correlation::from_traceparent(&value);
+        if let Some(link) = &read {
             prop_assert_eq!(&value[3..35], link.trace_id());
             prop_assert_eq!(&value[36..52], link.span_id());
             prop_assert!(u8::from_str_radix(&value[53..55], 16).unwrap() & 1 == 1, "sampled");
+        }
+        // A well-formed version-00 value links exactly when it is sampled: a reader that
+        // refused everything would fail here.
+        if let Some(sampled) = well_formed_v00(&value) {
+            prop_assert_eq!(read.is_some(), sampled, "{}", value);
         }
     }
 }

@@ -57,7 +57,9 @@ fn add_metadata_tab_merges_and_call_options_win() {
         );
     });
     assert!(client.flush(Duration::from_secs(10)));
-    let event = &collector.events()[0];
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
     assert_eq!(event["metaData"]["account"], json!({"name": "ACME Inc.", "premium": true, "seats": 3}));
     assert_eq!(event["context"], "sign_up");
     assert!(Scope::current().context().is_none(), "run_sync restores the thread's scope");

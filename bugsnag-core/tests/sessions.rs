@@ -34,6 +34,7 @@ fn sessions_are_counted_per_minute_and_events_carry_their_session() {
     assert!(counts.len() <= 2 && counts[0]["startedAt"].as_str().unwrap().ends_with(":00Z"), "{counts:#?}");
 
     let events = collector.events();
+    assert_eq!(events.len(), 3, "{events:#?}");
     let mut by_message: Vec<_> =
         events.iter().map(|e| (e["exceptions"][0]["message"].as_str().unwrap(), &e["session"])).collect();
     by_message.sort_by_key(|(m, _)| *m);
@@ -85,6 +86,7 @@ fn breadcrumbs_arrive_oldest_first_redacted_and_bounded() {
     });
     assert!(client.flush(WAIT));
     let events = collector.events();
+    assert_eq!(events.len(), 2, "{events:#?}");
     let second = events.iter().find(|e| e["exceptions"][0]["message"] == "second").unwrap();
     let crumbs = second["breadcrumbs"].as_array().unwrap();
     let names: Vec<&str> = crumbs.iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -99,7 +101,9 @@ fn breadcrumbs_arrive_oldest_first_redacted_and_bounded() {
     // Outside the scope only the client's own breadcrumbs are seen.
     client.notify_message("outside");
     assert!(client.flush(WAIT));
-    let outside = collector.events().into_iter().find(|e| e["exceptions"][0]["message"] == "outside").unwrap();
+    let events = collector.events();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let outside = events.into_iter().find(|e| e["exceptions"][0]["message"] == "outside").unwrap();
     assert_eq!(outside["breadcrumbs"][0]["name"], "process started");
 }
 
@@ -119,6 +123,7 @@ fn feature_flags_merge_client_and_scope_and_can_be_cleared() {
     client.notify_message("no flags");
     assert!(client.flush(WAIT));
     let events = collector.events();
+    assert_eq!(events.len(), 2, "{events:#?}");
     let flagged = events.iter().find(|e| e["exceptions"][0]["message"] == "flags").unwrap();
     assert_eq!(
         flagged["featureFlags"],

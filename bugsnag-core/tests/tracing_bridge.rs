@@ -12,14 +12,21 @@ use tracing_subscriber::prelude::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Runs `f` with the layer as this thread's subscriber; returns the events received.
-fn with_layer(layer: impl FnOnce(Client) -> BugsnagTracingLayer, f: impl FnOnce(&Client)) -> Vec<Value> {
+/// Runs `f` with the layer as this thread's subscriber; returns the events received,
+/// exactly `expected` of them.
+fn with_layer(
+    expected: usize,
+    layer: impl FnOnce(Client) -> BugsnagTracingLayer,
+    f: impl FnOnce(&Client),
+) -> Vec<Value> {
     let collector = Collector::start();
     let client = Client::new(collector.configuration());
     let subscriber = tracing_subscriber::registry().with(layer(client.clone()));
     tracing::subscriber::with_default(subscriber, || f(&client));
     assert!(client.flush(WAIT));
-    collector.events()
+    let events = collector.events();
+    assert_eq!(events.len(), expected, "{events:#?}");
+    events
 }
 
 #[inline(never)]
@@ -31,7 +38,7 @@ fn charge_card() {
 
 #[test]
 fn an_error_event_is_reported_with_its_fields_and_earlier_events_as_breadcrumbs() {
-    let events = with_layer(BugsnagTracingLayer::with_client, |client| {
+    let events = with_layer(2, BugsnagTracingLayer::with_client, |client| {
         charge_card();
         client.notify_message_with("afterwards", Default::default());
     });
@@ -75,7 +82,7 @@ impl Error for PaymentError {
 
 #[test]
 fn an_error_field_becomes_the_exception_chain() {
-    let events = with_layer(BugsnagTracingLayer::with_client, |_| {
+    let events = with_layer(1, BugsnagTracingLayer::with_client, |_| {
         let err = PaymentError(std::io::Error::other("card declined"));
         tracing::error!(error = &err as &dyn Error, "failed");
     });
@@ -89,6 +96,7 @@ fn an_error_field_becomes_the_exception_chain() {
 #[test]
 fn levels_extra_fields_and_span_context_are_configurable() {
     let events = with_layer(
+        1,
         |client| {
             BugsnagTracingLayer::with_client(client)
                 .report_level(tracing::Level::WARN)
@@ -113,7 +121,7 @@ fn levels_extra_fields_and_span_context_are_configurable() {
 
 #[test]
 fn a_scope_context_wins_over_the_span_path() {
-    let events = with_layer(BugsnagTracingLayer::with_client, |_| {
+    let events = with_layer(1, BugsnagTracingLayer::with_client, |_| {
         let scope = Scope::new();
         scope.set_context("GET /orders/{id}");
         scope.run_sync(|| {
@@ -127,16 +135,44 @@ fn a_scope_context_wins_over_the_span_path() {
 
 #[test]
 fn the_notifiers_own_events_are_never_reported() {
+    let collector = Collector::start();
+    let client = Client::new(collector.configuration());
+    // Beside the bridge, a plain log of everything, to show the notifier's warning was
+    // emitted through this very subscriber.
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = shown.clone();
+    let log = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(move || Sink(sink.clone()))
+        .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     // WARN is reported here, so the notifier's own warning could be, if it were not its own.
-    let layer = |client| BugsnagTracingLayer::with_client(client).report_level(tracing::Level::WARN);
-    let events = with_layer(layer, |_| {
+    let bridge = BugsnagTracingLayer::with_client(client.clone()).report_level(tracing::Level::WARN);
+    let subscriber = tracing_subscriber::registry().with(bridge).with(log);
+    tracing::subscriber::with_default(subscriber, || {
         tracing::error!(target: "bugsnag_core", "delivery failed");
         // A client with a malformed key logs a warning of its own, at its own target.
         let _ = Client::new(bugsnag_core::Configuration::default().api_key("bad"));
         tracing::warn!("the application's own warning");
     });
+    assert!(client.flush(WAIT));
+    let shown = String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let own: Vec<&str> = shown.lines().filter(|l| l.contains("bugsnag_core") && l.contains("API key")).collect();
+    assert_eq!(own.len(), 1, "the notifier warned about the key, through this subscriber: {shown}");
+    let events = collector.events();
     assert_eq!(events.len(), 1, "only the application's warning: {events:#?}");
     assert_eq!(events[0]["exceptions"][0]["message"], "the application's own warning");
+}
+
+/// A writer into shared memory.
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 const CHILD: &str = "BUGSNAG_TRACING_CHILD";

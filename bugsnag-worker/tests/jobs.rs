@@ -94,7 +94,9 @@ fn blocking_jobs_and_notify_inside_them_carry_the_job() {
     });
     assert_eq!(ok.unwrap(), 42);
     assert!(client.flush(WAIT));
-    let event = &collector.events()[0];
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
     assert_eq!(event["context"], "rebuild_index");
     assert_eq!(event["unhandled"], false);
     assert_eq!(event["metaData"]["job"]["id"], "j-1");

@@ -246,9 +246,15 @@ pub(crate) const TRACED_PATH: &str = concat!(module_path!(), "::Traced<");
 /// say) plus the [`Origin`] where it was made. Every `?` that converts into it (from
 /// anything `Kind` converts from) captures the origin; nothing changes at call sites.
 ///
-/// The type gets `From<T>` for every `T: Into<Kind>`, `Debug` (showing the origin, which
-/// is how reporters find it), `Display` and `Error` (those of `Kind`), and `kind()`,
-/// `into_kind()` and `origin()`. `Kind` must implement `std::error::Error`.
+/// The type gets `From<T>` for every `T: Into<Kind>`, `From<Traced<T>>` for the same `T`
+/// (keeping the `Traced`'s own origin, made deeper), `Debug` (the origin first, which is
+/// how reporters find it; it also shows them the type's chain where only `Debug` is
+/// known, as for actix-web's `ResponseError`), `Display` and `Error` (those of `Kind`),
+/// and `kind()`, `into_kind()` and `origin()`. `Kind` must implement
+/// `std::error::Error` and be a type of your crate (the `From<Traced<T>>` conversion
+/// needs it; for another crate's error, return [`Traced<E>`] instead). Reports name the
+/// error as its kind: `my_app::AppErrorKind::Storage` for an enum (its variant keeps two
+/// failures at one line apart on the dashboard).
 ///
 /// ```
 /// #[derive(Debug, thiserror::Error)]

@@ -356,12 +356,18 @@ mod tests {
         let dead = format!("{}.{}.1", pid_namespace().unwrap_or(0), u32::MAX - 1);
         fs::rename(&held.0, dir.join(name.replace(owner(), &dead))).unwrap();
         let claimed = outbox.claim_all();
-        if pid_namespace().is_some() {
-            assert_eq!(bodies(&claimed), [r#"{"n":7}"#]);
-            let again = claimed.into_iter().next().unwrap();
-            outbox.release(again.held).unwrap();
-            assert_eq!(bodies(&outbox.claim_all()), [r#"{"n":7}"#], "a released payload is pending again");
+        // Where a pid namespace can be read (Linux always), a dead owner's claim is taken.
+        let readable = pid_namespace().is_some();
+        assert!(readable || !cfg!(target_os = "linux"), "Linux has /proc/self/ns/pid");
+        if !readable {
+            eprintln!("SKIPPED: no pid namespace on this platform, a claim's owner cannot be told dead");
+            fs::remove_dir_all(dir).unwrap();
+            return;
         }
+        assert_eq!(bodies(&claimed), [r#"{"n":7}"#]);
+        let again = claimed.into_iter().next().unwrap();
+        outbox.release(again.held).unwrap();
+        assert_eq!(bodies(&outbox.claim_all()), [r#"{"n":7}"#], "a released payload is pending again");
         fs::remove_dir_all(dir).unwrap();
     }
 }
