@@ -159,6 +159,7 @@ fn of_nested_origins_the_deepest_is_reported() {
 /// Two origins one error's `Debug` shows, the later-made printed first: the first made is
 /// where it failed.
 #[derive(Debug)]
+#[allow(dead_code)] // read through Debug, as reporters read them
 struct TwoOrigins {
     later: Origin,
     earlier: Origin,
@@ -173,11 +174,13 @@ impl Error for TwoOrigins {}
 /// An error whose cause carries an origin made after its own: the cause is where it
 /// failed, whenever its origin was made.
 #[derive(Debug)]
+#[allow(dead_code)] // read through Debug, as reporters read them
 struct Outer {
     origin: Origin,
     cause: Inner,
 }
 #[derive(Debug)]
+#[allow(dead_code)] // read through Debug, as reporters read them
 struct Inner(Origin);
 impl fmt::Display for Outer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
