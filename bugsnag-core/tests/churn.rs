@@ -30,6 +30,10 @@ fn voluntary_switches() -> u64 {
         .expect("/proc/thread-self/status has the count")
 }
 
+/// What one reporting thread saw: each report's message and outcome, and how many of its
+/// calls gave up the CPU.
+type ThreadResult = (Vec<(String, Outcome)>, usize);
+
 /// `VmHWM` (peak resident memory) of this process, in MiB.
 fn peak_rss_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -103,7 +107,7 @@ fn reports_reach_the_client_of_the_moment_while_clients_come_and_go() {
             })
         })
         .collect();
-    let (mut slowest, results): (Vec<Duration>, Vec<(Vec<(String, Outcome)>, usize)>) =
+    let (mut slowest, results): (Vec<Duration>, Vec<ThreadResult>) =
         reporters.into_iter().map(|r| r.join().unwrap()).unzip();
     let waited: usize = results.iter().map(|(_, waited)| waited).sum();
     let outcomes: Vec<(String, Outcome)> = results.into_iter().flat_map(|(outcomes, _)| outcomes).collect();
