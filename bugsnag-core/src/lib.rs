@@ -115,7 +115,12 @@ pub use stacktrace::{Stackframe, Stacktrace};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::capture::error_chain::note_error;
-    pub use crate::capture::error_class::note_class;
+    pub use crate::capture::error_class::note_kind;
+
+    /// Notes `origin` as its holder's own, before the holder writes anything.
+    pub fn note_origin(origin: &crate::Origin) {
+        origin.note_own();
+    }
 }
 
 /// Your crate's version (`CARGO_PKG_VERSION`), for `app_version`: expands in your crate,

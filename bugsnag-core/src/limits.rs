@@ -107,21 +107,22 @@ pub(crate) fn display(value: &dyn fmt::Display) -> String {
 }
 
 /// Formats a value's alternate `Debug` output into nothing, for what the formatting
-/// itself does (an `Origin` notes itself), stopping after [`MAX_SCAN`] bytes or at a field
+/// itself does (an `Origin` notes itself), stopping after [`MAX_SCAN`] bytes, at a field
 /// named `backtrace` (formatting a `std::backtrace::Backtrace` resolves its symbols, on
-/// the caller's thread); user code's failures and panics end it quietly.
-pub(crate) fn scan_debug(value: &dyn fmt::Debug) {
-    struct Nowhere(usize);
-    impl Write for Nowhere {
+/// the caller's thread), or at the first write `stop` asks to (it is asked before each);
+/// user code's failures and panics end it quietly.
+pub(crate) fn scan_debug(value: &dyn fmt::Debug, stop: &mut dyn FnMut() -> bool) {
+    struct Nowhere<'a>(usize, &'a mut dyn FnMut() -> bool);
+    impl Write for Nowhere<'_> {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             self.0 += s.len();
-            if self.0 > MAX_SCAN || s == "backtrace" {
+            if self.0 > MAX_SCAN || s == "backtrace" || (self.1)() {
                 return Err(fmt::Error);
             }
             Ok(())
         }
     }
-    let _ = guarded(|| write!(Nowhere(0), "{value:#?}"));
+    let _ = guarded(|| write!(Nowhere(0, stop), "{value:#?}"));
 }
 
 /// Runs user code that may panic, quietly; `None` if it did.

@@ -87,7 +87,10 @@ pub(crate) fn exceptions<E: Error + ?Sized + 'static>(
 /// that has no `source()` (actix-web's `ResponseError`).
 pub(crate) fn read_in_debug(value: &dyn fmt::Debug) -> Option<Vec<Link>> {
     let outer = SHOWN.try_with(|shown| shown.replace(Some(None))).ok()?;
-    limits::scan_debug(value);
+    // Done once an error showed its chain.
+    let mut shown =
+        || SHOWN.try_with(|shown| shown.try_borrow().is_ok_and(|s| matches!(*s, Some(Some(_))))).unwrap_or(true);
+    limits::scan_debug(value, &mut shown);
     SHOWN.try_with(|shown| shown.replace(outer)).ok().flatten().flatten()
 }
 
@@ -118,11 +121,12 @@ pub fn note_error(error: &(dyn Error + 'static)) {
 /// Exceptions from a chain read earlier; the first has `first` as its stack.
 pub(crate) fn into_exceptions(links: Vec<Link>, first: Stacktrace) -> Vec<Exception> {
     let mut out: Vec<Exception> = Vec::with_capacity(links.len());
+    let mut first = Some(first);
     for link in links {
-        let stacktrace = match (out.first(), link.origin.as_ref().and_then(Origin::stacktrace)) {
-            (None, _) => first.clone(),
-            (Some(_), Some(origin)) => origin,
-            (Some(outermost), None) => outermost.stacktrace.clone(),
+        let stacktrace = match (first.take(), link.origin.as_ref().and_then(Origin::stacktrace)) {
+            (Some(first), _) => first,
+            (None, Some(origin)) => origin,
+            (None, None) => out[0].stacktrace.clone(),
         };
         out.push(Exception { error_class: link.class, message: link.message, stacktrace });
     }
@@ -154,14 +158,19 @@ impl ChainOrigins {
         if !super::origin::ANY_MADE.load(std::sync::atomic::Ordering::Relaxed) {
             return Self::default();
         }
-        let mut found = vec![Origin::in_debug(&error)];
+        // A standard type (other than `io::Error`, which may wrap anything) holds none.
+        let leaf = super::error_class::class_of::<E>().is_some_and(|c| c != "std::io::Error" && c.starts_with("std::"));
+        let mut found = vec![if leaf { None } else { Origin::in_debug(&error) }];
         // User code: `source()` may panic (then the chain ends there).
         let mut cause = limits::guarded(|| error.source()).flatten();
         while let Some(err) = cause {
             if found.len() >= MAX_CHAIN {
                 break;
             }
-            found.push(Origin::in_debug(&err));
+            found.push(match super::error_class::holder(err) {
+                Some(holder) => Origin::in_debug(&holder),
+                None => None,
+            });
             cause = limits::guarded(|| err.source()).flatten();
         }
         Self(found)

@@ -24,6 +24,9 @@ use crate::limits;
 
 /// The errorClass when nothing better can be read (a message, say).
 pub(crate) const FALLBACK_CLASS: &str = "Error";
+/// Leading words of the `Debug` shapes `DebugHead::class` reads further than the word:
+/// `std::io::Error`'s and anyhow's context layer's.
+const SHAPED: &[&str] = &["Os", "Custom", "Kind", "Error"];
 /// Bytes of `Debug` output read to name an error: its type (or variant) comes first.
 /// Alternate: anyhow's plain `Debug` resolves its backtrace before writing anything (an
 /// anyhow error in a box), its alternate one writes the error alone.
@@ -35,6 +38,9 @@ thread_local! {
     /// While an error is named from its `Debug`: whether a [`Traced`](super::Traced) or a
     /// [`traced_error!`](crate::traced_error) type may still note itself, and what it noted.
     static NOTED_CLASS: RefCell<Noting> = const { RefCell::new(Noting::Off) };
+    /// What [`note_kind`] named, by kind type and variant.
+    static KNOWN: RefCell<std::collections::HashMap<(std::any::TypeId, u64), String>> =
+        RefCell::new(std::collections::HashMap::new());
 }
 
 macro_rules! public_paths {
@@ -77,6 +83,16 @@ public_paths! {
     reqwest::Error => "reqwest::Error",
 }
 
+/// What of `err` may hold an origin, to search: nothing for a standard type, which holds
+/// none (saving the search of its `Debug`), the error an `io::Error` wraps, if any, else
+/// `err` itself.
+pub(crate) fn holder<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a (dyn Error + 'static)> {
+    if let Some(io) = err.downcast_ref::<std::io::Error>() {
+        return io.get_ref().map(|inner| inner as &(dyn Error + 'static));
+    }
+    downcast_path(err).is_none().then_some(err)
+}
+
 /// The errorClass of a statically known error type, `None` for `dyn Error`: its public
 /// path; a [`Traced<E>`](super::Traced) is named as `E`. What the per-error budget keys
 /// on before the value is read.
@@ -101,17 +117,25 @@ pub fn class_of_typed(error: &dyn fmt::Debug, type_name: &'static str) -> String
 /// The errorClass of `error`, whose type is `static_name` when known (see
 /// [`class_of`]), else read from its `Debug` output.
 pub(crate) fn class_of_value<E: fmt::Debug + ?Sized>(error: &E, static_name: Option<&str>) -> String {
+    named(error, static_name).0
+}
+
+/// [`class_of_value`], and whether the name follows from the value's type and variant
+/// alone (nothing inside it noted a class), so that it can be remembered for them.
+fn named<E: fmt::Debug + ?Sized>(error: &E, static_name: Option<&str>) -> (String, bool) {
+    if let Some(path) = static_name.filter(|path| is_public_path(path)) {
+        return (path.to_owned(), true);
+    }
     let head = DebugHead::of(&error);
     if let Some(noted) = head.noted {
-        return noted;
+        return (noted, false);
     }
     match static_name {
-        Some(path) if is_public_path(path) => path.to_owned(),
         Some(path) => match head.variant_of(path) {
-            Some(variant) => format!("{path}::{variant}"),
-            None => path.to_owned(),
+            Some(variant) => (format!("{path}::{variant}"), true),
+            None => (path.to_owned(), true),
         },
-        None => head.class().unwrap_or_else(|| FALLBACK_CLASS.to_owned()),
+        None => (head.class().unwrap_or_else(|| FALLBACK_CLASS.to_owned()), false),
     }
 }
 
@@ -175,14 +199,48 @@ enum Noting {
 /// `kind` (what a [`Traced`] or a [`traced_error!`](crate::traced_error) type wraps): only
 /// before anything of it was written, so a wrapper holding a traced error as a field is
 /// not named after it.
+pub(crate) fn note_class<K: fmt::Debug + ?Sized>(kind: &K) {
+    if is_open() {
+        // Named in a naming of its own; this one closes meanwhile.
+        noted(class_of_value(kind, class_of::<K>()));
+    }
+}
+
+/// [`note_class`] for a kind whose type is known: its name is remembered by type and
+/// variant (per thread, a few hundred), so that errors of a kind reported again are not
+/// formatted again to be named.
 #[doc(hidden)]
-pub fn note_class<K: fmt::Debug + ?Sized>(kind: &K) {
-    let open = NOTED_CLASS.try_with(|state| state.try_borrow().is_ok_and(|s| *s == Noting::Open));
-    if open != Ok(true) {
+pub fn note_kind<K: fmt::Debug + 'static>(kind: &K) {
+    use std::hash::{Hash, Hasher};
+    const REMEMBERED: usize = 256;
+    if !is_open() {
         return;
     }
-    // Named in a naming of its own; this one closes meanwhile.
-    let class = class_of_value(kind, class_of::<K>());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::mem::discriminant(kind).hash(&mut hasher);
+    let key = (std::any::TypeId::of::<K>(), hasher.finish());
+    let known = KNOWN.try_with(|known| known.borrow().get(&key).cloned()).ok().flatten();
+    let class = known.unwrap_or_else(|| {
+        let (class, by_type) = named(kind, class_of::<K>());
+        if by_type {
+            let _ = KNOWN.try_with(|known| {
+                let mut known = known.borrow_mut();
+                if known.len() >= REMEMBERED {
+                    known.clear();
+                }
+                known.insert(key, class.clone());
+            });
+        }
+        class
+    });
+    noted(class);
+}
+
+fn is_open() -> bool {
+    NOTED_CLASS.try_with(|state| state.try_borrow().is_ok_and(|s| *s == Noting::Open)) == Ok(true)
+}
+
+fn noted(class: String) {
     let _ = NOTED_CLASS.try_with(|state| {
         if let Ok(mut state) = state.try_borrow_mut() {
             *state = Noting::Noted(class);
@@ -198,7 +256,10 @@ struct DebugHead {
 }
 
 impl DebugHead {
-    /// Formats the first [`MAX_HEAD`] bytes of `value`'s alternate `Debug`, then stops it.
+    /// Formats the head of `value`'s alternate `Debug`, and stops it as soon as what
+    /// names the value is known: a class a traced value noted, or the leading word and
+    /// what follows it (up to [`MAX_HEAD`] bytes for the words of std's and anyhow's
+    /// shapes). What follows is often costly to format (a whole cause chain).
     fn of(value: &dyn fmt::Debug) -> Self {
         struct Head(String);
         impl fmt::Write for Head {
@@ -206,20 +267,31 @@ impl DebugHead {
                 if s.is_empty() {
                     return Ok(());
                 }
-                let _ = NOTED_CLASS.try_with(|state| {
-                    if let Ok(mut state) = state.try_borrow_mut() {
-                        if *state == Noting::Open {
-                            *state = Noting::Closed;
-                        }
+                let noted = NOTED_CLASS.try_with(|state| {
+                    let Ok(mut state) = state.try_borrow_mut() else { return false };
+                    if *state == Noting::Open {
+                        *state = Noting::Closed;
                     }
+                    matches!(*state, Noting::Noted(_))
                 });
+                if noted == Ok(true) {
+                    return Err(fmt::Error);
+                }
                 let room = MAX_HEAD - self.0.len();
                 let cut = (0..=room.min(s.len())).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
                 self.0.push_str(&s[..cut]);
-                if cut < s.len() {
+                if cut < s.len() || self.named() {
                     return Err(fmt::Error);
                 }
                 Ok(())
+            }
+        }
+        impl Head {
+            /// Whether the text holds the leading word and the character after it, and
+            /// the word is none whose shape needs reading further.
+            fn named(&self) -> bool {
+                let end = self.0.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'));
+                end.is_some_and(|end| !SHAPED.contains(&&self.0[..end]))
             }
         }
         let outer = NOTED_CLASS.try_with(|state| state.replace(Noting::Open)).unwrap_or(Noting::Off);

@@ -32,7 +32,20 @@ pub(crate) static ANY_MADE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// While an error's `Debug` is searched: the origin made first among those seen.
-    static FOUND: RefCell<Option<Option<Origin>>> = const { RefCell::new(None) };
+    static FOUND: RefCell<Option<Search>> = const { RefCell::new(None) };
+}
+
+/// One search of a value's `Debug` output for origins.
+#[derive(Default)]
+struct Search {
+    /// The best origin seen so far.
+    best: Option<Origin>,
+    /// Whether anything was written yet.
+    written: bool,
+    /// Whether `best` is the value's own: noted before anything of it was written, as a
+    /// [`Traced`] or a [`traced_error!`](crate::traced_error) type notes its origin. What
+    /// follows is the value's contents, whose errors the chain's later links search.
+    own: bool,
 }
 
 /// Turns stack capture on (a client able to send exists).
@@ -109,9 +122,18 @@ impl Origin {
             return None;
         }
         // Saved and put back: a `Debug` impl may report an error of its own.
-        let outer = FOUND.try_with(|found| found.replace(Some(None))).ok()?;
-        limits::scan_debug(value);
-        FOUND.try_with(|found| found.replace(outer)).ok().flatten().flatten()
+        let outer = FOUND.try_with(|found| found.replace(Some(Search::default()))).ok()?;
+        let mut stop = || {
+            let own = FOUND.try_with(|found| {
+                let Ok(mut found) = found.try_borrow_mut() else { return false };
+                let Some(search) = found.as_mut() else { return false };
+                search.written = true;
+                search.own
+            });
+            own.unwrap_or(true)
+        };
+        limits::scan_debug(value, &mut stop);
+        FOUND.try_with(|found| found.replace(outer)).ok().flatten().and_then(|search| search.best)
     }
 
     /// The stack, for the event (`None` when it was made while no client could send).
@@ -125,12 +147,29 @@ impl Origin {
         is_program_location(self.location)
     }
 
-    /// Offers this origin to the search going on in this thread, if any: the first made
-    /// wins, and one with a stack wins over one made before stacks were captured.
+    /// Offers this origin to the search going on in this thread, before its holder writes
+    /// anything: it is then the holder's own (what [`traced_error!`](crate::traced_error)
+    /// types do).
+    pub(crate) fn note_own(&self) {
+        self.note();
+    }
+
+    /// Offers this origin to the search going on in this thread, if any: the value's own
+    /// (noted before anything was written) ends the search; else the first made wins, and
+    /// one with a stack wins over one made before stacks were captured.
     fn note(&self) {
         let _ = FOUND.try_with(|found| {
             let Ok(mut found) = found.try_borrow_mut() else { return };
-            let Some(best) = found.as_mut() else { return };
+            let Some(search) = found.as_mut() else { return };
+            if search.own {
+                return;
+            }
+            if !search.written && search.best.is_none() {
+                search.own = true;
+                search.best = Some(self.clone());
+                return;
+            }
+            let best = &mut search.best;
             let better = match (best.as_ref().map(|b| b.stack.as_ref()), &self.stack) {
                 (None, _) => true,
                 (Some(Some(best)), Some(stack)) => stack.made < best.made,
@@ -323,7 +362,8 @@ macro_rules! traced_error {
         /// The origin first, so that a long kind cannot push it past what a search reads.
         impl ::std::fmt::Debug for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                $crate::__private::note_class(&self.kind);
+                $crate::__private::note_origin(&self.origin);
+                $crate::__private::note_kind(&self.kind);
                 $crate::__private::note_error(self);
                 f.debug_struct(::std::stringify!($name)).field("origin", &self.origin).field("kind", &self.kind).finish()
             }
