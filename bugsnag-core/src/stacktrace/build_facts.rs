@@ -2,22 +2,26 @@
 //!
 //! A service rarely runs from its source tree (systemd starts it in `/`, a container runs
 //! a binary built in another stage, a binary is copied to `/usr/local/bin`), so the
-//! working directory says nothing. The debug information does: cargo gives rustc the
-//! sources of the workspace's own crates relative to the workspace root (its working
-//! directory, recorded as each unit's `DW_AT_comp_dir`), and every other source by an
-//! absolute path (the registry, git checkouts, vendored crates, generated code) or under
-//! `/rustc/` (the standard library). So the workspace root is the compilation directory
-//! of the units whose line tables name relative directories, and a frame is the
-//! workspace's when its file lies under that root but under none of the absolute
-//! directories those tables name (a vendored crate inside the workspace, `target/`).
-//! That holds wherever the binary runs, with `--remap-path-prefix` (both sides are
-//! remapped alike) and with split debug information (line tables stay in the binary).
+//! working directory says nothing. The debug information does: cargo gives rustc the root
+//! file of each of the workspace's own crates relative to the workspace root (its
+//! working directory), and every other crate's by an absolute path (the registry, git
+//! checkouts, vendored crates) or under `/rustc/` (the standard library). rustc records
+//! that path as each compilation unit's name (`DW_AT_name`) and the working directory as
+//! its `DW_AT_comp_dir`. So the workspace root is the compilation directory of the units
+//! named relatively (one, unless crates were built with different remappings), and a
+//! frame is the workspace's when its file lies under a root but under none of the
+//! absolute directories the line tables name there (a vendored crate inside the
+//! workspace, generated code in `target/`). That holds wherever the binary runs, and with
+//! `--remap-path-prefix` (names and directories are remapped alike). Split debug
+//! information leaves units nameless in the binary (the names are in the `.dwo` files):
+//! then every compilation directory outside the registry, git checkouts and the standard
+//! library is a root.
 //!
 //! Without debug information (a binary stripped to its symbols), the crate of the
 //! program's `main`, read from the symbol table, is the workspace's.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -31,10 +35,10 @@ const NOT_MAIN: &[&str] = &["std", "core", "alloc", "test", "proc_macro"];
 /// What one object file's build says about its frames.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct BuildFacts {
-    /// The workspace root it was built in (as recorded, remapped or not); `None` without
-    /// debug information.
-    root: Option<PathBuf>,
-    /// Absolute source directories under `root` that are not the workspace's own.
+    /// The workspace roots it was built in (as recorded, remapped or not), longest first;
+    /// none without debug information.
+    roots: Vec<PathBuf>,
+    /// Absolute source directories under a root that are not the workspace's own.
     foreign: Vec<PathBuf>,
     /// The crate of the program's `main`, from the symbol table.
     pub(crate) main_crate: Option<String>,
@@ -46,8 +50,8 @@ impl BuildFacts {
     pub(crate) fn read(path: &Path, debug_file: &Path) -> Self {
         let mut facts = Self::default();
         if let Ok(data) = Mapped::open(debug_file) {
-            if let Some((root, foreign)) = workspace(&data) {
-                facts.root = Some(root);
+            if let Some((roots, foreign)) = workspace(&data) {
+                facts.roots = roots;
                 facts.foreign = foreign;
             }
         }
@@ -60,25 +64,23 @@ impl BuildFacts {
 
     /// `file` relative to the workspace root, when it is a source of the workspace's own.
     pub(crate) fn workspace_file(&self, file: &Path) -> Option<PathBuf> {
-        let root = self.root.as_deref()?;
-        if file.starts_with("/rustc/") {
+        if file.starts_with("/rustc/") || self.foreign.iter().any(|dir| file.starts_with(dir)) {
             return None;
         }
-        // A root remapped to nothing leaves the workspace's paths relative.
-        let relative = if root.as_os_str().is_empty() {
-            file.is_relative().then_some(file)?
-        } else {
-            file.strip_prefix(root).ok()?
-        };
-        if self.foreign.iter().any(|dir| file.starts_with(dir)) {
-            return None;
-        }
+        let relative = self.roots.iter().find_map(|root| {
+            // A root remapped to nothing leaves the workspace's paths relative.
+            if root.as_os_str().is_empty() {
+                file.is_relative().then_some(file)
+            } else {
+                file.strip_prefix(root).ok()
+            }
+        })?;
         Some(relative.to_path_buf())
     }
 }
 
-/// The workspace root and the foreign directories under it, from the line tables.
-fn workspace(data: &[u8]) -> Option<(PathBuf, Vec<PathBuf>)> {
+/// The workspace roots and the foreign directories under them, from the line tables.
+fn workspace(data: &[u8]) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
     let object = object::File::parse(data).ok()?;
     let endian = if object.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, ()> {
@@ -89,7 +91,7 @@ fn workspace(data: &[u8]) -> Option<(PathBuf, Vec<PathBuf>)> {
     let text =
         |value: gimli::EndianSlice<'_, gimli::RunTimeEndian>| String::from_utf8_lossy(value.slice()).into_owned();
 
-    let mut roots: HashMap<String, usize> = HashMap::new();
+    let mut roots: HashSet<String> = HashSet::new();
     let mut absolute: HashSet<String> = HashSet::new();
     let mut headers = dwarf.units();
     while let Ok(Some(header)) = headers.next() {
@@ -119,20 +121,31 @@ fn workspace(data: &[u8]) -> Option<(PathBuf, Vec<PathBuf>)> {
             }
         }
         let comp_dir = unit.comp_dir.map(text).unwrap_or_default();
-        if relative && !comp_dir.starts_with("/rustc/") {
-            *roots.entry(comp_dir).or_default() += 1;
+        let named_relatively = match unit.name {
+            Some(name) => !name.slice().starts_with(b"/"),
+            // A split unit's skeleton: no name here.
+            None => relative && !is_dependency_dir(&comp_dir),
+        };
+        if named_relatively && !comp_dir.starts_with("/rustc/") {
+            roots.insert(comp_dir);
         }
     }
-    // Every workspace unit shares the root; a dependency remapped to relative paths
-    // would add a root of its own, with fewer units.
-    let (root, _) = roots.into_iter().max_by_key(|(_, units)| *units)?;
-    let root = PathBuf::from(root);
-    let foreign = absolute
-        .into_iter()
-        .map(PathBuf::from)
-        .filter(|dir| !root.as_os_str().is_empty() && dir.starts_with(&root) && *dir != root)
-        .collect();
-    Some((root, foreign))
+    if roots.is_empty() {
+        return None;
+    }
+    let mut roots: Vec<PathBuf> = roots.into_iter().map(PathBuf::from).collect();
+    // The most specific root first, for a workspace inside another's directory.
+    roots.sort_by_key(|root| std::cmp::Reverse(root.as_os_str().len()));
+    let under_a_root =
+        |dir: &Path| roots.iter().any(|root| !root.as_os_str().is_empty() && dir.starts_with(root) && dir != root);
+    let foreign = absolute.into_iter().map(PathBuf::from).filter(|dir| under_a_root(dir)).collect();
+    Some((roots, foreign))
+}
+
+/// Where cargo unpacks dependencies (the registry, git checkouts) and where the standard
+/// library's own dependencies were built.
+fn is_dependency_dir(dir: &str) -> bool {
+    dir.contains("/registry/src/") || dir.contains("/git/checkouts/") || dir.starts_with("/rust/deps/")
 }
 
 /// The crate of the program's `main` (`shop` for `shop::main`), when the symbol table
@@ -191,7 +204,7 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         let facts = BuildFacts::read(&exe, &debug_file(&exe));
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        assert_eq!(facts.root.as_deref(), Some(workspace), "{facts:?}");
+        assert_eq!(facts.roots, [workspace], "{facts:?}");
         let this = Path::new(env!("CARGO_MANIFEST_DIR")).join(file!().trim_start_matches("bugsnag-core/"));
         assert_eq!(facts.workspace_file(&this).as_deref(), Some(Path::new(file!())));
         let registry = Path::new("/root/.cargo/registry/src/x/tokio-1.0.0/src/lib.rs");
