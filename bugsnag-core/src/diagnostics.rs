@@ -14,6 +14,17 @@ pub(crate) fn warn(message: &str) {
     }
 }
 
+/// [`warn`], once per process for each message.
+pub(crate) fn warn_once(message: &str) {
+    use std::sync::{Mutex, OnceLock};
+    static SAID: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+    let said = SAID.get_or_init(Mutex::default);
+    let first = said.lock().map(|mut said| said.len() < 64 && said.insert(message.to_owned())).unwrap_or(false);
+    if first {
+        warn(message);
+    }
+}
+
 /// Writes one line about what the notifier is doing, when `debug` is on.
 pub(crate) fn trace(debug: bool, message: impl FnOnce() -> String) {
     if debug {

@@ -1,8 +1,16 @@
 //! Where the process-wide client keeps files: events it could not send before the
 //! process ended, and records of crashes without a panic. Both wait in one directory per
 //! program, `$XDG_CACHE_HOME/bugsnag/<program>/` (or `~/.cache/bugsnag/<program>/`, or,
-//! without a writable home, as on AWS Lambda, `/tmp/bugsnag/<program>/`), unless
+//! without a writable home, as on AWS Lambda, `$TMPDIR/bugsnag-<uid>/<program>/`), unless
 //! `outbox_dir` names another. Nothing is created until something is written there.
+//!
+//! What is kept there is private (events carry users, request headers and metadata):
+//! directories the notifier makes are `0700` and files `0600`, whatever the umask; a
+//! directory of the path that exists already is used only when it is a real directory
+//! (not a symbolic link) owned by this user and writable by nobody else, else the next
+//! candidate is tried, with one log line. Files are created `O_CREAT|O_EXCL|O_NOFOLLOW`
+//! (a planted link is never followed) and read `O_NOFOLLOW|O_NONBLOCK`, as regular files
+//! only (see [`create_private`] and [`open_private`]).
 //!
 //! A process *claims* a file there by renaming it to `<name>.claimed-<owner>`, where the
 //! owner names its pid namespace, pid and start time: a rename succeeds for one process
@@ -11,6 +19,7 @@
 //! heartbeat its owner gives every file it holds.
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -20,29 +29,83 @@ pub(crate) const CLAIMED: &str = ".claimed-";
 /// A claim whose owner gave no heartbeat for this long is taken over.
 const STALE_CLAIM: Duration = Duration::from_secs(300);
 
-/// The program's own directory: the first of the candidates that exists and is
-/// writable, or could be created. Not created here.
+/// The program's own directory: the first of the candidates whose existing part is this
+/// user's and private, and that is writable or could be created. Not created here.
 pub(crate) fn program_dir() -> Option<PathBuf> {
     let program = std::env::current_exe().ok()?.file_stem()?.to_string_lossy().into_owned();
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
-    cache
-        .into_iter()
-        .chain([std::env::temp_dir()])
-        .map(|base| base.join("bugsnag").join(&program))
-        .find(|d| can_hold_files(d))
+    // Empty or relative values count as unset (the XDG base directory specification).
+    let absolute = |var: &str| std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute());
+    let cache = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")));
+    // Per user: another user's directory of the same name must not stand in the way.
+    let temp = std::env::temp_dir().join(format!("bugsnag-{}", effective_uid()));
+    cache.map(|base| base.join("bugsnag")).into_iter().chain([temp]).map(|base| base.join(&program)).find(|d| {
+        // The program's directory and its parent (`bugsnag/` or `bugsnag-<uid>/`).
+        match private_or_absent(d, 2) {
+            Ok(()) => can_hold_files(d),
+            Err(why) => {
+                crate::diagnostics::warn_once(&format!("Bugsnag does not keep files in {}: {why}", d.display()));
+                false
+            }
+        }
+    })
 }
 
 /// Whether files can be written in `dir`, or in it once created: its nearest existing
-/// ancestor (or itself) takes a file. Finding out creates no directory.
+/// ancestor (or itself) takes a file. Finding out creates no directory, and follows no
+/// link planted where its probe file would be.
 pub(crate) fn can_hold_files(dir: &Path) -> bool {
     let Some(existing) = dir.ancestors().find(|d| d.exists()) else { return false };
     // Writable? Permission bits do not say (root, read-only mounts): a file does.
-    let probe = existing.join(format!(".bugsnag-probe-{}", std::process::id()));
-    let writable = std::fs::write(&probe, b"").is_ok();
-    let _ = std::fs::remove_file(probe);
+    let probe = existing.join(format!(".bugsnag-probe-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+    let writable = create_private(&probe).is_ok();
+    if writable {
+        let _ = fs::remove_file(probe);
+    }
     writable && existing.is_dir()
+}
+
+/// Checks the directories the notifier would own: `dir` and its `levels - 1` nearest
+/// ancestors. Each that exists must be a real directory of this user's that nobody else
+/// can write to. The ancestors it only lives in (a home, `/tmp`) are not checked.
+pub(crate) fn private_or_absent(dir: &Path, levels: usize) -> Result<(), String> {
+    for owned in dir.ancestors().take(levels) {
+        let Ok(meta) = fs::symlink_metadata(owned) else { continue };
+        check_private(owned, &meta)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.file_type().is_symlink() {
+        return Err(format!("{} is a symbolic link", path.display()));
+    }
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", path.display()));
+    }
+    if meta.uid() != effective_uid() {
+        return Err(format!("{} belongs to user {}, not to this process's user {}", path.display(), meta.uid(), effective_uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!("{} is writable by others (mode {:o})", path.display(), meta.mode() & 0o777));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path, _: &fs::Metadata) -> Result<(), String> {
+    Ok(())
+}
+
+/// This process's effective user id (`/proc/self/status`, read once).
+pub(crate) fn effective_uid() -> u32 {
+    static UID: OnceLock<u32> = OnceLock::new();
+    *UID.get_or_init(|| {
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let uids = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap_or_default();
+        uids.split_whitespace().nth(1).and_then(|uid| uid.parse().ok()).unwrap_or(0)
+    })
 }
 
 /// The directories `dir` needs created, outermost first.
@@ -50,6 +113,58 @@ pub(crate) fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut missing: Vec<PathBuf> = dir.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
     missing.reverse();
     missing
+}
+
+/// Makes `dir` and its missing ancestors, each `0700` whatever the umask.
+pub(crate) fn create_private_dirs(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a new file at `path`, `0600` whatever the umask; fails if anything exists
+/// there (a link planted in its place is not followed).
+pub(crate) fn create_private(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    options.open(path)
+}
+
+/// Opens a kept file to read or touch it: not through a link, without waiting on a FIFO,
+/// and only if it is a regular file.
+pub(crate) fn open_private(path: &Path, write: bool) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(!write).write(write);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads a kept file whole (see [`open_private`]).
+pub(crate) fn read_private(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_private(path, false)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// What a kept file says of the API key it was kept under: enough to tell keys apart,
+/// nothing to use one.
+pub(crate) fn key_digest(api_key: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(format!("bugsnag kept key {api_key}").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// This process as a claim owner: `<pid namespace>.<pid>.<start time>`.

@@ -248,6 +248,11 @@ impl Client {
         self.inner.report(class, build, options)
     }
 
+    /// The configured API key, once validated.
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        self.inner.api_key.as_deref()
+    }
+
     /// The app every event of this client carries.
     pub(crate) fn app(&self) -> &App {
         &self.inner.app

@@ -38,7 +38,14 @@ pub(crate) fn install(client: &Client) {
         return;
     }
     let dir = config.outbox_dir.clone().or_else(crate::storage::program_dir);
-    let Some(dir) = dir.filter(|dir| crate::storage::can_hold_files(dir)) else {
+    let private = |dir: &PathBuf| match storage::private_or_absent(dir, 1) {
+        Ok(()) => true,
+        Err(why) => {
+            crate::diagnostics::warn_once(&format!("Bugsnag does not keep crash records in {}: {why}", dir.display()));
+            false
+        }
+    };
+    let Some(dir) = dir.filter(|dir| private(dir) && storage::can_hold_files(dir)) else {
         crate::diagnostics::warn(
             "no directory can hold Bugsnag's crash records (not the outbox_dir, the cache directory under HOME, nor the temporary directory): crashes without a panic will not be reported",
         );
@@ -55,7 +62,8 @@ pub(crate) fn install(client: &Client) {
 fn install_handlers(client: &Client, dir: &Path) -> Result<(), String> {
     let app = serde_json::to_value(client.app()).unwrap_or_default();
     let device = serde_json::to_value(client.device()).unwrap_or_default();
-    let head = record::head(&app, &device, &crate::stacktrace::loaded_modules());
+    let key = storage::key_digest(client.api_key().unwrap_or_default());
+    let head = record::head(&app, &device, &key, &crate::stacktrace::loaded_modules());
     signals::install(signals::Prepared::new(dir, head.into_boxed_slice())?)
 }
 
@@ -83,6 +91,7 @@ pub(crate) fn handler_running() -> bool {
 /// without a valid key, without room, or shutting down, it is given back for the next
 /// start.
 fn report_recorded(client: &Client, dir: &Path) {
+    forget_oldest_records(dir);
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -92,12 +101,18 @@ fn report_recorded(client: &Client, dir: &Path) {
             continue;
         }
         let Some(claimed) = storage::claim(&path) else { continue };
-        let text = std::fs::read(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let text = storage::read_private(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let Some(record) = Record::parse(&text) else {
             tracing::warn!(target: "bugsnag_core", "skipping unreadable Bugsnag crash record {}", path.display());
             let _ = std::fs::rename(&claimed, path.with_file_name(format!("{original}.corrupt")));
             continue;
         };
+        // Recorded under another key (another project's program of the same name): left
+        // for a start that has its key.
+        if record.key.as_deref().is_some_and(|key| key != storage::key_digest(client.api_key().unwrap_or_default())) {
+            let _ = std::fs::rename(&claimed, path.with_file_name(original));
+            continue;
+        }
         match client.report_crash(record, claimed.clone()) {
             // Delivery removes it, or gives it back.
             Outcome::Queued => {}
@@ -109,6 +124,32 @@ fn report_recorded(client: &Client, dir: &Path) {
             Outcome::Dropped(_) => {
                 let _ = std::fs::remove_file(&claimed);
             }
+        }
+    }
+}
+
+/// Records kept at most (a program crashing at every start, with nothing able to send
+/// them); the oldest are removed past it, and unreadable ones set aside past their own.
+const KEPT_RECORDS: usize = 100;
+
+/// Removes all but the newest [`KEPT_RECORDS`] records, and of those set aside as
+/// corrupt, all but the newest few.
+fn forget_oldest_records(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let (mut records, mut corrupt) = (Vec::new(), Vec::new());
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
+        if name.ends_with(".record.corrupt") {
+            corrupt.push((age, entry.path()));
+        } else if storage::unclaimed_name(&name).ends_with(".record") {
+            records.push((age, entry.path()));
+        }
+    }
+    for (list, keep) in [(&mut records, KEPT_RECORDS), (&mut corrupt, KEPT_RECORDS / 10)] {
+        list.sort();
+        for (_, path) in list.drain(..).skip(keep) {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

@@ -30,8 +30,8 @@ use crate::stacktrace::LoadedModule;
 const MAGIC: &str = "bugsnag-crash 1";
 
 /// The lines written before any crash: what does not change while the process runs.
-pub(crate) fn head(app: &Value, device: &Value, modules: &[LoadedModule]) -> Vec<u8> {
-    let mut head = format!("{MAGIC}\napp {app}\ndevice {device}\n");
+pub(crate) fn head(app: &Value, device: &Value, key: &str, modules: &[LoadedModule]) -> Vec<u8> {
+    let mut head = format!("{MAGIC}\napp {app}\ndevice {device}\nkey {key}\n");
     for m in modules {
         let path = Value::String(m.path.to_string_lossy().into_owned());
         let id = m.build_id.as_deref().unwrap_or("-");
@@ -190,6 +190,8 @@ pub(crate) struct Record {
     pub(crate) app: Value,
     pub(crate) device: Value,
     pub(crate) modules: Vec<LoadedModule>,
+    /// The digest of the API key of the configuration that recorded it (`storage`).
+    pub(crate) key: Option<String>,
     pub(crate) signal: i32,
     pub(crate) code: i32,
     pub(crate) address: u64,
@@ -221,6 +223,7 @@ impl Record {
             match key {
                 "app" => record.app = json().unwrap_or_default(),
                 "device" => record.device = json().unwrap_or_default(),
+                "key" => record.key = Some(value.to_owned()),
                 "module" => record.modules.extend(module(value)),
                 "signal" => signal = value.parse().ok(),
                 "code" => record.code = value.parse::<u64>().map_or(0, |c| c as i64 as i32),
@@ -279,7 +282,7 @@ mod tests {
             path: "/srv/app \"bin\"".into(),
             build_id: Some("abcd".into()),
         }];
-        let mut text = head(&serde_json::json!({"version": "1.0"}), &serde_json::json!({"osName": "linux"}), &modules);
+        let mut text = head(&serde_json::json!({"version": "1.0"}), &serde_json::json!({"osName": "linux"}), "0123abcd", &modules);
         let mut written = Vec::new();
         let mut writer = SignalWriter::new(|bytes: &[u8]| written.extend_from_slice(bytes));
         writer.crash(11, -6, 0x10, 0x7ffd_0000, 1_764_540_000_123);

@@ -1,9 +1,14 @@
 //! The on-disk outbox: payloads that could not be sent yet are kept here and sent on the
 //! next start.
 //!
-//! Each payload is one file, `<nanoseconds>-<uuid>.json`: a header line (`kind`, API key)
-//! then the body; or, for an event kept before its stack was resolved, a header saying so
-//! (`unresolved`) then the [`Unresolved`] event. Files are written to a temporary name
+//! Each payload is one file, `<nanoseconds>-<uuid>.json`: a header line (`kind`, and a
+//! digest of the API key: the key itself is kept nowhere on disk, and an event payload's
+//! `apiKey` is left empty) then the body; or, for an event kept before its stack was
+//! resolved, a header saying so (`unresolved`) then the [`Unresolved`] event. Only files
+//! kept under the running configuration's key are sent (programs of one name built from
+//! different projects share a directory); others are left for a run that has their key.
+//! Files are private (`storage`: `0600`, created `O_EXCL|O_NOFOLLOW`, read as regular
+//! files only). Files are written to a temporary name
 //! and renamed, so a reader never sees half a file. A process *claims* a file as
 //! `storage` says, so two processes sharing the directory never send a file twice, and
 //! a dead process's claims are taken over. A payload waiting for a retry is held the same
@@ -27,19 +32,45 @@ use serde::{Deserialize, Serialize};
 use super::unresolved::Unresolved;
 use super::Counters;
 use crate::model::{Kind, Outgoing};
-use crate::storage::{self, owner, unclaimed_name, CLAIMED};
+use crate::storage::{self, key_digest, owner, unclaimed_name, CLAIMED};
 
 /// How often an owner refreshes the files it holds.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// Leftovers of a write cut short (`.tmp-*`) or of a probe, older than this, are removed.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// Files set aside as corrupt that are kept, newest first; older ones are removed.
+const KEPT_CORRUPT: usize = 16;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Header {
     kind: Kind,
-    api_key: String,
+    /// [`key_digest`] of the API key the payload is for.
+    #[serde(default)]
+    key: String,
+    /// The API key itself, in files of earlier versions.
+    #[serde(default, skip_serializing)]
+    api_key: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     unresolved: bool,
 }
+
+impl Header {
+    fn new(kind: Kind, api_key: &str, unresolved: bool) -> Self {
+        Self { kind, key: key_digest(api_key), api_key: None, unresolved }
+    }
+
+    /// Whether the payload was kept under `api_key`.
+    fn is_for(&self, api_key: &str) -> bool {
+        match &self.api_key {
+            Some(kept) => kept == api_key,
+            None => self.key == key_digest(api_key),
+        }
+    }
+}
+
+
 
 /// A payload file this process holds (claimed, or written while it waits for a retry).
 #[derive(Debug)]
@@ -67,22 +98,37 @@ pub(crate) enum Content {
     Unresolved(String, Unresolved),
 }
 
-#[derive(Debug)]
 pub(crate) struct Outbox {
     dir: PathBuf,
     max_events: u64,
     max_bytes: u64,
     held: Mutex<HashSet<PathBuf>>,
     counters: Arc<Counters>,
+    /// The running configuration's API key: kept files are sent under it.
+    api_key: String,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("dir", &self.dir).finish_non_exhaustive()
+    }
 }
 
 impl Outbox {
-    /// An outbox in `dir`, made when the first file is written.
-    pub(crate) fn new(dir: PathBuf, max_events: u64, max_bytes: u64, counters: Arc<Counters>) -> io::Result<Self> {
-        if !crate::storage::can_hold_files(&dir) {
+    /// An outbox in `dir`, made when the first file is written, sending what earlier runs
+    /// kept under `api_key`.
+    pub(crate) fn new(
+        dir: PathBuf,
+        max_events: u64,
+        max_bytes: u64,
+        counters: Arc<Counters>,
+        api_key: String,
+    ) -> io::Result<Self> {
+        storage::private_or_absent(&dir, 1).map_err(io::Error::other)?;
+        if !storage::can_hold_files(&dir) {
             return Err(io::Error::other("no file can be written there"));
         }
-        Ok(Self { dir, max_events, max_bytes, held: Mutex::default(), counters })
+        Ok(Self { dir, max_events, max_bytes, held: Mutex::default(), counters, api_key })
     }
 
     /// Writes a payload for any process to send, then drops the oldest files past the bounds.
@@ -94,7 +140,7 @@ impl Outbox {
 
     /// Writes an event whose stacks are still to be resolved, for any process to send.
     pub(crate) fn write_unresolved(&self, api_key: &str, event: &Unresolved) -> io::Result<()> {
-        let header = Header { kind: Kind::Event, api_key: api_key.to_owned(), unresolved: true };
+        let header = Header::new(Kind::Event, api_key, true);
         let body = serde_json::to_vec(event).map_err(io::Error::other)?;
         self.write_file(&header, &body, 1, "")?;
         self.enforce_bounds();
@@ -111,8 +157,8 @@ impl Outbox {
     }
 
     fn write_as(&self, outgoing: &Outgoing, suffix: &str) -> io::Result<PathBuf> {
-        let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone(), unresolved: false };
-        self.write_file(&header, &outgoing.body, outgoing.count, suffix)
+        let header = Header::new(outgoing.kind, &outgoing.api_key, false);
+        self.write_file(&header, &keyless(outgoing), outgoing.count, suffix)
     }
 
     fn write_file(&self, header: &Header, body: &[u8], events: u64, suffix: &str) -> io::Result<PathBuf> {
@@ -131,12 +177,17 @@ impl Outbox {
         text.push(b'\n');
         text.extend_from_slice(body);
         let temp = self.dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-        if let Err(e) = fs::write(&temp, &text) {
+        let write = || -> io::Result<()> {
+            use std::io::Write;
+            storage::create_private(&temp)?.write_all(&text)
+        };
+        if let Err(e) = write() {
             if e.kind() != io::ErrorKind::NotFound {
+                let _ = fs::remove_file(&temp);
                 return Err(e);
             }
-            fs::create_dir_all(&self.dir)?;
-            fs::write(&temp, &text)?;
+            storage::create_private_dirs(&self.dir)?;
+            write()?;
         }
         Ok(temp)
     }
@@ -144,8 +195,8 @@ impl Outbox {
     /// Replaces what a held file holds with `outgoing` (fewer events of it), at once: a
     /// reader sees the old payload or the new one, never both nor half.
     pub(crate) fn rewrite(&self, held: &mut Held, outgoing: &Outgoing) -> io::Result<()> {
-        let header = Header { kind: outgoing.kind, api_key: outgoing.api_key.clone(), unresolved: false };
-        let temp = self.write_temp(&header, &outgoing.body)?;
+        let header = Header::new(outgoing.kind, &outgoing.api_key, false);
+        let temp = self.write_temp(&header, &keyless(outgoing))?;
         fs::rename(&temp, &held.0)?;
         // Then the name says how many events it holds now.
         let name = held.0.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
@@ -178,7 +229,7 @@ impl Outbox {
     pub(crate) fn heartbeat(&self) {
         let held: Vec<PathBuf> = self.held_set().iter().cloned().collect();
         for path in held {
-            let _ = fs::File::options().write(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+            let _ = storage::open_private(&path, true).and_then(|f| f.set_modified(SystemTime::now()));
         }
     }
 
@@ -220,18 +271,24 @@ impl Outbox {
         }
     }
 
-    /// Claims every pending payload, and every claim whose owner is gone, for this process.
+    /// Claims every pending payload kept under this configuration's key, and every such
+    /// claim whose owner is gone, for this process; removes stale leftovers first.
     pub(crate) fn claim_all(&self) -> Vec<Claimed> {
+        self.clean_leftovers();
         let mut claimed = Vec::new();
         for (path, _) in self.files() {
             let Some(claim) = storage::claim(&path) else { continue };
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             // The claim is as fresh as the claiming: its age is ours, not the payload's.
-            let _ = fs::File::options().write(true).open(&claim).and_then(|f| f.set_modified(SystemTime::now()));
-            match read(&claim) {
-                Some(content) => {
+            let _ = storage::open_private(&claim, true).and_then(|f| f.set_modified(SystemTime::now()));
+            match read(&claim, &self.api_key) {
+                Some(Read::For(content)) => {
                     self.held_set().insert(claim.clone());
                     claimed.push(Claimed { held: Held(claim), content });
+                }
+                Some(Read::OtherKey) => {
+                    // Another project's (or key's): left for a run that has its key.
+                    let _ = fs::rename(&claim, unclaimed(&claim));
                 }
                 None => {
                     tracing::warn!(target: "bugsnag_core", "skipping corrupt Bugsnag outbox file {}", path.display());
@@ -240,6 +297,49 @@ impl Outbox {
             }
         }
         claimed
+    }
+}
+
+impl Outbox {
+    /// Removes what writes cut short left (`.tmp-*`, probes) once older than
+    /// [`STALE_TEMP`], and all but the newest [`KEPT_CORRUPT`] files set aside as corrupt.
+    fn clean_leftovers(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        let mut corrupt = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = entry.path().symlink_metadata() else { continue };
+            let age = meta.modified().ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
+            if (name.starts_with(".tmp-") || name.starts_with(".bugsnag-probe-")) && age > STALE_TEMP {
+                let _ = fs::remove_file(entry.path());
+            } else if name.ends_with(".corrupt") {
+                corrupt.push((age, entry.path()));
+            }
+        }
+        corrupt.sort();
+        for (_, path) in corrupt.into_iter().skip(KEPT_CORRUPT) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// An event payload's body with an empty `apiKey`: the key is not kept on disk (the
+/// header has its digest), and is put back when the payload is sent again.
+fn keyless(outgoing: &Outgoing) -> bytes::Bytes {
+    with_key(outgoing, "")
+}
+
+/// `outgoing`'s body with `api_key` as its `apiKey` (event payloads; session payloads
+/// carry none).
+fn with_key(outgoing: &Outgoing, api_key: &str) -> bytes::Bytes {
+    if outgoing.kind != Kind::Event {
+        return outgoing.body.clone();
+    }
+    let events = super::batch::events(&outgoing.body);
+    let events: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    match super::batch::payload(api_key, &events) {
+        Some(rebuilt) if !events.is_empty() => rebuilt.body,
+        _ => outgoing.body.clone(),
     }
 }
 
@@ -255,20 +355,34 @@ fn unclaimed(path: &Path) -> PathBuf {
     path.with_file_name(unclaimed_name(name))
 }
 
-fn read(path: &Path) -> Option<Content> {
-    let text = fs::read(path).ok()?;
+/// What reading a kept file found.
+enum Read {
+    /// A payload for this configuration's key.
+    For(Content),
+    /// One kept under another key.
+    OtherKey,
+}
+
+fn read(path: &Path, api_key: &str) -> Option<Read> {
+    let text = storage::read_private(path).ok()?;
     let newline = text.iter().position(|b| *b == b'\n')?;
     let header: Header = serde_json::from_slice(&text[..newline]).ok()?;
+    if !header.is_for(api_key) {
+        return Some(Read::OtherKey);
+    }
     let body = text[newline + 1..].to_vec();
     if header.unresolved {
-        return serde_json::from_slice(&body).ok().map(|event| Content::Unresolved(header.api_key, event));
+        let event = serde_json::from_slice(&body).ok()?;
+        return Some(Read::For(Content::Unresolved(api_key.to_owned(), event)));
     }
     serde_json::from_slice::<serde::de::IgnoredAny>(&body).ok()?;
     let count = match header.kind {
         Kind::Event => super::batch::count(&body),
         Kind::Sessions => 1,
     };
-    Some(Content::Payload(Outgoing { kind: header.kind, api_key: header.api_key, body: body.into(), count }))
+    let kept = Outgoing { kind: header.kind, api_key: api_key.to_owned(), body: body.into(), count };
+    let body = with_key(&kept, api_key);
+    Some(Read::For(Content::Payload(Outgoing { body, ..kept })))
 }
 
 #[cfg(test)]
@@ -302,7 +416,7 @@ mod tests {
     #[test]
     fn payloads_round_trip_once_and_bounds_drop_the_oldest() {
         let dir = temp_dir("bounds");
-        let outbox = Outbox::new(dir.clone(), 3, 1 << 20, Arc::default()).unwrap();
+        let outbox = Outbox::new(dir.clone(), 3, 1 << 20, Arc::default(), "k".into()).unwrap();
         for n in 0..5 {
             outbox.write(&outgoing(n)).unwrap();
         }
@@ -315,7 +429,7 @@ mod tests {
     #[test]
     fn corrupt_files_and_fifos_are_set_aside_without_blocking() {
         let dir = temp_dir("corrupt");
-        let outbox = Outbox::new(dir.clone(), 10, 1 << 20, Arc::default()).unwrap();
+        let outbox = Outbox::new(dir.clone(), 10, 1 << 20, Arc::default(), "k".into()).unwrap();
         fs::write(dir.join("000-bad.json"), b"not a payload").unwrap();
         let fifo = std::process::Command::new("mkfifo").arg(dir.join("001-fifo.json")).status();
         outbox.write(&outgoing(1)).unwrap();
@@ -330,7 +444,7 @@ mod tests {
     #[test]
     fn an_old_payload_is_claimed_by_one_outbox_only() {
         let dir = temp_dir("old");
-        let first = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default()).unwrap();
+        let first = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default(), "k".into()).unwrap();
         for n in 0..20 {
             first.write(&outgoing(n)).unwrap();
         }
@@ -341,7 +455,7 @@ mod tests {
         }
         let claimed = first.claim_all();
         assert_eq!(claimed.len(), 20);
-        let second = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default()).unwrap();
+        let second = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default(), "k".into()).unwrap();
         assert!(second.claim_all().is_empty(), "live claims are not taken over");
         fs::remove_dir_all(dir).unwrap();
     }
@@ -349,7 +463,7 @@ mod tests {
     #[test]
     fn claims_of_a_dead_owner_are_taken_over_and_released_files_come_back() {
         let dir = temp_dir("dead");
-        let outbox = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default()).unwrap();
+        let outbox = Outbox::new(dir.clone(), 100, 1 << 20, Arc::default(), "k".into()).unwrap();
         let held = outbox.hold(&outgoing(7)).unwrap();
         let name = held.0.file_name().unwrap().to_str().unwrap().to_owned();
         // Same namespace, a pid that is not running.

@@ -83,8 +83,10 @@ fn parse_url(config: &Configuration, what: &str, text: &str) -> Result<reqwest::
 }
 
 impl Sender {
+    /// `api_key`: the configured key, under which what earlier runs kept is sent.
     pub(super) fn new(
         config: &Configuration,
+        api_key: Option<&str>,
         counters: Arc<Counters>,
         stopped: watch::Receiver<bool>,
     ) -> Result<Self, String> {
@@ -105,7 +107,9 @@ impl Sender {
         }
         let http = http.build().map_err(|e| format!("could not build the HTTP client: {e}"))?;
         let outbox = config.outbox_dir.as_ref().filter(|_| config.outbox).and_then(|dir| {
-            Outbox::new(dir.clone(), config.outbox_max_events, config.outbox_max_bytes, counters.clone())
+            let (max_events, max_bytes, key) =
+                (config.outbox_max_events, config.outbox_max_bytes, api_key.unwrap_or_default().to_owned());
+            Outbox::new(dir.clone(), max_events, max_bytes, counters.clone(), key)
                 .map_err(|e| tracing::error!(target: "bugsnag_core", "Bugsnag outbox {} unusable: {e}", dir.display()))
                 .ok()
         });

@@ -70,7 +70,7 @@ impl Worker {
         stopped: watch::Receiver<bool>,
     ) -> Result<Self, String> {
         Ok(Self {
-            sender: Sender::new(config, counters.clone(), stopped.clone())?,
+            sender: Sender::new(config, api_key.as_deref(), counters.clone(), stopped.clone())?,
             api_key,
             filters: Filters::from_config(config),
             rules: Arc::new(FrameRules::new(

@@ -193,7 +193,8 @@ fn first_segment_address(path: &Path) -> Option<u64> {
 /// The first bytes of a file, where ELF headers and notes are.
 fn read_head(path: &Path) -> Option<Vec<u8>> {
     let mut head = Vec::new();
-    std::fs::File::open(path).ok()?.take(HEADER_BYTES).read_to_end(&mut head).ok()?;
+    // A regular file only: a module path a kept file names may be a planted FIFO.
+    super::mapped::open_regular(path).ok()?.take(HEADER_BYTES).read_to_end(&mut head).ok()?;
     Some(head)
 }
 
@@ -300,6 +301,24 @@ mod tests {
         assert!(this.file.as_ref().is_some_and(|f| f.ends_with("stacktrace/symbolizer.rs")), "{this:?}");
         assert!(this.line.is_some_and(|l| l > 0));
         assert_eq!(symbolizer.has_maps, Some(true));
+    }
+
+    /// A kept event names its modules by path; a FIFO planted there must not block the
+    /// symbols thread (opening one for reading waits for a writer).
+    #[test]
+    fn a_fifo_named_as_a_module_is_refused_at_once() {
+        let fifo = std::env::temp_dir().join(format!("bugsnag-fifo-module-{}", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let mut symbolizer = Symbolizer::default();
+            let _ = done.send((build_id(&path), symbolizer.resolve_in(&path, 0x1000).len()));
+        });
+        let result = finished.recv_timeout(std::time::Duration::from_secs(30));
+        let _ = std::fs::remove_file(&fifo);
+        assert_eq!(result.expect("refused without blocking"), (None, 0));
     }
 
     #[test]

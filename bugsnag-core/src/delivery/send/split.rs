@@ -87,7 +87,7 @@ mod tests {
         collector.script([Reply::status(400), Reply::status(200), Reply::status(500)]);
         let config = collector.configuration().outbox_dir(&dir).retry_initial_backoff(Duration::from_secs(30));
         let (stop, stopped) = watch::channel(false);
-        let sender = Arc::new(Sender::new(&config, Arc::default(), stopped).unwrap());
+        let sender = Arc::new(Sender::new(&config, Some(API_KEY), Arc::default(), stopped).unwrap());
         let events: Vec<Vec<u8>> = ["a", "b", "c", "d"].map(event).into();
         let outgoing = batch::payload(API_KEY, &events.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
         // On disk already, as a batch is after a failed attempt.
