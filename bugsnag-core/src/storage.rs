@@ -85,7 +85,12 @@ fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), String> {
         return Err(format!("{} is not a directory", path.display()));
     }
     if meta.uid() != effective_uid() {
-        return Err(format!("{} belongs to user {}, not to this process's user {}", path.display(), meta.uid(), effective_uid()));
+        return Err(format!(
+            "{} belongs to user {}, not to this process's user {}",
+            path.display(),
+            meta.uid(),
+            effective_uid()
+        ));
     }
     if meta.mode() & 0o022 != 0 {
         return Err(format!("{} is writable by others (mode {:o})", path.display(), meta.mode() & 0o777));
@@ -143,7 +148,10 @@ pub(crate) fn open_private(path: &Path, write: bool) -> io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.read(!write).write(write);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
     let file = options.open(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));

@@ -175,13 +175,22 @@ fn a_directory_another_user_made_in_the_way_is_never_used() {
     let ours = tmp.join(format!("bugsnag-{}", my_uid()));
     let theirs = ours.join(program());
     // The other user makes our directory first, open to all, and the old shared name.
-    as_nobody(&format!("mkdir -p '{}' && chmod 777 '{}' '{}' && mkdir -m 755 '{}'", theirs.display(), theirs.display(), ours.display(), tmp.join("bugsnag").display()));
+    as_nobody(&format!(
+        "mkdir -p '{}' && chmod 777 '{}' '{}' && mkdir -m 755 '{}'",
+        theirs.display(),
+        theirs.display(),
+        ours.display(),
+        tmp.join("bugsnag").display()
+    ));
     // A home nothing can be written under, even by root: a file.
     let unusable = tmp.join("home-is-a-file");
     std::fs::write(&unusable, "").unwrap();
     let output = run("keep", "022", &closed_endpoint(), API_KEY, &[("HOME", &unusable), ("TMPDIR", &tmp)]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("Bugsnag does not keep files in") && stderr.contains(&format!("belongs to user {NOBODY}")), "told once: {stderr}");
+    assert!(
+        stderr.contains("Bugsnag does not keep files in") && stderr.contains(&format!("belongs to user {NOBODY}")),
+        "told once: {stderr}"
+    );
     assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0, "nothing of ours in their directory");
     assert_eq!(std::fs::read_dir(tmp.join("bugsnag")).unwrap().count(), 0);
 

@@ -101,7 +101,8 @@ fn report_recorded(client: &Client, dir: &Path) {
             continue;
         }
         let Some(claimed) = storage::claim(&path) else { continue };
-        let text = storage::read_private(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let text =
+            storage::read_private(&claimed).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let Some(record) = Record::parse(&text) else {
             tracing::warn!(target: "bugsnag_core", "skipping unreadable Bugsnag crash record {}", path.display());
             let _ = std::fs::rename(&claimed, path.with_file_name(format!("{original}.corrupt")));

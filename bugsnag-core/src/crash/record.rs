@@ -282,7 +282,8 @@ mod tests {
             path: "/srv/app \"bin\"".into(),
             build_id: Some("abcd".into()),
         }];
-        let mut text = head(&serde_json::json!({"version": "1.0"}), &serde_json::json!({"osName": "linux"}), "0123abcd", &modules);
+        let mut text =
+            head(&serde_json::json!({"version": "1.0"}), &serde_json::json!({"osName": "linux"}), "0123abcd", &modules);
         let mut written = Vec::new();
         let mut writer = SignalWriter::new(|bytes: &[u8]| written.extend_from_slice(bytes));
         writer.crash(11, -6, 0x10, 0x7ffd_0000, 1_764_540_000_123);

@@ -70,8 +70,6 @@ impl Header {
     }
 }
 
-
-
 /// A payload file this process holds (claimed, or written while it waits for a retry).
 #[derive(Debug)]
 pub(crate) struct Held(PathBuf);

@@ -25,7 +25,11 @@ const HEADER_BYTES: u64 = 64 * 1024;
 struct Module {
     start: u64,
     end: u64,
+    /// The file's path, as the program loaded it.
     path: Rc<Path>,
+    /// Where its image is read: `path`, or, once a deploy replaced or removed the file,
+    /// the mapping itself (`/proc/self/map_files/…`, or `/proc/self/exe`).
+    image: Rc<Path>,
     /// Runtime address minus the address the file states (its load bias).
     bias: u64,
 }
@@ -55,7 +59,7 @@ impl Symbolizer {
         if self.has_maps == Some(false) {
             return backtrace_resolve(ip);
         }
-        let Some((path, svma)) = self.module(probe).map(|m| (m.path.clone(), probe.wrapping_sub(m.bias))) else {
+        let Some((path, svma)) = self.module(probe).map(|m| (m.image.clone(), probe.wrapping_sub(m.bias))) else {
             return Vec::new();
         };
         self.resolve_in(&path, svma)
@@ -138,17 +142,41 @@ impl Symbolizer {
             // The load bias, as the dynamic loader applied it: the address where the
             // file's start is mapped, less the address its first segment states.
             let Some(base) = mappings.iter().find(|m| m.path == mapping.path && m.offset == 0) else { continue };
-            let path: Rc<Path> = match self.loaders.get_key_value(Path::new(mapping.path)) {
-                Some((known, _)) => known.clone(),
-                None => Rc::from(Path::new(mapping.path)),
+            // A file a deploy replaced (or removed) since it was loaded: the kernel still
+            // maps the old image, which is the one to read.
+            let (name, image) = match mapping.path.strip_suffix(" (deleted)") {
+                None => (mapping.path, PathBuf::from(mapping.path)),
+                Some(name) => match replaced_image(base, name) {
+                    Some(image) => (name, image),
+                    None => continue,
+                },
             };
-            let first = self.segments.entry(path.to_path_buf()).or_insert_with(|| first_segment_address(&path));
+            let known = |path: &Path, loaders: &HashMap<Rc<Path>, _>| match loaders.get_key_value(path) {
+                Some((known, _)) => known.clone(),
+                None => Rc::from(path),
+            };
+            let image = known(&image, &self.loaders);
+            let first = self.segments.entry(image.to_path_buf()).or_insert_with(|| first_segment_address(&image));
             let Some(first_vaddr) = *first else { continue };
             let bias = base.start.wrapping_sub(first_vaddr);
-            modules.push(Module { start: mapping.start, end: mapping.end, path, bias });
+            let path = Rc::from(Path::new(name));
+            modules.push(Module { start: mapping.start, end: mapping.end, path, image, bias });
         }
         self.modules = modules;
     }
+}
+
+/// Where the image of a file that was replaced after it was loaded can still be read: its
+/// first mapping through `/proc/self/map_files` (allowed on most kernels), else, for the
+/// program itself, `/proc/self/exe` (which always is).
+fn replaced_image(base: &Mapping<'_>, name: &str) -> Option<PathBuf> {
+    let mapped = PathBuf::from(format!("/proc/self/map_files/{:x}-{:x}", base.start, base.end));
+    if super::mapped::open_regular(&mapped).is_ok() {
+        return Some(mapped);
+    }
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let exe = exe.to_str()?;
+    (exe.strip_suffix(" (deleted)") == Some(name)).then(|| PathBuf::from("/proc/self/exe"))
 }
 
 /// One line of `/proc/self/maps` that maps a file.
@@ -248,7 +276,8 @@ pub(crate) fn loaded_modules() -> Vec<LoadedModule> {
             end: m.end,
             bias: m.bias,
             path: m.path.to_path_buf(),
-            build_id: ids.entry(m.path.to_path_buf()).or_insert_with(|| build_id(&m.path)).clone(),
+            // Read from the image loaded, which a deploy may have replaced on disk since.
+            build_id: ids.entry(m.image.to_path_buf()).or_insert_with(|| build_id(&m.image)).clone(),
         })
         .collect()
 }
