@@ -9,15 +9,15 @@
 //! gracefully when its standard input closes (that is how `cargo xtask demo` stops it).
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use bugsnag_actix::Bugsnag;
-use bugsnag_core::{Configuration, User};
+use bugsnag::actix::Bugsnag;
+use bugsnag::{Configuration, User};
 use serde_json::json;
 
 async fn handled() -> HttpResponse {
-    bugsnag_core::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
-    bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
+    bugsnag::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
+    bugsnag::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
     if let Err(err) = "forty-two".parse::<u32>() {
-        bugsnag_core::notify(&err);
+        bugsnag::notify(&err);
     }
     HttpResponse::Ok().body("reported a handled error\n")
 }
@@ -35,7 +35,7 @@ async fn panics() -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version(bugsnag_core::app_version!()));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version(bugsnag::app_version!()));
     let addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into());
     let server = HttpServer::new(|| {
         App::new()

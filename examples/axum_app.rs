@@ -16,8 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bugsnag_core::{Configuration, InCurrentScope, User};
-use bugsnag_tower::{BugsnagLayer, ErrorReport};
+use bugsnag::tower::{BugsnagLayer, ErrorReport};
+use bugsnag::{Configuration, InCurrentScope, User};
 use serde_json::json;
 
 /// What can go wrong with an order, written the usual way.
@@ -27,7 +27,7 @@ enum OrderErrorKind {
     Storage(#[from] std::io::Error),
 }
 
-bugsnag_core::traced_error! {
+bugsnag::traced_error! {
     /// The service's error: what failed, and where (the line of the `?` that made it,
     /// where its report starts). Answers 500 and hands the error to BugsnagLayer.
     struct OrderError(OrderErrorKind);
@@ -42,14 +42,14 @@ impl IntoResponse for OrderError {
 }
 
 async fn handled() -> &'static str {
-    bugsnag_core::configure_request(|scope| {
+    bugsnag::configure_request(|scope| {
         scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins"));
         // A flag for this request only: its events say which checkout the user saw.
         scope.add_feature_flag("new-checkout", Some("variant-b"));
     });
-    bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
+    bugsnag::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
     if let Err(err) = "forty-two".parse::<u32>() {
-        bugsnag_core::notify(&err);
+        bugsnag::notify(&err);
     }
     "reported a handled error\n"
 }
@@ -80,7 +80,7 @@ async fn spawned() -> &'static str {
     let task = tokio::spawn(
         async {
             let err = std::io::Error::other("background refresh failed");
-            bugsnag_core::notify(&err);
+            bugsnag::notify(&err);
         }
         .in_current_scope(),
     );
@@ -90,7 +90,7 @@ async fn spawned() -> &'static str {
 
 #[tokio::main]
 async fn main() {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0").app_type("web"));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version("1.0.0").app_type("web"));
 
     let app = Router::new()
         .route("/handled", get(handled))

@@ -17,8 +17,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bugsnag_core::Configuration;
-use bugsnag_tower::BugsnagLayer;
+use bugsnag::tower::BugsnagLayer;
+use bugsnag::Configuration;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::transport::{Channel, Server};
@@ -57,7 +57,7 @@ async fn balance(request: Request<Lookup>) -> Result<Response<Balance>, Status> 
     match request.into_inner().account {
         1 => {
             // Reported with the call's request data, and the call goes on.
-            bugsnag_core::notify(&std::io::Error::other("exchange rates stale; used yesterday's"));
+            bugsnag::notify(&std::io::Error::other("exchange rates stale; used yesterday's"));
             Ok(Response::new(Balance { cents: 4200 }))
         }
         2 => {
@@ -112,7 +112,7 @@ impl tower::Service<http::Request<Body>> for Ledger {
 
 #[tokio::main]
 async fn main() {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0").app_type("grpc"));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version("1.0.0").app_type("grpc"));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));

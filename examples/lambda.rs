@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use bugsnag_core::Configuration;
-use bugsnag_lambda::BugsnagLambdaLayer;
+use bugsnag::lambda::BugsnagLambdaLayer;
+use bugsnag::Configuration;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use tower::ServiceBuilder;
@@ -23,7 +23,7 @@ enum PaymentErrorKind {
     Unreachable(#[from] std::io::Error),
 }
 
-bugsnag_core::traced_error!(
+bugsnag::traced_error!(
     struct PaymentError(PaymentErrorKind);
 );
 
@@ -35,7 +35,7 @@ fn charge(order: u64) -> Result<String, PaymentError> {
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     match event.payload["action"].as_str().unwrap_or("ok") {
         "handled" => {
-            bugsnag_core::notify(&std::io::Error::other("the receipt printer is offline; emailed instead"));
+            bugsnag::notify(&std::io::Error::other("the receipt printer is offline; emailed instead"));
         }
         "error" => {
             charge(42)?;
@@ -52,7 +52,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0").app_type("lambda"));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version("1.0.0").app_type("lambda"));
     let function = ServiceBuilder::new().layer(BugsnagLambdaLayer::new()).service(service_fn(handler));
     lambda_runtime::run(function).await
 }

@@ -1,8 +1,8 @@
 //! The tracing bridge (the Python notifier's logging handler): ERROR events become reports, INFO
 //! and WARN events become breadcrumbs, fields land in metaData tabs.
 
-use bugsnag_core::logging::BugsnagTracingLayer;
-use bugsnag_core::Configuration;
+use bugsnag::logging::BugsnagTracingLayer;
+use bugsnag::Configuration;
 use tracing_subscriber::prelude::*;
 
 #[derive(Debug)]
@@ -28,7 +28,7 @@ fn charge(order_id: u64) {
 }
 
 fn main() {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0"));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version("1.0.0"));
     tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
         .with(tracing_subscriber::fmt::layer())

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use bugsnag_core::{Configuration, Options, Severity, User};
+use bugsnag::{Configuration, Options, Severity, User};
 use serde_json::json;
 
 /// The error this program's "business logic" returns.
@@ -33,22 +33,22 @@ fn load_port() -> Result<u16, ConfigError> {
 }
 
 fn main() {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version("1.0.0").app_type("cli"));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version("1.0.0").app_type("cli"));
     // A flag every event of this process carries.
-    bugsnag_core::add_feature_flag("fast-import", None);
+    bugsnag::add_feature_flag("fast-import", None);
 
     // A handled error with its cause: two exceptions, severity warning.
     if let Err(err) = load_port() {
-        bugsnag_core::notify(&err);
+        bugsnag::notify(&err);
     }
 
     // Context, user and a metadata tab for what follows, then a report with options.
-    bugsnag_core::configure_request(|scope| {
+    bugsnag::configure_request(|scope| {
         scope.set_context("nightly-import");
         scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins"));
     });
-    bugsnag_core::add_metadata_tab("account", json!({"name": "ACME Inc.", "password": "never sent"}));
-    bugsnag_core::notify_message_with(
+    bugsnag::add_metadata_tab("account", json!({"name": "ACME Inc.", "password": "never sent"}));
+    bugsnag::notify_message_with(
         "import skipped 3 rows",
         Options::new()
             .error_class("ImportWarning")

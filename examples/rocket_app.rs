@@ -8,8 +8,8 @@
 //! It listens on a free local port, prints its address, and shuts down gracefully when
 //! its standard input closes (that is how `cargo xtask demo` stops it).
 
-use bugsnag_core::{Configuration, User};
-use bugsnag_rocket::{catch_panics, BugsnagFairing, Reported};
+use bugsnag::rocket::{catch_panics, BugsnagFairing, Reported};
+use bugsnag::{Configuration, User};
 use serde_json::json;
 
 #[derive(Debug, rocket::Responder)]
@@ -26,10 +26,10 @@ impl std::error::Error for OrderError {}
 
 #[rocket::get("/handled")]
 fn handled() -> &'static str {
-    bugsnag_core::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
-    bugsnag_core::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
+    bugsnag::configure_request(|scope| scope.set_user(User::id("bob-hoskins").with_name("Bob Hoskins")));
+    bugsnag::add_metadata_tab("account", json!({"plan": "pro", "api_token": "never sent"}));
     if let Err(err) = "forty-two".parse::<u32>() {
-        bugsnag_core::notify(&err);
+        bugsnag::notify(&err);
     }
     "reported a handled error\n"
 }
@@ -48,7 +48,7 @@ fn panics() -> &'static str {
 
 #[rocket::main]
 async fn main() -> Result<(), Box<rocket::Error>> {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_version(bugsnag_core::app_version!()));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_version(bugsnag::app_version!()));
     // Rocket reports the port it was configured with, so pick a free one first.
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(8000);

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use apalis::prelude::*;
-use bugsnag_core::Configuration;
-use bugsnag_worker::connect_failure_handler;
+use bugsnag::worker::connect_failure_handler;
+use bugsnag::Configuration;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ async fn send_invoice(task: SendInvoice) -> Result<(), BoxDynError> {
     match task.invoice {
         1 => {
             // Reported with the task's context and job tab, and the task goes on.
-            bugsnag_core::notify(&std::io::Error::other("invoice template missing; used the default"));
+            bugsnag::notify(&std::io::Error::other("invoice template missing; used the default"));
             Ok(())
         }
         2 => Err(std::io::Error::other("smtp server refused invoice 2").into()),
@@ -44,7 +44,7 @@ impl Drop for Done {
 
 #[tokio::main]
 async fn main() {
-    let _bugsnag = bugsnag_core::configure(Configuration::from_env().app_type("worker"));
+    let _bugsnag = bugsnag::configure(Configuration::from_env().app_type("worker"));
     let mut storage = MemoryStorage::new();
     for invoice in [1, 2, 3] {
         storage.push(SendInvoice { invoice }).await.expect("push a task");

@@ -40,6 +40,13 @@
 //! - `request`: turning an actix request into request data.
 //!
 //! [actix-web]: https://actix.rs
+//!
+//! Most programs add the `bugsnag` crate instead, with a feature for each integration
+//! they use: it re-exports this crate, as `bugsnag::actix`.
+//!
+//! # Features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod middleware;

@@ -44,25 +44,14 @@
 //! - [`adapter`]: what framework adapters are built from.
 //! - [`testing`] (feature `testing`): a loopback collector for your tests.
 //!
-//! # How it is built, floor by floor
-//! Each module imports only from the floors below it:
+//! How the crate is built (its modules, floor by floor): the repository's CONTRIBUTING.md.
 //!
-//! | floor | modules | what they hold |
-//! |---|---|---|
-//! | 8 | `adapter`, `logging` | integrations: adapters' settings and units of work, the log bridges |
-//! | 7 | `global` | the process-wide client and the free functions |
-//! | 6 | `panic_hook`, `crash/` | the panic hook; the signal handlers and the crash records they leave |
-//! | 5 | `client/` | [`Client`] and the pipeline of one event on the caller's thread |
-//! | 4 | `delivery/` | the delivery thread: resolve, redact, trim, send, retry, outbox |
-//! | 3 | `sessions` | per-minute session counts |
-//! | 2 | `capture/` | scopes, per-call options, error chains, origins, what a panic leaves |
-//! | 1 | `config`, `callbacks` | [`Configuration`]; `before_notify` callbacks and their [`Decision`] |
-//! | 0 | `model/` | the data sent: [`Event`], breadcrumbs, feature flags, payloads |
-//! | − | `stacktrace/`, `storage`, `limits`, `reentry`, `shared`, `time`, `diagnostics` | helpers with no notifier knowledge (`storage`: the program's directory and file claims) |
+//! Most programs add the `bugsnag` crate instead, with a feature for each integration
+//! they use: it re-exports this crate, as `bugsnag::*`.
 //!
-//! One event goes up and across: a `notify` call (floor 7 or 5) captures on the
-//! caller's thread (2), is built and filtered by the client's pipeline (5) and handed to
-//! the delivery thread (4), which resolves its stack (−), redacts, trims and sends it.
+//! # Features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod adapter;
@@ -111,9 +100,17 @@ pub use model::{
 };
 pub use stacktrace::{Stackframe, Stacktrace};
 
-/// What [`traced_error!`] expands to calls; not part of the API.
+/// What [`traced_error!`] expands to calls, and what this repository's own tests ask;
+/// not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    /// Whether a crash (signal) handler is running on the calling thread: for a test's
+    /// global allocator, to prove that the handler allocates nothing.
+    #[cfg(feature = "testing")]
+    pub fn crash_handler_running() -> bool {
+        crate::crash::handler_running()
+    }
+
     pub use crate::capture::error_chain::note_error;
     pub use crate::capture::error_class::note_kind;
 

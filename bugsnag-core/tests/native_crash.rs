@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bugsnag_core::testing::{self, closed_endpoint, Collector, API_KEY};
+use bugsnag_core::testing::{closed_endpoint, Collector, API_KEY};
 use bugsnag_core::Configuration;
 use serde_json::Value;
 
 /// Tells on standard error, without allocating, when called from a crash handler.
 fn tell_if_in_a_crash_handler() {
-    if testing::crash_handler_running() {
+    if bugsnag_core::__private::crash_handler_running() {
         let note = b"ALLOCATED IN A CRASH HANDLER\n";
         // SAFETY: writes a static buffer to standard error.
         unsafe { libc::write(2, note.as_ptr().cast(), note.len()) };

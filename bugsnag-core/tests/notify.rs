@@ -396,3 +396,20 @@ fn an_empty_filter_from_a_configuration_file_turns_no_filtering_off() {
         send_one(&collector, &client, |c| c.notify_with(&chained(), Options::new().add_metadata_tab("m", meta)));
     assert_eq!(event["metaData"]["m"], json!({"password": "[FILTERED]", "name": "Ann"}));
 }
+
+/// What `stats()` says right after a report, and once a flush settled it: in flight, then
+/// delivered. (The reply is held back, so the report cannot be delivered before the
+/// first look.)
+#[test]
+fn stats_say_what_is_in_flight_until_a_flush_settles_it() {
+    let collector = Collector::start();
+    collector.script([bugsnag_core::testing::Reply::status(200).delay(Duration::from_millis(500))]);
+    let client = Client::new(collector.configuration().auto_capture_sessions(false));
+    assert_eq!(client.notify_message("on its way"), Outcome::Queued);
+    let now = client.stats();
+    assert_eq!((now.queued, now.in_flight, now.delivered), (1, 1, 0), "{now:?}");
+    assert!(client.flush(WAIT));
+    let settled = client.stats();
+    assert_eq!((settled.queued, settled.in_flight, settled.delivered, settled.dropped()), (1, 0, 1, 0), "{settled:?}");
+    assert_eq!(collector.events().len(), 1);
+}

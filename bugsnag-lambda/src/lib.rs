@@ -44,6 +44,13 @@
 //!   and kills the function as Lambda does.
 //!
 //! [AWS Lambda]: https://aws.amazon.com/lambda/
+//!
+//! Most programs add the `bugsnag` crate instead, with a feature for each integration
+//! they use: it re-exports this crate, as `bugsnag::lambda`.
+//!
+//! # Features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod invocation;

@@ -47,6 +47,13 @@
 //! - `request`: the per-request state the three share.
 //!
 //! [Rocket]: https://rocket.rs
+//!
+//! Most programs add the `bugsnag` crate instead, with a feature for each integration
+//! they use: it re-exports this crate, as `bugsnag::rocket`.
+//!
+//! # Features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod fairing;

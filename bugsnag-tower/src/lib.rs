@@ -65,6 +65,13 @@
 //! [tonic]: https://docs.rs/tonic
 //! [hyper]: https://docs.rs/hyper
 //! [tower]: https://docs.rs/tower
+//!
+//! Most programs add the `bugsnag` crate instead, with a feature for each integration
+//! they use: it re-exports this crate, as `bugsnag::tower`.
+//!
+//! # Features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod body;

@@ -40,6 +40,13 @@
 //! - [`FailureHandler`] and [`JobError`]: running jobs and reporting how they fail.
 //! - [`Job`]: what the notifier knows of one job.
 //! - `apalis` (feature `apalis`): [`connect_failure_handler`], the layer for apalis workers.
+//!
+//! Most programs add the `bugsnag` crate instead, with a feature for each integration
+//! they use: it re-exports this crate, as `bugsnag::worker`.
+//!
+//! # Features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "apalis")]

@@ -6,7 +6,10 @@
 //! It is the notifier's test [`Collector`] (every payload schema-checked) with an
 //! [`Observer`] that keeps payloads in a [`Store`] and serves the page:
 //! - `GET /`: the groups, and the latest event; `GET /?event=N`: event `N`;
-//! - `GET /count`: how many payloads arrived (the page polls it to refresh itself).
+//! - `GET /count`: how many payloads arrived (the page polls it to refresh itself);
+//! - `GET /events.json`: every event received, newest first, one JSON object each (the
+//!   event as sent, with `receivedAt` in milliseconds and `grouping`, the reason it is
+//!   grouped as it is).
 
 mod event_view;
 mod html;
@@ -78,6 +81,7 @@ impl Observer for Inbox {
                 Some(Page { content_type: "text/html; charset=utf-8", body })
             }
             "/count" => Some(Page { content_type: "text/plain", body: store.reports().len().to_string() }),
+            "/events.json" => Some(Page { content_type: "application/json", body: store.events_json() }),
             _ => None,
         }
     }
@@ -93,6 +97,22 @@ pub fn start(addr: SocketAddr, store: Store, echo: bool) -> Result<(Collector, A
     Ok((collector, inbox))
 }
 
+/// What `bugsnag-inbox --help` prints.
+pub const USAGE: &str = "\
+bugsnag-inbox: a local Bugsnag endpoint with a web page, for a service under development
+
+usage: bugsnag-inbox [--addr HOST:PORT] [--store FILE] [--clear]
+
+  --addr HOST:PORT   where to listen (default 127.0.0.1:9339)
+  --store FILE       where payloads are kept across restarts (default: the cache
+                     directory's bugsnag-inbox/received.jsonl, as the start line says)
+  --clear            start with an empty store
+  --help             this text
+
+It prints the BUGSNAG_* environment to start your service with. Open its address in a
+browser: events grouped as Bugsnag groups them, each group saying why. GET /events.json
+gives every event received, newest first.";
+
 /// `bugsnag-inbox [--addr HOST:PORT] [--store FILE] [--clear]`: runs until stopped,
 /// keeping payloads in `store_path` unless `--store` names another file.
 pub fn run(args: &[String], store_path: PathBuf) -> Result<(), String> {
@@ -105,11 +125,11 @@ pub fn run(args: &[String], store_path: PathBuf) -> Result<(), String> {
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?.clone(),
             "--store" => store_path = PathBuf::from(args.next().ok_or("--store needs a file")?),
             "--clear" => clear = true,
-            other => {
-                return Err(format!(
-                    "unknown option {other}; usage: bugsnag-inbox [--addr HOST:PORT] [--store FILE] [--clear]"
-                ))
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(());
             }
+            other => return Err(format!("unknown option {other}\n\n{USAGE}")),
         }
     }
     let addr: SocketAddr =

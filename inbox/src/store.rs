@@ -181,6 +181,25 @@ impl Store {
         groups
     }
 
+    /// Every event, newest first, as a JSON array: each event as sent, with `receivedAt`
+    /// and `grouping` (why it is grouped as it is).
+    pub(crate) fn events_json(&self) -> String {
+        let events: Vec<Value> = self
+            .events()
+            .iter()
+            .rev()
+            .map(|event| {
+                let mut value = event.value.clone();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("receivedAt".into(), json!(event.report.received_ms));
+                    object.insert("grouping".into(), json!(event.grouping().to_string()));
+                }
+                value
+            })
+            .collect();
+        Value::Array(events).to_string()
+    }
+
     /// Sessions started, summed over every session payload.
     pub(crate) fn sessions_started(&self) -> u64 {
         let counts = self.reports.iter().filter(|r| r.is_sessions());

@@ -83,10 +83,11 @@ fn groups_as_bugsnag_does_and_keeps_them_across_a_restart() {
         // A grouping hash is a group of its own, whatever the frames.
         client.notify_with(&OrderError, Options::new().context("hashed").grouping_hash("orders"));
         client.notify_message_with("other class", Options::new().context("hashed").grouping_hash("orders"));
-        // No frame of the program in project: grouped by class alone.
+        assert!(client.flush(WAIT));
+        // No frame of the program in project: grouped by class alone. (Sent last.)
         let elsewhere = Client::new(collector.configuration().project_root(&dir));
         elsewhere.notify_with(&OrderError, Options::new().context("no frame"));
-        assert!(client.flush(WAIT) && elsewhere.flush(WAIT));
+        assert!(elsewhere.flush(WAIT));
 
         let (status, html) = get(&collector, "/");
         assert_eq!(status, 200);
@@ -104,6 +105,14 @@ fn groups_as_bugsnag_does_and_keeps_them_across_a_restart() {
         let by_class = rows.iter().find(|(row, _)| row.contains("no frame")).unwrap();
         assert!(by_class.0.contains("error class only:"), "{}", by_class.0);
         assert_eq!(get(&collector, "/count"), (200, "6".to_owned()));
+        // The same events as JSON, newest first, each with why it is grouped so.
+        let (status, json) = get(&collector, "/events.json");
+        assert_eq!(status, 200);
+        let events: Vec<Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(events.len(), 6);
+        assert_eq!(events[0]["context"], "no frame", "the last one sent comes first");
+        assert!(events[0]["grouping"].as_str().unwrap().starts_with("error class only"));
+        assert!(events.iter().all(|e| e["receivedAt"].is_i64()));
         assert_eq!(get(&collector, "/nothing-here").0, 404);
     }
     // A new inbox on the same file shows the same groups.

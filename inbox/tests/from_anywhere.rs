@@ -55,3 +55,12 @@ fn the_installed_inbox_runs_from_a_fresh_directory() {
     drop(inbox);
     let _ = std::fs::remove_dir_all(&fresh);
 }
+
+#[test]
+fn help_prints_the_usage() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bugsnag-inbox")).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with("bugsnag-inbox: ") && text.contains("--addr HOST:PORT"), "{text}");
+    assert!(text.contains("/events.json"), "{text}");
+}

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The crates users depend on.
-const CRATES: [&str; 6] =
-    ["bugsnag_core", "bugsnag_tower", "bugsnag_actix", "bugsnag_rocket", "bugsnag_worker", "bugsnag_lambda"];
+const CRATES: [&str; 7] =
+    ["bugsnag", "bugsnag_core", "bugsnag_tower", "bugsnag_actix", "bugsnag_rocket", "bugsnag_worker", "bugsnag_lambda"];
 
 pub(crate) fn check(root: &Path, target: &Path, bless: bool) -> Result<(), String> {
     let mut changed = Vec::new();

@@ -10,6 +10,8 @@
 //!   `--bless` writes it after an intended change).
 //! - `snippets`: every README snippet built as a package of its own with its row's
 //!   dependencies alone (part of `ci`).
+//! - `readmes [--bless]`: each crate's README made from its manifest (checked by `ci`;
+//!   `--bless` writes them).
 //! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ mod api;
 mod browser;
 mod crash;
 mod demo;
+mod readmes;
 mod snippets;
 
 fn main() -> ExitCode {
@@ -35,8 +38,9 @@ fn main() -> ExitCode {
             api::check(&workspace_root(), &target, bless)
         }),
         Some("snippets") => target_dir().and_then(|target| snippets::check(&workspace_root(), &target)),
+        Some("readmes") => readmes::check(&workspace_root(), args.iter().any(|a| a == "--bless")),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
-        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | api [--bless] | bench"
+        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | readmes [--bless] | api [--bless] | bench"
             .to_owned()),
     };
     match result {
@@ -54,13 +58,14 @@ fn ci() -> Result<(), String> {
     // Feature-gated code must also be clean when its feature is off, and each crate must
     // build with its own default features alone, as a project depending on it builds it.
     cargo(&["clippy", "--package", "bugsnag-core", "--no-default-features", "--", "-D", "warnings"])?;
-    for adapter in ["bugsnag-tower", "bugsnag-actix", "bugsnag-rocket", "bugsnag-worker", "bugsnag-lambda"] {
+    for adapter in ["bugsnag", "bugsnag-tower", "bugsnag-actix", "bugsnag-rocket", "bugsnag-worker", "bugsnag-lambda"] {
         cargo(&["clippy", "--package", adapter, "--", "-D", "warnings"])?;
     }
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     // Broken intra-doc links and undocumented items fail like any lint.
     cargo_with_env(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     let target = target_dir()?;
+    readmes::check(&workspace_root(), false)?;
     api::check(&workspace_root(), &target, false)?;
     snippets::check(&workspace_root(), &target)?;
     crash::check(&workspace_root(), &target)?;

@@ -1,7 +1,7 @@
 //! `cargo xtask snippets` (part of `ci`): every Rust snippet of the README built the way
 //! a new user builds it: as a package of its own, outside this workspace's feature
-//! unification, depending on `bugsnag-core` and on exactly what its row of the README's
-//! table names (`<!-- snippet: ROW -->` on the line before the snippet says which row).
+//! unification, depending on exactly what its row of the README's table names (the
+//! `bugsnag` crate, with its row's features) (`<!-- snippet: ROW -->` on the line before the snippet says which row).
 //! The table's cells are `Cargo.toml` dependency lines, copied into each package as they
 //! are, so the table cannot say less than a snippet needs. A snippet without a row, or a
 //! row the table lacks, fails the check.
@@ -127,21 +127,20 @@ fn snippets(readme: &str) -> Result<Vec<Snippet>, String> {
     Ok(snippets)
 }
 
-/// `[dependencies]` lines: `bugsnag-core`, then the row's, the notifier's crates by path.
+/// `[dependencies]` lines: the row's, the notifier's crates by path.
 fn manifest_lines(root: &Path, row: &[String]) -> String {
     let mut lines = String::new();
-    if !row.iter().any(|d| d.starts_with("bugsnag-core")) {
-        let _ = writeln!(lines, "{}", with_path(root, "bugsnag-core"));
-    }
     for dependency in row {
-        let line = if dependency.starts_with("bugsnag-") { with_path(root, dependency) } else { dependency.clone() };
+        let name = dependency.split(['=', ' ']).next().unwrap_or_default();
+        let ours = name == "bugsnag" || name.starts_with("bugsnag-");
+        let line = if ours { with_path(root, dependency) } else { dependency.clone() };
         let _ = writeln!(lines, "{line}");
     }
     lines
 }
 
-/// A notifier crate's line (`bugsnag-x` or `bugsnag-x = { features = [..] }`) with its
-/// path in this checkout.
+/// A notifier crate's line (`bugsnag` or `bugsnag = { features = [..] }`) with its path
+/// in this checkout.
 fn with_path(root: &Path, dependency: &str) -> String {
     let (name, spec) = dependency.split_once('=').map_or((dependency.trim(), ""), |(n, s)| (n.trim(), s.trim()));
     let path = format!("path = {:?}", root.join(name).display().to_string());
@@ -176,18 +175,19 @@ mod tests {
 
     #[test]
     fn rows_and_snippets_are_read_from_the_readme() {
-        let readme = "| snippet | deps |\n|---|---|\n| axum | `bugsnag-tower`, `axum = \"0.8\"` |\n| plain | none |\n\n<!-- snippet: axum -->\n```rust,no_run\n# fn hidden() {}\nlet x = 1;\n```\n";
+        let readme = "| snippet | deps |\n|---|---|\n| axum | `bugsnag = { features = [\"axum\"] }`, `axum = \"0.8\"` |\n| plain | `bugsnag` |\n\n<!-- snippet: axum -->\n```rust,no_run\n# fn hidden() {}\nlet x = 1;\n```\n";
         let rows = rows(readme).unwrap();
-        assert_eq!(rows["axum"], ["bugsnag-tower", "axum = \"0.8\""]);
-        assert!(rows["plain"].is_empty());
+        assert_eq!(rows["axum"], ["bugsnag = { features = [\"axum\"] }", "axum = \"0.8\""]);
+        assert_eq!(rows["plain"], ["bugsnag"]);
         let found = snippets(readme).unwrap();
         assert_eq!((found[0].line, found[0].row.as_str()), (7, "axum"));
         assert_eq!(main_rs(&found[0].code), "#![allow(unused)]\nfn main() {\nfn hidden() {}\nlet x = 1;\n}\n");
         let root = Path::new("/src/bugsnag");
         assert_eq!(
-            with_path(root, "bugsnag-core = { features = [\"log\"] }"),
-            "bugsnag-core = { path = \"/src/bugsnag/bugsnag-core\", features = [\"log\"] }"
+            with_path(root, "bugsnag = { features = [\"log\"] }"),
+            "bugsnag = { path = \"/src/bugsnag/bugsnag\", features = [\"log\"] }"
         );
+        assert_eq!(manifest_lines(root, &rows["plain"]), "bugsnag = { path = \"/src/bugsnag/bugsnag\" }\n");
         assert!(snippets("```rust\nlet x = 1;\n```\n").is_err(), "a snippet must name its row");
     }
 }

@@ -146,6 +146,14 @@ fn name_layers(links: &mut [Link]) {
     }
 }
 
+impl Origin {
+    /// The origin an error carries: the deepest along its `source()` chain (where it
+    /// failed), each error's `Debug` output searched; `None` when there is none.
+    pub fn find<E: Error + ?Sized + 'static>(error: &E) -> Option<Origin> {
+        ChainOrigins::of(error).deepest().cloned()
+    }
+}
+
 /// The origins an error chain shows: for each error of the chain (the error, then each
 /// `source()`), the first made among those its `Debug` output shows, if any. What the
 /// stack of each exception of an event comes from.

@@ -94,17 +94,14 @@ pub(crate) fn holder<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a (dyn Erro
 }
 
 /// The errorClass of a statically known error type, `None` for `dyn Error`: its public
-/// path; a [`Traced<E>`](super::Traced) is named as `E`. What the per-error budget keys
-/// on before the value is read.
+/// path. What the per-error budget keys on before the value is read.
 pub(crate) fn class_of<E: ?Sized>() -> Option<&'static str> {
     static_name(std::any::type_name::<E>())
 }
 
-/// [`class_of`] for a type named by `std::any::type_name`.
-fn static_name(mut name: &'static str) -> Option<&'static str> {
-    while let Some(inner) = name.strip_prefix(super::origin::TRACED_PATH).and_then(|n| n.strip_suffix('>')) {
-        name = inner;
-    }
+/// [`class_of`] for a type named by `std::any::type_name`. (A `Traced<E>` names itself
+/// as `E` when its value is read.)
+fn static_name(name: &'static str) -> Option<&'static str> {
     (!name.starts_with("dyn ")).then(|| public_path(name).unwrap_or(name))
 }
 

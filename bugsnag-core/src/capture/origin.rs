@@ -109,12 +109,6 @@ impl Origin {
         self.location
     }
 
-    /// The origin an error carries: the deepest along its `source()` chain (where it
-    /// failed), each error's `Debug` output searched; `None` when there is none.
-    pub fn find<E: Error + ?Sized + 'static>(error: &E) -> Option<Origin> {
-        super::error_chain::ChainOrigins::of(error).deepest().cloned()
-    }
-
     /// The origin shown in a value's `Debug` output (the first made, when it shows
     /// several): for errors that are not `std::error::Error`s, such as a framework's.
     pub fn in_debug(value: &dyn fmt::Debug) -> Option<Origin> {
@@ -144,7 +138,7 @@ impl Origin {
     /// Whether the call site is the program's: `.map_err(AppError::from)` calls the
     /// conversion from the standard library, whose location says nothing.
     pub(crate) fn site_is_known(&self) -> bool {
-        is_program_location(self.location)
+        crate::stacktrace::is_program_location(self.location)
     }
 
     /// Offers this origin to the search going on in this thread, before its holder writes
@@ -269,17 +263,6 @@ impl<E: Error> Error for Traced<E> {
         self.error.source()
     }
 }
-
-/// Whether a location is the program's, not the standard library's (where a conversion
-/// called through `map_err` is located).
-pub(crate) fn is_program_location(location: &Location<'_>) -> bool {
-    let file = location.file();
-    !(file.starts_with("/rustc/") || file.starts_with("library/") || file.contains("/rustlib/src/rust/library/"))
-}
-
-/// The type path of [`Traced`] before its parameter, so that a `Traced<E>` is reported
-/// under `E`'s name.
-pub(crate) const TRACED_PATH: &str = concat!(module_path!(), "::Traced<");
 
 /// Declares your application's error type as an error of `Kind` (your `thiserror` enum,
 /// say) plus the [`Origin`] where it was made. Every `?` that converts into it (from

@@ -72,6 +72,10 @@ pub const DEFAULT_PARAMS_FILTERS: &[&str] = &[
 /// How the notifier behaves. Build it with [`Configuration::from_env`] or
 /// [`Configuration::default`] and the builder methods, or deserialize it.
 ///
+#[doc = include_str!("options.md")]
+///
+/// # Example
+///
 /// ```
 /// use bugsnag_core::Configuration;
 ///

@@ -36,11 +36,20 @@ const FRESH_CAPACITY: usize = 64;
 pub(crate) const THREAD_NAME: &str = "bugsnag-delivery";
 
 /// What a client has done with the events given to it.
+///
+/// Delivery is asynchronous: right after a report, `queued` counts it and `in_flight` holds
+/// it, and nothing is delivered yet. The other counts settle once
+/// [`Client::flush`](crate::Client::flush) returns `true`: by then every event queued
+/// before the flush was delivered, kept in the outbox (`persisted`), or dropped (the
+/// `dropped_*` counts, each with a log line saying why).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Events handed to the delivery thread.
     pub queued: u64,
+    /// Events and session payloads still on their way: waiting in the queue, being
+    /// resolved or sent, or waiting for a retry. Neither delivered nor lost yet.
+    pub in_flight: u64,
     /// Events Bugsnag accepted (and session-count payloads, one each).
     pub delivered: u64,
     /// Events sent again after a retryable failure, once per attempt (like every other
@@ -249,6 +258,7 @@ impl Delivery {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Stats {
             queued: load(&c.queued),
+            in_flight: self.unsent() as u64,
             delivered: load(&c.delivered),
             retried: load(&c.retried),
             persisted: load(&c.persisted),

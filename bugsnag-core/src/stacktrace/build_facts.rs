@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 use super::mapped::Mapped;
-use super::symbolizer::demangle;
 
 /// Crates a program's `main` cannot be in.
 const NOT_MAIN: &[&str] = &["std", "core", "alloc", "test", "proc_macro"];
@@ -142,6 +141,19 @@ fn workspace(data: &[u8]) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
     Some((roots, foreign))
 }
 
+/// The crate of the program's `main`, read from the executable's name: cargo names a
+/// binary after its crate, and a test binary `<crate>-<16 hex digits>`. What decides
+/// when the symbol table does not (see `build_facts`).
+pub(crate) fn main_crate_by_name() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let stem = exe.file_stem()?.to_str()?;
+    let name = match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => name,
+        _ => stem,
+    };
+    Some(name.replace('-', "_"))
+}
+
 /// Where cargo unpacks dependencies (the registry, git checkouts) and where the standard
 /// library's own dependencies were built.
 fn is_dependency_dir(dir: &str) -> bool {
@@ -160,10 +172,9 @@ fn main_crate(data: &[u8]) -> Option<String> {
             if !(name.contains("4main17h") || (name.starts_with("_R") && name.ends_with("4main"))) {
                 return None;
             }
-            let path = demangle(name);
+            let path = format!("{:#}", rustc_demangle::demangle(name));
             let (krate, function) = path.split_once("::")?;
-            (function == "main" && !NOT_MAIN.contains(&krate) && !super::rules::is_notifier(krate))
-                .then(|| krate.to_owned())
+            (function == "main" && !NOT_MAIN.contains(&krate)).then(|| krate.to_owned())
         })
         .collect();
     crates.sort();

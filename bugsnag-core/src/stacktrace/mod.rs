@@ -44,6 +44,13 @@ pub(crate) use service::{resolve, start_service};
 pub(crate) use walk::call_on_stack;
 pub(crate) use walk::walk_stopped;
 
+/// Whether a location is the program's, not the standard library's (where a conversion
+/// called through `map_err` is located).
+pub(crate) fn is_program_location(location: &Location<'_>) -> bool {
+    let file = location.file();
+    !(file.starts_with("/rustc/") || file.starts_with("library/") || file.contains("/rustlib/src/rust/library/"))
+}
+
 /// Frames a capture keeps: the frame rules send at most 200.
 const CAPTURE_FRAMES: usize = 256;
 /// Frames an origin keeps: the failing call and its callers up to a handler, with room

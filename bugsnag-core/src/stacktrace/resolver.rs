@@ -62,7 +62,7 @@ impl Resolver {
         let frames = self.stack(rules, origin.ips().to_vec(), true);
         let location = origin.location;
         let Some(first) = frames.first() else { return frames };
-        if first.line_number != 0 || !crate::capture::origin::is_program_location(location) {
+        if first.line_number != 0 || !super::is_program_location(location) {
             return frames;
         }
         let mut frames = frames.to_vec();
@@ -80,7 +80,7 @@ impl Resolver {
         if self.main_crate.is_none() {
             let exe: std::rc::Rc<Path> = Path::new("/proc/self/exe").into();
             let from_symbols = self.symbolizer.facts(&exe).main_crate.clone();
-            self.main_crate = Some(from_symbols.or_else(super::rules::main_crate_by_name));
+            self.main_crate = Some(from_symbols.or_else(super::build_facts::main_crate_by_name));
         }
         self.main_crate.as_ref().and_then(Option::as_deref)
     }

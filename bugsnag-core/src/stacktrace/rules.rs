@@ -99,19 +99,6 @@ impl FrameRules {
     }
 }
 
-/// The crate of the program's `main`, read from the executable's name: cargo names a
-/// binary after its crate, and a test binary `<crate>-<16 hex digits>`. What decides
-/// when the symbol table does not (see `build_facts`).
-pub(crate) fn main_crate_by_name() -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    let stem = exe.file_stem()?.to_str()?;
-    let name = match stem.rsplit_once('-') {
-        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => name,
-        _ => stem,
-    };
-    Some(name.replace('-', "_"))
-}
-
 /// Whether a frame is an async runtime's, a server's or the C runtime's: by the crate
 /// its name says, or, when the name is bare (line tables only), by its file.
 fn is_runtime(frame: &Stackframe) -> bool {

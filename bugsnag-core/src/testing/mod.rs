@@ -97,14 +97,6 @@ pub fn dependency_version(dependent: &str, dependency: &str) -> String {
         .to_owned()
 }
 
-/// Whether a crash (signal) handler is running on the calling thread: for a test's
-/// global allocator, to prove that the handler allocates nothing. For this repository's
-/// own tests.
-#[doc(hidden)]
-pub fn crash_handler_running() -> bool {
-    crate::crash::handler_running()
-}
-
 /// Events waiting in an outbox directory (each file holds one payload, which may carry
 /// several events, or one event kept unresolved), for tests that check what was kept for the next start.
 pub fn events_in_outbox(dir: &std::path::Path) -> usize {
