@@ -12,12 +12,10 @@
 //! ```
 //!
 //! ```no_run
-//! # #[cfg(feature = "axum")]
-//! # async fn run(router: axum::Router) {
 //! // Keep the guard for the life of the program: dropping it flushes and ends reporting.
 //! let _bugsnag = bugsnag::configure(bugsnag::Configuration::from_env()); // BUGSNAG_API_KEY
-//! let app = router.layer(bugsnag::tower::BugsnagLayer::new());
-//! # }
+//! # #[cfg(feature = "tower")]
+//! let layer = bugsnag::tower::BugsnagLayer::new(); // your axum Router's `.layer(layer)`
 //! ```
 //!
 //! | you have | feature | module |

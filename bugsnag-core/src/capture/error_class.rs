@@ -47,6 +47,10 @@ macro_rules! public_paths {
     ($($ty:ty => $public:literal),* $(,)?) => {
         /// The public path of a standard or common type named by `type_name`.
         fn public_path(type_name: &str) -> Option<&'static str> {
+            // Most errors are the program's own: not one of these.
+            if !["std::", "core::", "alloc::", "serde_json::", "reqwest::"].iter().any(|p| type_name.starts_with(p)) {
+                return None;
+            }
             $(if type_name == std::any::type_name::<$ty>() { return Some($public); })*
             None
         }
@@ -213,7 +217,7 @@ pub fn note_kind<K: fmt::Debug + 'static>(kind: &K) {
     if !is_open() {
         return;
     }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = rustc_hash::FxHasher::default();
     std::mem::discriminant(kind).hash(&mut hasher);
     let key = (std::any::TypeId::of::<K>(), hasher.finish());
     let known = KNOWN.try_with(|known| known.borrow().get(&key).cloned()).ok().flatten();

@@ -186,7 +186,7 @@ impl Options {
 /// budget groups by.
 pub(crate) fn site_of(file: &str, line: u32, column: u32) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = rustc_hash::FxHasher::default();
     (file, line, column).hash(&mut hasher);
     hasher.finish()
 }

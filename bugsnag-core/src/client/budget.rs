@@ -26,7 +26,7 @@ pub(crate) struct GroupKey(u64);
 
 impl GroupKey {
     pub(crate) fn new(grouping_hash: Option<&str>, class: &str, site: Option<u64>) -> Self {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut hasher = rustc_hash::FxHasher::default();
         match grouping_hash {
             Some(hash) => (0u8, hash).hash(&mut hasher),
             None => (1u8, class, site).hash(&mut hasher),
