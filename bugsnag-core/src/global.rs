@@ -36,6 +36,9 @@ pub fn configure(mut config: Configuration) -> Guard {
     // What could not be sent before the process ended is kept for the next start.
     if config.outbox && config.outbox_dir.is_none() {
         config.outbox_dir = crate::storage::program_dir();
+        if config.outbox_dir.is_none() {
+            crate::diagnostics::warn_once(crate::storage::NOTHING_KEPT);
+        }
     }
     let client = Client::new(config);
     if client.config().auto_notify {

@@ -167,6 +167,10 @@ pub(crate) fn read_private(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Said once when no directory can keep anything (a read-only root filesystem without a
+/// writable home or temporary directory, as Kubernetes' `readOnlyRootFilesystem` makes).
+pub(crate) const NOTHING_KEPT: &str = "no directory can keep what Bugsnag could not send or crash records (not the outbox_dir, the cache directory under HOME, nor the temporary directory): events unsent at exit and crashes without a panic will be lost; set BUGSNAG_OUTBOX_DIR to a writable directory (in Kubernetes, an emptyDir volume)";
+
 /// What a kept file says of the API key it was kept under: enough to tell keys apart,
 /// nothing to use one.
 pub(crate) fn key_digest(api_key: &str) -> String {

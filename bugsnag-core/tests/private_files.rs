@@ -203,3 +203,18 @@ fn a_directory_another_user_made_in_the_way_is_never_used() {
     }
     let _ = std::fs::remove_dir_all(tmp);
 }
+
+/// A read-only root filesystem with no writable home or temporary directory (Kubernetes'
+/// `readOnlyRootFilesystem`): nothing can be kept, and that is said once, at start.
+#[test]
+fn with_nowhere_to_keep_anything_it_is_said_once() {
+    let dir = scratch("nowhere");
+    let (home, tmp) = (dir.join("home-is-a-file"), dir.join("tmp-is-a-file"));
+    std::fs::write(&home, "").unwrap();
+    std::fs::write(&tmp, "").unwrap();
+    let output = run("keep", "022", &closed_endpoint(), API_KEY, &[("HOME", &home), ("TMPDIR", &tmp)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("no directory can keep what Bugsnag could not send").count(), 1, "{stderr}");
+    assert!(stderr.contains("BUGSNAG_OUTBOX_DIR"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -18,6 +18,8 @@
 mod record;
 #[cfg(target_os = "linux")]
 mod signals;
+#[cfg(target_os = "linux")]
+mod survived;
 
 use std::path::{Path, PathBuf};
 
@@ -46,9 +48,7 @@ pub(crate) fn install(client: &Client) {
         }
     };
     let Some(dir) = dir.filter(|dir| private(dir) && storage::can_hold_files(dir)) else {
-        crate::diagnostics::warn(
-            "no directory can hold Bugsnag's crash records (not the outbox_dir, the cache directory under HOME, nor the temporary directory): crashes without a panic will not be reported",
-        );
+        crate::diagnostics::warn_once(storage::NOTHING_KEPT);
         return;
     };
     report_recorded(client, &dir);

@@ -53,7 +53,8 @@ impl<F: FnMut(&[u8])> SignalWriter<F> {
         Self { buffer: [0; 256], len: 0, sink }
     }
 
-    fn flush(&mut self) {
+    /// Writes what is buffered to the sink.
+    pub(crate) fn flush(&mut self) {
         if self.len > 0 {
             (self.sink)(&self.buffer[..self.len]);
             self.len = 0;
@@ -258,7 +259,7 @@ fn module(value: &str) -> Option<LoadedModule> {
     let (start, end, bias) = (hex(parts.next())?, hex(parts.next())?, hex(parts.next())?);
     let build_id = parts.next().filter(|id| *id != "-").map(str::to_owned);
     let path = serde_json::from_str::<String>(parts.next()?).ok()?;
-    Some(LoadedModule { start, end, bias, path: path.into(), build_id })
+    Some(LoadedModule { start, end, bias, path: path.into(), build_id, image: None })
 }
 
 fn session(value: &str) -> Option<(String, u64, u64, u64)> {
@@ -281,6 +282,7 @@ mod tests {
             bias: 0x1000,
             path: "/srv/app \"bin\"".into(),
             build_id: Some("abcd".into()),
+            image: None,
         }];
         let mut text =
             head(&serde_json::json!({"version": "1.0"}), &serde_json::json!({"osName": "linux"}), "0123abcd", &modules);

@@ -1,4 +1,4 @@
-//! The signal handlers: the workspace's only `unsafe` code.
+//! The signal handlers.
 //!
 //! A handler runs when the process is already broken (its heap may be corrupt, a lock may
 //! be held by the very code that crashed), so it does only what is safe in a signal
@@ -16,6 +16,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
+use std::os::unix::ffi::OsStringExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
@@ -149,6 +150,7 @@ pub(crate) fn install(prepared: Prepared) -> Result<(), String> {
             return Err(format!("could not install a handler for signal {signal}"));
         }
     }
+    super::survived::watch();
     Ok(())
 }
 
@@ -191,18 +193,14 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
             && std::thread::panicking()
             && PANIC_REPORTED.try_with(|p| p.get()).unwrap_or(false);
         if let (false, Some(prepared)) = (after_reported_panic, PREPARED.get()) {
+            let mut call = RecordCall { prepared, signal, info, context, frames: 0, fd: -1 };
+            // The record is opened and its head and signal written before the walk: a
+            // fault while walking a corrupt stack still leaves a record.
+            on_handler_stack(prepared, start_record, &mut call);
             // SAFETY: as for `record`; this thread holds `HANDLING`.
-            let frames = unsafe { walk_frames(context) };
-            let mut call = RecordCall { prepared, signal, info, context, frames };
-            // SAFETY: the handler's stack is this thread's alone (it holds `HANDLING`),
-            // 16-byte aligned and mapped for the life of the process; `record_on` takes
-            // the pointer as its `RecordCall`, which outlives the call, and cannot unwind.
-            #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-            unsafe {
-                crate::stacktrace::call_on_stack(prepared.stack_top, record_on, (&raw mut call).cast::<c_void>())
-            };
-            #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-            record_on((&raw mut call).cast::<c_void>());
+            call.frames = unsafe { walk_frames(context) };
+            on_handler_stack(prepared, finish_record, &mut call);
+            tell_the_watch(signal);
         }
         HANDLER_THREAD.store(0, Ordering::SeqCst);
         RECORDED_AT.store(now_ms().max(1), Ordering::SeqCst);
@@ -216,7 +214,7 @@ extern "C" fn handle(signal: c_int, info: *mut siginfo_t, context: *mut c_void) 
     unsafe { pass_on(signal, info, context) };
 }
 
-/// What `record_on` writes a record of.
+/// What a record is written of, in two steps around the walk.
 struct RecordCall {
     prepared: &'static Prepared,
     signal: c_int,
@@ -224,15 +222,77 @@ struct RecordCall {
     context: *mut c_void,
     /// Addresses walked into `FRAMES`.
     frames: usize,
+    /// The record's descriptor once opened (-1: none).
+    fd: c_int,
 }
 
-/// Writes the record `call` (a `RecordCall`) describes, on whatever stack it runs on.
-extern "C" fn record_on(call: *mut c_void) {
+/// Runs `step` with `call` on the handler's own stack (the thread's alternate stack may
+/// be std's few pages).
+fn on_handler_stack(prepared: &Prepared, step: extern "C" fn(*mut c_void), call: &mut RecordCall) {
+    // SAFETY: the handler's stack is this thread's alone (it holds `HANDLING`), 16-byte
+    // aligned and mapped for the life of the process; `step` takes the pointer as its
+    // `RecordCall`, which outlives the call, and cannot unwind.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    unsafe {
+        crate::stacktrace::call_on_stack(prepared.stack_top, step, (call as *mut RecordCall).cast::<c_void>())
+    };
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    {
+        let _ = prepared;
+        step((call as *mut RecordCall).cast::<c_void>());
+    }
+}
+
+/// Opens the record and writes its head and the signal.
+extern "C" fn start_record(call: *mut c_void) {
     // SAFETY: `handle` passes its `RecordCall`, with the kernel's `info` and `context`.
     unsafe {
-        let call = &*call.cast::<RecordCall>();
-        record(call.prepared, call.signal, call.info, call.context, call.frames);
+        let call = &mut *call.cast::<RecordCall>();
+        call.fd = record_head(call.prepared, call.signal, call.info, call.context);
     }
+}
+
+/// Writes the rest of the record (the stack, the thread, the scope) and closes it.
+extern "C" fn finish_record(call: *mut c_void) {
+    // SAFETY: `handle` passes its `RecordCall`, whose `fd` `start_record` opened.
+    unsafe {
+        let call = &*call.cast::<RecordCall>();
+        if call.fd >= 0 {
+            record_rest(call.fd, call.frames);
+        }
+    }
+}
+
+/// Tells the thread that tells survived signals from crashes (`survived`) that a record
+/// was written for `signal`.
+fn tell_the_watch(signal: c_int) {
+    let fd = super::survived::told_fd();
+    if fd >= 0 {
+        let byte = signal as u8;
+        // SAFETY: `write` of one byte from a valid address; async-signal-safe. A full
+        // pipe (a storm of survived signals) loses the byte, harmlessly.
+        unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+    }
+}
+
+/// The path of the last record written, if any (for `survived`).
+pub(crate) fn last_record() -> Option<std::path::PathBuf> {
+    let prepared = PREPARED.get()?;
+    let bytes: Vec<u8> = prepared.path.iter().map(|b| b.load(Ordering::Relaxed)).take_while(|b| *b != 0).collect();
+    (bytes.len() > prepared.dir_len).then(|| std::path::PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+/// Puts our handler back for `signal` (after a signal the process survived, handed on by
+/// putting the previous handler back); what was there before stays the one it chains to.
+pub(crate) fn rearm(signal: c_int) {
+    if !SIGNALS.contains(&signal) {
+        return;
+    }
+    let mut action = empty_action();
+    action.sa_sigaction = handle as extern "C" fn(c_int, *mut siginfo_t, *mut c_void) as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    // SAFETY: installs the handler of this module, as `install` does.
+    unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) };
 }
 
 /// Waits, up to [`RECORD_WAIT_MS`], until the first crashing thread's record is written.
@@ -278,33 +338,51 @@ unsafe fn registers(context: *mut c_void) -> (usize, usize, usize) {
     }
 }
 
-/// Writes one record file, with the `frames` addresses [`walk_frames`] left in [`FRAMES`].
-///
-/// # Safety
-/// `info` and `context` must be what the kernel passed to the handler, and the caller
-/// must hold `HANDLING`.
-unsafe fn record(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, context: *mut c_void, frames: usize) {
-    let fd = open_record(prepared);
-    if fd < 0 {
-        return;
-    }
-    let (_, sp, _) = registers(context);
-    let (code, address) = if info.is_null() { (0, 0) } else { ((*info).si_code, (*info).si_addr() as usize) };
-    let mut writer = SignalWriter::new(|bytes: &[u8]| {
-        // A short write is retried; an error ends the record there.
+/// A writer of the record open at `fd`: a short write is retried, an error ends the
+/// record there.
+fn record_writer(fd: c_int) -> SignalWriter<impl FnMut(&[u8])> {
+    SignalWriter::new(move |bytes: &[u8]| {
         let mut rest = bytes;
         while !rest.is_empty() {
-            let written = libc::write(fd, rest.as_ptr().cast(), rest.len());
+            // SAFETY: writes from a valid slice to a descriptor this handler opened.
+            let written = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
             if written <= 0 {
                 break;
             }
             rest = &rest[written as usize..];
         }
-    });
+    })
+}
+
+/// Opens a record file and writes its head and the crash; its descriptor, or -1.
+///
+/// # Safety
+/// `info` and `context` must be what the kernel passed to the handler, and the caller
+/// must hold `HANDLING`.
+unsafe fn record_head(prepared: &Prepared, signal: c_int, info: *mut siginfo_t, context: *mut c_void) -> c_int {
+    let fd = open_record(prepared);
+    if fd < 0 {
+        return fd;
+    }
+    let (_, sp, _) = registers(context);
+    let (code, address) = if info.is_null() { (0, 0) } else { ((*info).si_code, (*info).si_addr() as usize) };
+    let mut writer = record_writer(fd);
     writer.bytes(&prepared.head);
     writer.crash(signal, code, address, sp, now_ms());
+    // On disk before the walk begins.
+    writer.flush();
+    fd
+}
+
+/// Writes the `frames` addresses [`walk_frames`] left in [`FRAMES`], then the thread and
+/// the scope, ends the record and closes it.
+///
+/// # Safety
+/// `fd` must be the record [`record_head`] opened, and the caller must hold `HANDLING`.
+unsafe fn record_rest(fd: c_int, frames: usize) {
+    let mut writer = record_writer(fd);
     // The stack before the optional parts: a record cut short keeps what matters most.
-    // SAFETY: only the thread holding `HANDLING` runs `record`.
+    // SAFETY: only the thread holding `HANDLING` runs this.
     let ips = &*FRAMES.0.get();
     writer.ips(&ips[..frames]);
     writer.thread_name(read_thread_name);

@@ -261,6 +261,10 @@ pub(crate) struct LoadedModule {
     pub(crate) bias: u64,
     pub(crate) path: PathBuf,
     pub(crate) build_id: Option<String>,
+    /// Where the image loaded can be read now: `path`, unless a deploy replaced the file
+    /// since (then the mapping itself). Of this process only: not kept.
+    #[serde(skip)]
+    pub(crate) image: Option<PathBuf>,
 }
 
 /// The executable mappings of this process now, with their files' build-ids.
@@ -278,6 +282,7 @@ pub(crate) fn loaded_modules() -> Vec<LoadedModule> {
             path: m.path.to_path_buf(),
             // Read from the image loaded, which a deploy may have replaced on disk since.
             build_id: ids.entry(m.image.to_path_buf()).or_insert_with(|| build_id(&m.image)).clone(),
+            image: (m.image != m.path).then(|| m.image.to_path_buf()),
         })
         .collect()
 }

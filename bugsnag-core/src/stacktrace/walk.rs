@@ -102,6 +102,8 @@ mod native {
 
     /// The same modules' unwind tables, for two kinds of walk.
     struct Unwinders {
+        /// A pipe a stopped walk reads the crashed stack through (see `read_word`).
+        reads: Option<[libc::c_int; 2]>,
         /// Callers' walks: a small per-thread cache, which may allocate as it fills.
         callers: UnwinderX86_64<Vec<u8>>,
         /// Crashed threads' walks, with one cache made beforehand: nothing allocated.
@@ -131,7 +133,8 @@ mod native {
             // One module per file, spanning its executable mappings.
             let mut files: BTreeMap<PathBuf, (u64, u64, u64)> = BTreeMap::new();
             for m in loaded_modules() {
-                let span = files.entry(m.path).or_insert((m.start, m.end, m.bias));
+                // The image loaded: the file at its path may be a newer build now.
+                let span = files.entry(m.image.unwrap_or(m.path)).or_insert((m.start, m.end, m.bias));
                 span.0 = span.0.min(m.start);
                 span.1 = span.1.max(m.end);
             }
@@ -146,7 +149,11 @@ mod native {
             }
             let stack: &'static mut [u8] = Box::leak(vec![0u8; STOPPED_STACK_BYTES].into_boxed_slice());
             let stopped_stack_top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+            let mut pipe = [-1; 2];
+            // SAFETY: `pipe2` writes two descriptors into the array it is given.
+            let piped = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } == 0;
             Unwinders {
+                reads: piped.then_some(pipe),
                 callers,
                 stopped,
                 stopped_cache: Mutex::new(CacheX86_64::new_in()),
@@ -308,23 +315,30 @@ mod native {
         };
     }
 
-    /// A word of this process's memory, or an error where none is readable (a system
-    /// call fails with `EFAULT` where a load would fault).
+    /// A word of this process's memory, or an error where none is readable: a system
+    /// call fails with `EFAULT` where a load would fault. The word goes through a pipe
+    /// (`write` from it, `read` it back): two calls that every seccomp profile allows,
+    /// where `process_vm_readv` is denied by older container defaults (failing with
+    /// `EPERM`, or killing the process).
     fn read_word(address: u64) -> Result<u64, ()> {
         if !address.is_multiple_of(8) {
             return Err(());
         }
         let mut word = 0u64;
-        let local = libc::iovec { iov_base: (&raw mut word).cast(), iov_len: 8 };
-        let remote = libc::iovec { iov_base: address as *mut libc::c_void, iov_len: 8 };
-        // SAFETY: the kernel writes at most the 8 bytes of `word`, and reads `address`
-        // itself, failing rather than faulting when it is not mapped; async-signal-safe.
-        let read = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-        if read == 8 {
-            Ok(word)
-        } else {
-            Err(())
+        let Some([read_end, write_end]) = UNWINDERS.get().and_then(|u| u.reads) else { return Err(()) };
+        // SAFETY: `write` reads the 8 bytes at `address` itself, failing with `EFAULT`
+        // rather than faulting where they are not mapped; `read` writes at most the 8
+        // bytes of `word`. Both are async-signal-safe; only the thread holding the
+        // stopped walk uses the pipe, which is empty between two reads.
+        unsafe {
+            if libc::write(write_end, address as *const c_void, 8) != 8 {
+                return Err(());
+            }
+            if libc::read(read_end, (&raw mut word).cast(), 8) != 8 {
+                return Err(());
+            }
         }
+        Ok(word)
     }
 }
 
