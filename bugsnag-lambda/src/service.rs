@@ -50,6 +50,8 @@ where
         let layer = &self.layer;
         let unit = layer.settings.open(Some(Arc::new(Invocation::new(&event.context))));
         unit.scope().add_metadata_tab("AWS Lambda Context", context_tab(&event.context));
+        // Copied now: the handler takes the event. (Keeping it serialized as text until
+        // something is reported cost ten times more: every string byte is escaped.)
         if layer.send_event {
             if let Ok(payload) = serde_json::to_value(&event.payload) {
                 unit.scope().add_metadata_tab("AWS Lambda Event", payload);
@@ -57,8 +59,10 @@ where
         }
         let queued_before = unit.client().map(|client| client.stats().queued);
         let deadline = event.context.deadline;
+        // Aborted when the invocation ends, however it ends (an outer timeout may drop
+        // its future): a stale warning must not fire during a later invocation.
         let watch = (unit.client().is_some() && !layer.timeout_warning.is_zero())
-            .then(|| tokio::spawn(warn_before_deadline(unit.clone(), deadline, layer.timeout_warning)));
+            .then(|| AbortOnDrop(tokio::spawn(warn_before_deadline(unit.clone(), deadline, layer.timeout_warning))));
         let flush_timeout = layer.flush_timeout;
         let called = unit.call(|| self.inner.call(event));
         Box::pin(async move {
@@ -66,9 +70,7 @@ where
                 Ok(future) => unit.run(future).await,
                 Err(payload) => Err(payload),
             };
-            if let Some(watch) = watch {
-                watch.abort();
-            }
+            drop(watch);
             let result = match outcome {
                 Ok(Ok(response)) => Ok(response),
                 Ok(Err(error)) => {
@@ -85,6 +87,15 @@ where
             deliver(&unit, queued_before, flush_timeout, deadline).await;
             result
         })
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
