@@ -20,6 +20,8 @@ pub(crate) struct SessionTracker {
     minute: AtomicU64,
     count: AtomicU64,
     closed: Mutex<BTreeMap<u64, u64>>,
+    /// When counts were last taken to be sent (ms since the epoch; 0: never).
+    last_taken: AtomicU64,
     api_key: Option<String>,
     app: App,
     device: Arc<Shared<Device>>,
@@ -32,6 +34,7 @@ impl SessionTracker {
             minute: AtomicU64::new(0),
             count: AtomicU64::new(0),
             closed: Mutex::default(),
+            last_taken: AtomicU64::new(0),
             api_key,
             app,
             device,
@@ -60,6 +63,14 @@ impl SessionTracker {
         }
     }
 
+    /// Whether counts wait to be sent and none were sent for `interval`.
+    pub(crate) fn due(&self, interval: std::time::Duration) -> bool {
+        let waiting =
+            self.count.load(Ordering::Acquire) > 0 || !self.closed.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+        let since = now_ms().saturating_sub(self.last_taken.load(Ordering::Acquire));
+        waiting && u128::from(since) >= interval.as_millis()
+    }
+
     /// The counts so far as a Session Tracking payload, emptying them.
     pub(crate) fn take_payload(&self) -> Option<Outgoing> {
         self.close(self.minute.load(Ordering::Acquire), self.count.swap(0, Ordering::AcqRel));
@@ -68,6 +79,7 @@ impl SessionTracker {
         if counts.is_empty() {
             return None;
         }
+        self.last_taken.store(now_ms(), Ordering::Release);
         let device = self.device.get();
         let body = json!({
             "notifier": NOTIFIER,
@@ -80,4 +92,9 @@ impl SessionTracker {
         });
         Some(Outgoing { kind: Kind::Sessions, api_key, body: serde_json::to_vec(&body).ok()?.into(), count: 1 })
     }
+}
+
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use bugsnag_core::adapter::Settings;
 use bugsnag_core::Client;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::service::BugsnagLambda;
 use crate::FRAMEWORK;
@@ -21,14 +23,18 @@ const SETTINGS: Settings = Settings::new(FRAMEWORK, &[("lambda_runtime", env!("B
 /// let layer = BugsnagLambdaLayer::new()
 ///     .flush_timeout(Duration::from_secs(1))
 ///     .timeout_warning(Duration::from_millis(500))
-///     .send_event(false);
+///     .without_event();
 /// ```
+///
+/// `Tab` says whether events carry the invocation's event: [`WithEvent`] (the default;
+/// the event type must then be `Serialize`) or [`WithoutEvent`]
+/// ([`without_event`](Self::without_event); any event type).
 #[derive(Clone, Debug)]
-pub struct BugsnagLambdaLayer {
+pub struct BugsnagLambdaLayer<Tab = WithEvent> {
     pub(crate) settings: Settings,
     pub(crate) flush_timeout: Duration,
     pub(crate) timeout_warning: Duration,
-    pub(crate) send_event: bool,
+    pub(crate) event_tab: Tab,
 }
 
 impl Default for BugsnagLambdaLayer {
@@ -37,7 +43,7 @@ impl Default for BugsnagLambdaLayer {
             settings: SETTINGS,
             flush_timeout: Duration::from_secs(2),
             timeout_warning: Duration::from_secs(1),
-            send_event: true,
+            event_tab: WithEvent,
         }
     }
 }
@@ -53,6 +59,16 @@ impl BugsnagLambdaLayer {
         Self { settings: SETTINGS.reporting_to(client), ..Self::default() }
     }
 
+    /// Leaves the invocation's event out of events (no `AWS Lambda Event` tab), and with
+    /// it the copy each invocation makes of it and the need for the event type to be
+    /// `Serialize`: a function whose events are only `Deserialize` uses this.
+    pub fn without_event(self) -> BugsnagLambdaLayer<WithoutEvent> {
+        let Self { settings, flush_timeout, timeout_warning, event_tab: WithEvent } = self;
+        BugsnagLambdaLayer { settings, flush_timeout, timeout_warning, event_tab: WithoutEvent }
+    }
+}
+
+impl<Tab> BugsnagLambdaLayer<Tab> {
     /// How long an invocation that reported something waits, before it returns, for its
     /// events to be delivered (or kept in the outbox). 2 s by default, as the Python
     /// notifier's `aws_lambda_handler`.
@@ -67,17 +83,38 @@ impl BugsnagLambdaLayer {
         self.timeout_warning = before_deadline;
         self
     }
+}
 
-    /// Whether events carry the invocation's event in an `AWS Lambda Event` tab
-    /// (filtered by `params_filters`, trimmed like any metadata); on by default.
-    pub fn send_event(mut self, send: bool) -> Self {
-        self.send_event = send;
-        self
+/// What of an invocation's event its events carry, in their `AWS Lambda Event` tab.
+pub trait EventTab<T>: Clone + Send + Sync + 'static {
+    /// The tab, copied from the event when the invocation starts (the handler takes the
+    /// event), or `None`.
+    fn tab(&self, event: &T) -> Option<Value>;
+}
+
+/// Events carry the invocation's event (filtered by `params_filters`, trimmed like any
+/// metadata): the default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WithEvent;
+
+impl<T: Serialize> EventTab<T> for WithEvent {
+    fn tab(&self, event: &T) -> Option<Value> {
+        serde_json::to_value(event).ok()
     }
 }
 
-impl<S> tower_layer::Layer<S> for BugsnagLambdaLayer {
-    type Service = BugsnagLambda<S>;
+/// Events leave the invocation's event out: [`BugsnagLambdaLayer::without_event`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WithoutEvent;
+
+impl<T> EventTab<T> for WithoutEvent {
+    fn tab(&self, _: &T) -> Option<Value> {
+        None
+    }
+}
+
+impl<S, Tab: Clone> tower_layer::Layer<S> for BugsnagLambdaLayer<Tab> {
+    type Service = BugsnagLambda<S, Tab>;
 
     fn layer(&self, inner: S) -> Self::Service {
         BugsnagLambda { inner, layer: self.clone() }

@@ -25,7 +25,8 @@
 //!   `auto_capture_sessions`), with an `AWS Lambda Context` tab (function name and
 //!   version, ARN, memory, request id, log group and stream, identity and client
 //!   context when present) and an `AWS Lambda Event` tab (the event, filtered by
-//!   `params_filters` like any metadata; [`BugsnagLambdaLayer::send_event`] turns it off),
+//!   `params_filters` like any metadata; [`BugsnagLambdaLayer::without_event`] leaves it
+//!   out, and with it the need for the event type to be `Serialize`),
 //!   and links its events to the X-Ray trace when the invocation is sampled;
 //! - reports a returned `Err` (`unhandledErrorMiddleware`, framework `aws-lambda`, from
 //!   the [`Origin`](bugsnag_core::Origin) it carries when it has one) and a panic
@@ -35,10 +36,15 @@
 //!   the handler is still running, and waits for its delivery;
 //! - before returning, waits (up to [`BugsnagLambdaLayer::flush_timeout`], 2 s) for every
 //!   event the invocation reported to be delivered or kept in the outbox, so nothing is
-//!   waiting when the sandbox freezes. An invocation that reported nothing does not wait.
+//!   waiting when the sandbox freezes, and never closer than 100 ms to the deadline (the
+//!   answer still has to reach Lambda). An invocation that reported nothing does not
+//!   wait, unless session counts are due: none were sent for `session_publish_interval`
+//!   (30 s), since the timer that sends them does not run while the sandbox is frozen.
+//!   So a sandbox thrown away loses at most that interval's session counts.
 //!
 //! # Contents
-//! - [`BugsnagLambdaLayer`]: the layer and its options.
+//! - [`BugsnagLambdaLayer`]: the layer and its options; [`WithEvent`] and [`WithoutEvent`]
+//!   ([`EventTab`]): whether events carry the invocation's event.
 //! - [`BugsnagLambda`]: the service it makes.
 //! - `testing` (feature `testing`): a loopback emulator of the Runtime API that freezes
 //!   and kills the function as Lambda does.
@@ -59,7 +65,7 @@ mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use layer::BugsnagLambdaLayer;
+pub use layer::{BugsnagLambdaLayer, EventTab, WithEvent, WithoutEvent};
 pub use service::BugsnagLambda;
 
 /// The framework name in `severityReason` and the runtime version in

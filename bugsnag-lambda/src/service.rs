@@ -11,11 +11,10 @@ use std::time::Duration;
 use bugsnag_core::adapter::UnitOfWork;
 use bugsnag_core::Options;
 use lambda_runtime::LambdaEvent;
-use serde::Serialize;
 use tower_service::Service;
 
 use crate::invocation::{context_tab, time_left, warn_before_deadline, Invocation};
-use crate::layer::BugsnagLambdaLayer;
+use crate::layer::{BugsnagLambdaLayer, EventTab, WithEvent};
 
 /// The service [`BugsnagLambdaLayer`] makes around a function's service.
 ///
@@ -23,20 +22,20 @@ use crate::layer::BugsnagLambdaLayer;
 /// as `lambda_runtime::Error`, `anyhow::Error` and `eyre::Report` do: it is reported with
 /// its `source()` chain and origin, then handed back unchanged.
 #[derive(Clone, Debug)]
-pub struct BugsnagLambda<S> {
+pub struct BugsnagLambda<S, Tab = WithEvent> {
     pub(crate) inner: S,
-    pub(crate) layer: BugsnagLambdaLayer,
+    pub(crate) layer: BugsnagLambdaLayer<Tab>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S, T> Service<LambdaEvent<T>> for BugsnagLambda<S>
+impl<S, T, Tab> Service<LambdaEvent<T>> for BugsnagLambda<S, Tab>
 where
     S: Service<LambdaEvent<T>>,
     S::Future: Send + 'static,
     S::Response: Send + 'static,
     S::Error: AsRef<dyn Error + Send + Sync + 'static> + Send + 'static,
-    T: Serialize,
+    Tab: EventTab<T>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -52,10 +51,8 @@ where
         unit.scope().add_metadata_tab("AWS Lambda Context", context_tab(&event.context));
         // Copied now: the handler takes the event. (Keeping it serialized as text until
         // something is reported cost ten times more: every string byte is escaped.)
-        if layer.send_event {
-            if let Ok(payload) = serde_json::to_value(&event.payload) {
-                unit.scope().add_metadata_tab("AWS Lambda Event", payload);
-            }
+        if let Some(tab) = layer.event_tab.tab(&event.payload) {
+            unit.scope().add_metadata_tab("AWS Lambda Event", tab);
         }
         let queued_before = unit.client().map(|client| client.stats().queued);
         let deadline = event.context.deadline;
@@ -99,17 +96,27 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Time left, before the deadline, for the function to hand its answer to the Runtime
+/// API (a loopback request): a flush that ran up to the deadline would turn the answer
+/// into a timeout.
+const ANSWER_MARGIN: Duration = Duration::from_millis(100);
+
 /// Waits for what this invocation reported to be delivered (or kept), up to `timeout`
-/// and never past the deadline: the sandbox may freeze as soon as the invocation returns.
-/// An invocation that reported nothing does not wait.
+/// and never past the deadline (less [`ANSWER_MARGIN`]): the sandbox may freeze as soon
+/// as the invocation returns. Other invocations running at once (`lambda_runtime`'s
+/// concurrent mode) may have queued events too; they are waited for within the same bound.
+/// An invocation that reported nothing does not wait, unless session counts are due
+/// (none sent for `session_publish_interval`): the timer that sends them does not run in
+/// a frozen sandbox, and a sandbox thrown away takes what it did not send with it.
 async fn deliver(unit: &UnitOfWork, queued_before: Option<u64>, timeout: Duration, deadline_ms: u64) {
     let Some(client) = unit.client().cloned() else { return };
-    if queued_before.is_some_and(|before| client.stats().queued == before) {
+    let reported = queued_before.is_none_or(|before| client.stats().queued != before);
+    if !reported && !client.session_counts_due() {
         return;
     }
     let timeout = match deadline_ms {
         0 => timeout,
-        deadline => timeout.min(time_left(deadline)).max(Duration::from_millis(1)),
+        deadline => timeout.min(time_left(deadline).saturating_sub(ANSWER_MARGIN)),
     };
     let _ = tokio::task::spawn_blocking(move || client.flush(timeout)).await;
 }

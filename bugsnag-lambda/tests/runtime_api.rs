@@ -74,9 +74,9 @@ fn child() {
     let _ = runtime.block_on(lambda_runtime::run(function));
 }
 
-/// An invocation's request id, and the events the collector held while the function was
-/// frozen after it.
-type Frozen = (String, Vec<Value>);
+/// An invocation's request id, and the events and session starts the collector held
+/// while the function was frozen after it.
+type Frozen = (String, Vec<Value>, u64);
 
 fn invocation(action: &str, deadline_in: Duration) -> Invocation {
     Invocation {
@@ -131,12 +131,16 @@ fn every_event_is_delivered_before_the_function_asks_for_more_and_a_timeout_is_t
     let frozen: Arc<Mutex<Vec<Frozen>>> = Arc::default();
     let on_freeze = {
         let (collector, frozen) = (collector.clone(), frozen.clone());
-        Box::new(move |request_id: &str| frozen.lock().unwrap().push((request_id.to_owned(), collector.events())))
+        Box::new(move |request_id: &str| {
+            let held = (request_id.to_owned(), collector.events(), collector.sessions_started());
+            frozen.lock().unwrap().push(held);
+        })
     };
     let normal = Duration::from_secs(30);
     let api = RuntimeApi::start(
         vec![
             invocation("ok", normal),
+            invocation("ok-again", normal),
             invocation("handled", normal),
             invocation("error", normal),
             invocation("refund", normal),
@@ -158,12 +162,13 @@ fn every_event_is_delivered_before_the_function_asks_for_more_and_a_timeout_is_t
     assert_eq!(records, 1, "a crash-record directory under TMPDIR");
     let _ = std::fs::remove_dir_all(&tmp);
 
-    let answers = api.wait_for_answers(8, Duration::ZERO);
+    let answers = api.wait_for_answers(9, Duration::ZERO);
     let kinds: Vec<(&str, &str)> = answers.iter().map(|a| (a.request_id.as_str(), a.kind.as_str())).collect();
     assert_eq!(
         kinds,
         [
             ("req-ok", "response"),
+            ("req-ok-again", "response"),
             ("req-handled", "response"),
             ("req-error", "error"),
             ("req-refund", "error"),
@@ -176,10 +181,21 @@ fn every_event_is_delivered_before_the_function_asks_for_more_and_a_timeout_is_t
 
     let frozen = frozen.lock().unwrap().clone();
     let at_freeze = |request_id: &str| -> Vec<Value> {
-        let (_, events) = frozen.iter().find(|(id, _)| id == request_id).expect("the function asked for more");
+        let (_, events, _) = frozen.iter().find(|(id, ..)| id == request_id).expect("the function asked for more");
         events.iter().filter(|e| e["metaData"]["AWS Lambda Context"]["aws_request_id"] == request_id).cloned().collect()
     };
-    assert!(at_freeze("req-ok").is_empty(), "an invocation that reported nothing sends nothing");
+    let sessions_at_freeze = |request_id: &str| frozen.iter().find(|(id, ..)| id == request_id).map(|(.., n)| *n);
+    assert!(at_freeze("req-ok").is_empty(), "an invocation that reported nothing sends no event");
+    // Session counts leave before the freeze (the timer that sends them does not run in a
+    // frozen sandbox), batched: none were sent yet after the first invocation, so it sent
+    // its own; the next, within session_publish_interval (30 s), adds no round trip.
+    assert_eq!(sessions_at_freeze("req-ok"), Some(1), "the first invocation's session was sent before the freeze");
+    assert_eq!(sessions_at_freeze("req-ok-again"), Some(1), "a quiet invocation does not send its session at once");
+    assert_eq!(
+        sessions_at_freeze("req-handled"),
+        Some(3),
+        "an invocation that reports sends the counts with its event"
+    );
 
     let handled = at_freeze("req-handled");
     assert_eq!(handled.len(), 1, "delivered before the freeze");

@@ -333,6 +333,14 @@ impl Client {
         self.inner.feature_flags.update(Flags::clear_all);
     }
 
+    /// Whether session counts wait to be sent and none were sent for
+    /// `session_publish_interval`: for an integration whose process may be frozen between
+    /// units of work (a Lambda sandbox, where the timer that sends them does not run), so
+    /// it can [`flush`](Self::flush) before the freeze without a round trip each time.
+    pub fn session_counts_due(&self) -> bool {
+        self.inner.sessions.due(self.inner.config.session_publish_interval)
+    }
+
     /// Sends the session counts gathered so far, then waits until every payload queued
     /// before this call has been sent or given up on, or until `timeout` passes; returns
     /// whether everything was done. Blocks the thread.
