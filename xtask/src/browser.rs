@@ -83,10 +83,12 @@ pub(crate) fn check(root: &Path, target: &Path) -> Result<(), String> {
     }
     assert_not_injected(&driver)?;
 
-    // Open the group as a person would, by its link.
-    driver.eval(
-        "[...document.querySelectorAll('#groups tr.group')].find(r => r.innerText.includes('InboxCheckError')).querySelector('a').click()",
-    )?;
+    // Open the group grouped by its frame as a person would, by its link (the group by
+    // class alone names InboxCheckError too, and either may be listed first).
+    driver.eval(&format!(
+        "[...document.querySelectorAll('#groups tr.group')].find(r => r.innerText.includes({})).querySelector('a').click()",
+        Value::String(by_frame.clone())
+    ))?;
     let frames = driver.wait_for(
         "return location.search.startsWith('?event=') && document.readyState === 'complete' && \
          [...document.querySelectorAll('section.event li.frame.in-project')].map(f => ({text: f.innerText, marked: !!f.querySelector('pre.code mark')}))",
