@@ -408,15 +408,10 @@ async fn deployed_from_root_failed_calls_group_at_the_line_that_failed() {
         return;
     }
     let _ = (outcome(&call(0)), outcome(&call(1)));
-    let collector = Collector::start();
-    let url = collector.url().to_owned();
+    let sites = [(file!(), SOURCE_LINE.load(Ordering::Relaxed)), (file!(), OTHER_SOURCE_LINE.load(Ordering::Relaxed))];
     tokio::task::spawn_blocking(move || {
-        testing::run_deployed("deployed_from_root_failed_calls_group_at_the_line_that_failed", &url, false)
+        testing::assert_deployed_groups("deployed_from_root_failed_calls_group_at_the_line_that_failed", 4, &sites)
     })
     .await
     .unwrap();
-    let events = collector.events();
-    assert_eq!(events.len(), 4, "{events:#?}");
-    let sites = [(file!(), SOURCE_LINE.load(Ordering::Relaxed)), (file!(), OTHER_SOURCE_LINE.load(Ordering::Relaxed))];
-    testing::assert_groups(&events, &sites);
 }

@@ -191,15 +191,10 @@ async fn deployed_from_root_returned_errors_group_at_the_line_that_failed() {
         return;
     }
     let _ = (load_order(), load_customer());
-    let collector = Collector::start();
-    let url = collector.url().to_owned();
+    let sites = [(file!(), ORDER_LINE.load(Ordering::Relaxed)), (file!(), CUSTOMER_LINE.load(Ordering::Relaxed))];
     tokio::task::spawn_blocking(move || {
-        testing::run_deployed("deployed_from_root_returned_errors_group_at_the_line_that_failed", &url, false)
+        testing::assert_deployed_groups("deployed_from_root_returned_errors_group_at_the_line_that_failed", 4, &sites)
     })
     .await
     .unwrap();
-    let events = collector.events();
-    assert_eq!(events.len(), 4, "{events:#?}");
-    let sites = [(file!(), ORDER_LINE.load(Ordering::Relaxed)), (file!(), CUSTOMER_LINE.load(Ordering::Relaxed))];
-    testing::assert_groups(&events, &sites);
 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-#[cfg(doc)]
-use super::Collector;
-use super::API_KEY;
+use serde_json::Value;
+
+use super::{assert_groups, Collector, API_KEY};
 
 /// Set in a deployed copy's environment: the test it runs takes its deployed branch.
 const DEPLOYED: &str = "BUGSNAG_TEST_DEPLOYED";
@@ -60,4 +60,16 @@ pub fn run_deployed(test: &str, collector_url: &str, home: bool) {
         text(&output.stdout),
         text(&output.stderr)
     );
+}
+
+/// Runs the test `test` deployed ([`run_deployed`], without `HOME`) against a collector of
+/// its own, asserts that `count` events arrived and that they group at `sites`
+/// ([`assert_groups`]), and returns them. Blocks until the copy exits.
+pub fn assert_deployed_groups(test: &str, count: usize, sites: &[(&str, u32)]) -> Vec<Value> {
+    let collector = Collector::start();
+    run_deployed(test, collector.url(), false);
+    let events = collector.events();
+    assert_eq!(events.len(), count, "{events:#?}");
+    assert_groups(&events, sites);
+    events
 }

@@ -29,7 +29,7 @@ mod grouping;
 mod planted;
 mod traceparent;
 pub use collector::{Collector, Observer, Page, Received, Reply};
-pub use deployed::{is_deployed, run_deployed};
+pub use deployed::{assert_deployed_groups, is_deployed, run_deployed};
 pub use frames::{assert_origin, first_in_project_frame};
 pub use grouping::{assert_grouped_at, assert_groups, Grouping};
 pub use planted::{get_with_planted_secrets, PLANTED_HEADERS, PLANTED_QUERY};
