@@ -13,32 +13,8 @@ use bugsnag_core::{Stackframe, Stacktrace};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
-#[inline(never)]
-fn deep(depth: u32, f: &dyn Fn()) {
-    if depth == 0 {
-        f();
-    } else {
-        deep(depth - 1, f);
-        black_box(depth);
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum OrderErrorKind {
-    #[error("could not load the order")]
-    Storage(#[from] std::io::Error),
-}
-
-bugsnag_core::traced_error!(
-    /// A service's returned error: an origin and a cause.
-    struct OrderError(OrderErrorKind);
-);
-
-#[inline(never)]
-fn load_order() -> Result<(), OrderError> {
-    Err(std::io::Error::other("timed out"))?;
-    Ok(())
-}
+mod support;
+use support::{deep, load_order, OrderError};
 
 /// Calls timed between two flushes: few enough that the queue never fills, so every
 /// call measured does the whole caller-side work (a call that finds the queue full

@@ -48,15 +48,9 @@ fn memory() -> (f64, f64, f64) {
     (mib(status_kib("VmRSS:")), mib(status_kib("VmHWM:")), mib(status_kib("RssAnon:")))
 }
 
-#[inline(never)]
-fn deep(depth: u32, f: &dyn Fn()) {
-    if depth == 0 {
-        f();
-    } else {
-        deep(depth - 1, f);
-        black_box(depth);
-    }
-}
+#[allow(dead_code)] // Only `deep` is used here.
+mod support;
+use support::deep;
 
 /// One call site a function: each has its own return addresses, new to every cache.
 #[inline(never)]

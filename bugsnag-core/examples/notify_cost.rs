@@ -18,33 +18,9 @@ use std::time::Duration;
 use bugsnag_core::testing::Collector;
 use bugsnag_core::{Client, Options};
 
-/// What failed.
-#[derive(Debug, thiserror::Error)]
-enum OrderErrorKind {
-    #[error("could not load the order")]
-    Storage(#[from] std::io::Error),
-}
-
-bugsnag_core::traced_error!(
-    /// A service's returned error.
-    struct OrderError(OrderErrorKind);
-);
-
-#[inline(never)]
-fn load_order() -> Result<(), OrderError> {
-    Err(std::io::Error::other("timed out"))?;
-    Ok(())
-}
-
-#[inline(never)]
-fn deep(depth: u32, f: &dyn Fn()) {
-    if depth == 0 {
-        f();
-    } else {
-        deep(depth - 1, f);
-        black_box(depth);
-    }
-}
+#[path = "../benches/support/mod.rs"]
+mod support;
+use support::{deep, load_order};
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
