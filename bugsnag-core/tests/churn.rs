@@ -19,16 +19,8 @@ use std::time::{Duration, Instant};
 use bugsnag_core::testing::Collector;
 use bugsnag_core::{BreadcrumbType, DropReason, Outcome};
 
-/// Voluntary context switches of the calling thread so far: a call that waits on another
-/// thread gives up the CPU (see `never_waits.rs`), whatever the machine's load.
-fn voluntary_switches() -> u64 {
-    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("/proc/thread-self/status has the count")
-}
+mod support;
+use support::voluntary_switches;
 
 /// What one reporting thread saw: each report's message and outcome, and how many of its
 /// calls gave up the CPU.

@@ -23,15 +23,8 @@ use std::time::Duration;
 use bugsnag_core::testing::{Collector, Reply};
 use bugsnag_core::{Client, Configuration, Options, Outcome};
 
-/// Voluntary context switches of the calling thread so far (Linux).
-fn voluntary_switches() -> u64 {
-    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("/proc/thread-self/status has the count")
-}
+mod support;
+use support::voluntary_switches;
 
 /// Major page faults of the calling thread so far (Linux): a page read from disk, which
 /// also gives up the CPU but waits on no other thread (the test binary's own code, paged
