@@ -20,11 +20,12 @@ mod walk;
 use std::fmt;
 use std::panic::Location;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use resolver::Resolver;
@@ -143,6 +144,26 @@ pub(crate) struct FrameAddress {
     pub(crate) code_identifier: Option<String>,
 }
 
+/// Resolved frames, and their JSON once written: every event from one stack shares
+/// both, so a call site's frames (names, paths and code, mostly escaped text) are
+/// serialized once, not once an event.
+pub(crate) struct Frames {
+    frames: Box<[Stackframe]>,
+    json: OnceLock<Option<Box<RawValue>>>,
+}
+
+impl Frames {
+    fn json(&self) -> Option<&RawValue> {
+        self.json.get_or_init(|| serde_json::value::to_raw_value(&self.frames).ok()).as_deref()
+    }
+}
+
+impl From<Vec<Stackframe>> for Frames {
+    fn from(frames: Vec<Stackframe>) -> Self {
+        Self { frames: frames.into(), json: OnceLock::new() }
+    }
+}
+
 /// The stack trace of an [`Exception`](crate::Exception): unresolved until the delivery
 /// thread turns it into [`Stackframe`]s.
 #[derive(Clone)]
@@ -165,7 +186,7 @@ enum Repr {
     #[cfg(feature = "anyhow")]
     Anyhow(std::sync::Arc<anyhow::Error>, Box<Stacktrace>),
     /// Shared: the symbols thread hands the same frames to every event from one stack.
-    Frames(Arc<[Stackframe]>),
+    Frames(Arc<Frames>),
     /// Addresses a crash record kept, each with the module it was in when the program
     /// crashed (an earlier run, maybe another build).
     Recorded(Vec<RecordedFrame>),
@@ -227,7 +248,7 @@ impl Stacktrace {
 
     /// Frames already turned into the API's shape.
     pub fn from_frames(frames: Vec<Stackframe>) -> Self {
-        Self(Repr::Frames(frames.into()))
+        Self(Repr::Frames(Arc::new(frames.into())))
     }
 
     /// The frames of a captured std backtrace, read now (std resolves its symbols), or
@@ -251,7 +272,7 @@ impl Stacktrace {
     /// The resolved frames, once the delivery thread has resolved them.
     pub fn frames(&self) -> Option<&[Stackframe]> {
         match &self.0 {
-            Repr::Frames(frames) => Some(frames),
+            Repr::Frames(frames) => Some(&frames.frames),
             Repr::Empty => Some(&[]),
             _ => None,
         }
@@ -274,7 +295,7 @@ impl Stacktrace {
                 here.resolve_with(rules, resolver);
                 let mut frames = vec![rules.call_site(location, resolver)];
                 frames.extend_from_slice(here.frames().unwrap_or_default());
-                self.0 = Repr::Frames(frames.into());
+                self.0 = Repr::Frames(Arc::new(frames.into()));
                 return;
             }
             Repr::Recorded(frames) => (resolver.recorded(&frames), false),
@@ -297,7 +318,7 @@ impl Stacktrace {
                 return;
             }
         };
-        self.0 = Repr::Frames(rules.apply(raw, resolver, origin).into());
+        self.0 = Repr::Frames(Arc::new(rules.apply(raw, resolver, origin).into()));
     }
 }
 
@@ -305,7 +326,7 @@ impl fmt::Debug for Stacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Empty => f.write_str("Stacktrace([])"),
-            Repr::Frames(frames) => f.debug_tuple("Stacktrace").field(frames).finish(),
+            Repr::Frames(frames) => f.debug_tuple("Stacktrace").field(&frames.frames).finish(),
             _ => f.write_str("Stacktrace(<unresolved>)"),
         }
     }
@@ -313,6 +334,11 @@ impl fmt::Debug for Stacktrace {
 
 impl Serialize for Stacktrace {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Repr::Frames(frames) = &self.0 {
+            if let Some(json) = frames.json() {
+                return json.serialize(serializer);
+            }
+        }
         // An unresolved trace is never sent: the delivery thread resolves every one first.
         let frames = self.frames().unwrap_or(&[]);
         let mut seq = serializer.serialize_seq(Some(frames.len()))?;

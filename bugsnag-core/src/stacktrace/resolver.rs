@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::symbolizer::{build_id, LoadedModule, Symbolizer};
-use super::{FrameAddress, FrameRules, OriginStack, RawFrame, RecordedFrame, Stackframe};
+use super::{FrameAddress, FrameRules, Frames, OriginStack, RawFrame, RecordedFrame};
 
 /// Lines of code sent either side of a frame's line.
 const CODE_CONTEXT: usize = 3;
@@ -29,7 +29,7 @@ const STACK_CACHE_ENTRIES: usize = 4096;
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
     /// By rules, by whether the stack is an origin's, by addresses.
-    stacks: HashMap<(u64, bool, Vec<usize>), Arc<[Stackframe]>>,
+    stacks: HashMap<(u64, bool, Vec<usize>), Arc<Frames>>,
     /// Build-ids of the files crash records name, as they are on disk now.
     build_ids: HashMap<PathBuf, Option<String>>,
     symbolizer: Symbolizer,
@@ -42,7 +42,7 @@ impl Resolver {
     /// The frames of a stack of return addresses under `rules`, shared with every other
     /// stack of the same addresses; for an `origin`, the conversions (`From`, `?`) above
     /// the code that made the error are skipped too.
-    pub(crate) fn stack(&mut self, rules: &FrameRules, ips: Vec<usize>, origin: bool) -> Arc<[Stackframe]> {
+    pub(crate) fn stack(&mut self, rules: &FrameRules, ips: Vec<usize>, origin: bool) -> Arc<Frames> {
         let key = (rules.id, origin, ips);
         if let Some(frames) = self.stacks.get(&key) {
             return frames.clone();
@@ -51,27 +51,27 @@ impl Resolver {
             self.stacks.clear();
         }
         let raw = self.frames(&key.2);
-        let frames: Arc<[Stackframe]> = rules.apply(raw, self, origin).into();
+        let frames: Arc<Frames> = Arc::new(rules.apply(raw, self, origin).into());
         self.stacks.insert(key, frames.clone());
         frames
     }
 
     /// The frames of an origin. Its call site stands in for the first frame's file and
     /// line when debug information gives none (a release build without it).
-    pub(crate) fn origin(&mut self, rules: &FrameRules, origin: &OriginStack) -> Arc<[Stackframe]> {
+    pub(crate) fn origin(&mut self, rules: &FrameRules, origin: &OriginStack) -> Arc<Frames> {
         let frames = self.stack(rules, origin.ips().to_vec(), true);
         let location = origin.location;
-        let Some(first) = frames.first() else { return frames };
+        let Some(first) = frames.frames.first() else { return frames };
         if first.line_number != 0 || !super::is_program_location(location) {
             return frames;
         }
-        let mut frames = frames.to_vec();
+        let mut frames = frames.frames.to_vec();
         let site = rules.call_site(location, self);
         frames[0].file = site.file;
         frames[0].line_number = site.line_number;
         frames[0].column_number = site.column_number;
         frames[0].in_project |= site.in_project;
-        frames.into()
+        Arc::new(frames.into())
     }
 
     /// The crate of the program's `main`: from the symbol table of the running

@@ -110,23 +110,31 @@ fn is_runtime(frame: &Stackframe) -> bool {
         return true;
     }
     match registry_package(&frame.file) {
-        Some(package) => RUNTIME.contains(&package.as_str()),
+        Some(package) => RUNTIME.contains(&package.as_ref()),
         None => !method.contains("::") && frame.file == "<unknown>",
     }
 }
 
 /// The crate of a file from cargo's registry: `tokio` for
 /// `…/registry/src/index.crates.io-…/tokio-1.54.1/src/…`.
-fn registry_package(file: &str) -> Option<String> {
-    let in_registry = file.split("/registry/src/").nth(1)?;
+fn registry_package(file: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let in_registry = file.split_once("/registry/src/")?.1;
     let package = in_registry.split('/').nth(1)?;
     let name = package.rsplit_once('-').map_or(package, |(name, _version)| name);
-    Some(name.replace('-', "_"))
+    Some(if name.contains('-') { name.replace('-', "_").into() } else { name.into() })
 }
 
 fn is_machinery(method: &str) -> bool {
     let path = method.trim_start_matches('<');
     MACHINERY.iter().any(|prefix| path.starts_with(prefix)) || is_notifier(crate_of(method))
+}
+
+/// Whether a crate is machinery: [`is_machinery`] of a path in it.
+fn is_machinery_crate(krate: &str) -> bool {
+    MACHINERY.iter().any(|prefix| match prefix.strip_suffix("::") {
+        Some(name) => krate == name,
+        None => krate.starts_with(prefix),
+    }) || is_notifier(krate)
 }
 
 /// Whether a source file belongs to the standard library or to a machinery crate from
@@ -137,7 +145,7 @@ fn is_machinery_file(file: &std::path::Path) -> bool {
     if file.starts_with("/rustc/") {
         return true;
     }
-    registry_package(&file).is_some_and(|name| is_machinery(&format!("{name}::"))) || is_notifier_file(&file)
+    registry_package(&file).is_some_and(|name| is_machinery_crate(&name)) || is_notifier_file(&file)
 }
 
 /// Whether a frame converts one error into another (a `From` or `Into` impl, which `?`
@@ -176,11 +184,19 @@ pub(crate) fn is_notifier(krate: &str) -> bool {
 /// A file of the notifier's own crates, from the registry or from a checkout of this
 /// repository (where bare names, as line tables give them, say nothing of the crate).
 fn is_notifier_file(file: &str) -> bool {
+    /// The source directories of [`NOTIFIER`], as a checkout lays them out.
+    const DIRS: &[&str] = &[
+        "bugsnag-core/src/",
+        "bugsnag-tower/src/",
+        "bugsnag-actix/src/",
+        "bugsnag-rocket/src/",
+        "bugsnag-worker/src/",
+        "bugsnag-lambda/src/",
+    ];
+    // Checked once a frame of every new call site: without allocating.
     registry_package(file).is_some_and(|p| is_notifier(&p))
-        || NOTIFIER.iter().any(|krate| {
-            let dir = format!("{}/src/", krate.replace('_', "-"));
-            file.starts_with(&dir) || file.contains(&format!("/{dir}"))
-        })
+        || (file.contains("bugsnag-")
+            && DIRS.iter().any(|dir| file.match_indices(dir).any(|(at, _)| at == 0 || file[..at].ends_with('/'))))
 }
 
 impl FrameRules {
@@ -204,7 +220,9 @@ impl FrameRules {
     /// The frames sent of a resolved stack; for an `origin` (a stack captured where an
     /// error was converted), the conversions above the code that made it are skipped.
     pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver, origin: bool) -> Vec<Stackframe> {
-        let name = |f: &RawFrame| f.method.clone().unwrap_or_default();
+        fn name(f: &RawFrame) -> &str {
+            f.method.as_deref().unwrap_or_default()
+        }
         if let Some(bottom) = raw.iter().position(|f| name(f).contains(BOTTOM_MARKER)) {
             raw.truncate(bottom);
         }
