@@ -133,6 +133,9 @@ pub(crate) struct RawFrame {
     /// For a frame that could not be resolved (a crash recorded by another build): its
     /// address, its module's load address and build-id, for symbolication elsewhere.
     pub(crate) address: Option<FrameAddress>,
+    /// The return address it was resolved from, and its depth among the functions
+    /// inlined there: what the frame built from it is cached by.
+    pub(crate) symbol: Option<(usize, usize)>,
 }
 
 /// Where a frame that could not be resolved was: enough to resolve it against the
@@ -155,6 +158,14 @@ pub(crate) struct Frames {
 impl Frames {
     fn json(&self) -> Option<&RawValue> {
         self.json.get_or_init(|| serde_json::value::to_raw_value(&self.frames).ok()).as_deref()
+    }
+
+    /// The memory these frames hold with their JSON, about: written here, on the symbols
+    /// thread, rather than by the first event's delivery.
+    fn weight(&self) -> usize {
+        // The frames in memory take about twice their JSON (each line of code is a
+        // key, a value and a map entry).
+        3 * self.json().map_or(0, |json| json.get().len())
     }
 }
 

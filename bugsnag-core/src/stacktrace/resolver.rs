@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::symbolizer::{build_id, LoadedModule, Symbolizer};
-use super::{FrameAddress, FrameRules, Frames, OriginStack, RawFrame, RecordedFrame};
+use super::{FrameAddress, FrameRules, Frames, OriginStack, RawFrame, RecordedFrame, Stackframe};
 
 /// Lines of code sent either side of a frame's line.
 const CODE_CONTEXT: usize = 3;
@@ -21,8 +21,14 @@ const SYMBOL_CACHE_ENTRIES: usize = 16 * 1024;
 /// Files kept in memory; past this the cache starts again.
 const SOURCE_CACHE_FILES: usize = 128;
 
-/// Whole stacks remembered, per frame rules; past this the cache starts again.
+/// Whole stacks remembered, per frame rules; past this many, or past
+/// [`STACK_CACHE_BYTES`], the cache starts again.
 const STACK_CACHE_ENTRIES: usize = 4096;
+/// Memory the remembered stacks may hold (a stack of 20 frames with code holds about
+/// 30 KB: its frames and their JSON), so that a thousand call sites do not keep 30 MB.
+const STACK_CACHE_BYTES: usize = 4 * 1024 * 1024;
+/// Frames remembered as sent, per frame rules; past this the cache starts again.
+const FRAME_CACHE_ENTRIES: usize = 1024;
 
 /// Resolved symbols, whole stacks and source files, owned by the symbols thread.
 #[derive(Default)]
@@ -30,6 +36,11 @@ pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
     /// By rules, by whether the stack is an origin's, by addresses.
     stacks: HashMap<(u64, bool, Vec<usize>), Arc<Frames>>,
+    /// What `stacks` holds, in bytes, about.
+    stack_bytes: usize,
+    /// Frames as sent, by rules, return address and inline depth: a new stack shares
+    /// most of its frames with stacks seen before (its callers, the runtime).
+    built: HashMap<(u64, usize, usize), Stackframe>,
     /// Build-ids of the files crash records name, as they are on disk now.
     build_ids: HashMap<PathBuf, Option<String>>,
     symbolizer: Symbolizer,
@@ -47,13 +58,31 @@ impl Resolver {
         if let Some(frames) = self.stacks.get(&key) {
             return frames.clone();
         }
-        if self.stacks.len() >= STACK_CACHE_ENTRIES {
-            self.stacks.clear();
-        }
         let raw = self.frames(&key.2);
         let frames: Arc<Frames> = Arc::new(rules.apply(raw, self, origin).into());
+        let bytes = frames.weight();
+        if self.stacks.len() >= STACK_CACHE_ENTRIES || self.stack_bytes + bytes > STACK_CACHE_BYTES {
+            self.stacks.clear();
+            self.stack_bytes = 0;
+        }
+        self.stack_bytes += bytes;
         self.stacks.insert(key, frames.clone());
         frames
+    }
+
+    /// The frame sent for `raw` under `rules`, built once per return address.
+    pub(crate) fn frame(&mut self, rules: &FrameRules, raw: RawFrame) -> Stackframe {
+        let Some((ip, depth)) = raw.symbol else { return rules.frame(raw, self) };
+        let key = (rules.id, ip, depth);
+        if let Some(frame) = self.built.get(&key) {
+            return frame.clone();
+        }
+        if self.built.len() >= FRAME_CACHE_ENTRIES {
+            self.built.clear();
+        }
+        let frame = rules.frame(raw, self);
+        self.built.insert(key, frame.clone());
+        frame
     }
 
     /// The frames of an origin. Its call site stands in for the first frame's file and
@@ -137,7 +166,7 @@ impl Resolver {
         for &ip in ips {
             let symbolizer = &mut self.symbolizer;
             let symbols = self.symbols.entry(ip).or_insert_with(|| resolve(symbolizer, ip));
-            out.extend(symbols.iter().cloned());
+            out.extend(symbols.iter().enumerate().map(|(depth, f)| RawFrame { symbol: Some((ip, depth)), ..f.clone() }));
         }
         out
     }

@@ -242,7 +242,7 @@ impl FrameRules {
                 !self.exclude_modules.iter().any(|m| method.trim_start_matches('<').starts_with(m.as_str()))
             })
             .take(MAX_FRAMES)
-            .map(|f| self.frame(f, resolver))
+            .map(|f| resolver.frame(self, f))
             .collect();
         // The executor, server and middleware below the outermost in-project frame say
         // nothing about the error (an axum handler's panic had ~50 such frames).
@@ -254,7 +254,8 @@ impl FrameRules {
         frames
     }
 
-    fn frame(&self, raw: RawFrame, resolver: &mut Resolver) -> Stackframe {
+    /// The frame sent for a resolved one (see [`Resolver::frame`], which caches it).
+    pub(super) fn frame(&self, raw: RawFrame, resolver: &mut Resolver) -> Stackframe {
         let method = raw.method.unwrap_or_else(|| "<unknown>".to_owned());
         // Where the frame's file is shown from, and whether that makes it the project's.
         let (shown, in_tree) = match (&self.project_root, &raw.file) {

@@ -72,8 +72,10 @@ impl Symbolizer {
             Some((known, _)) => known.clone(),
             None => Rc::from(path),
         };
-        let Some(loader) = self.loader(&path) else { return Vec::new() };
+        // The build's facts first: read through a mapping of their own, dropped before
+        // the loader maps the file, so that the pages the two read are not resident at once.
         let facts = self.facts(&path);
+        let Some(loader) = self.loader(&path) else { return Vec::new() };
         let mut frames = Vec::new();
         if let Ok(mut iter) = loader.find_frames(svma) {
             while let Ok(Some(frame)) = iter.next() {
@@ -86,7 +88,7 @@ impl Symbolizer {
                     file,
                     line: location.and_then(|l| l.line),
                     column: location.and_then(|l| l.column),
-                    address: None,
+                    ..RawFrame::default()
                 });
             }
         }
