@@ -13,6 +13,8 @@
 //! - `readmes [--bless]`: each crate's README made from its manifest (checked by `ci`;
 //!   `--bless` writes them).
 //! - `bench`: the criterion benchmarks; figures go in `BENCHMARKS.md`.
+//! - `compare`: this notifier and sentry 0.49 side by side, each in its own process
+//!   (`compare/sentry`, outside the workspace so that sentry stays out of `ci`'s build).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -40,7 +42,14 @@ fn main() -> ExitCode {
         Some("snippets") => target_dir().and_then(|target| snippets::check(&workspace_root(), &target)),
         Some("readmes") => readmes::check(&workspace_root(), args.iter().any(|a| a == "--bless")),
         Some("bench") => cargo(&["bench", "--workspace", "--all-features"]),
-        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | readmes [--bless] | api [--bless] | bench"
+        Some("compare") => target_dir().and_then(|target| {
+            let target = target.join("compare");
+            let target = target.to_str().ok_or("the target directory's path is not UTF-8")?;
+            let manifest = workspace_root().join("compare/sentry/Cargo.toml");
+            let manifest = manifest.to_str().ok_or("the workspace's path is not UTF-8")?;
+            cargo_with_env(&["run", "--release", "--manifest-path", manifest], &[("CARGO_TARGET_DIR", target)])
+        }),
+        _ => Err("usage: cargo xtask ci | demo | inbox [--addr HOST:PORT] [--store FILE] [--clear] | browser | crash | snippets | readmes [--bless] | api [--bless] | bench | compare"
             .to_owned()),
     };
     match result {

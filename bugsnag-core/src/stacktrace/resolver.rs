@@ -166,7 +166,9 @@ impl Resolver {
         for &ip in ips {
             let symbolizer = &mut self.symbolizer;
             let symbols = self.symbols.entry(ip).or_insert_with(|| resolve(symbolizer, ip));
-            out.extend(symbols.iter().enumerate().map(|(depth, f)| RawFrame { symbol: Some((ip, depth)), ..f.clone() }));
+            out.extend(
+                symbols.iter().enumerate().map(|(depth, f)| RawFrame { symbol: Some((ip, depth)), ..f.clone() }),
+            );
         }
         out
     }
