@@ -22,9 +22,12 @@ use bugsnag_core::{Client, Configuration, Options};
 
 const ENDPOINT: &str = "WHOLE_COST_ENDPOINT";
 
+#[path = "support/process.rs"]
+mod process;
 #[allow(dead_code)] // Not all of it is used here.
 mod support;
-use support::{cpu, deep, memory};
+use process::{cpu, memory};
+use support::deep;
 
 /// One call site a function: each has its own return addresses, new to every cache.
 #[inline(never)]

@@ -22,10 +22,16 @@ use std::time::{Duration, Instant};
 
 use bugsnag_core::testing::Collector;
 
+#[path = "../../../bugsnag-core/benches/support/process.rs"]
+mod process;
 #[path = "../../../bugsnag-core/benches/support/mod.rs"]
 #[allow(dead_code)] // Not all of it is used here.
 mod support;
-use support::{cpu, deep, memory};
+use process::{cpu, memory};
+use support::deep;
+
+/// A notifier's report, or its flush.
+type Action = Box<dyn Fn()>;
 
 /// What one notifier's process measured.
 #[derive(Debug, Default)]
@@ -73,7 +79,7 @@ fn report(notifier: &str, url: &str) {
     let reports: u64 = std::env::var("COMPARE_REPORTS").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
     let (rss0, _, anon0) = memory();
     let error = "x".parse::<u8>().unwrap_err();
-    let (report, flush): (Box<dyn Fn()>, Box<dyn Fn()>) = match notifier {
+    let (report, flush): (Action, Action) = match notifier {
         "bugsnag" => {
             let config = bugsnag_core::Configuration::default()
                 .api_key(bugsnag_core::testing::API_KEY)
