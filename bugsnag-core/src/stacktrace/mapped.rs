@@ -7,7 +7,8 @@
 use std::fs::File;
 use std::io;
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// A regular file mapped read-only.
 pub(crate) struct Mapped(memmap2::Mmap);
@@ -28,6 +29,21 @@ impl Mapped {
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Self(map))
     }
+}
+
+/// The regular file at `path` mapped for the rest of the process's life: mapped once
+/// (whoever asks), so that what is read from it can be kept without a lifetime. These
+/// are the program's own object and debug files, which the process keeps using.
+pub(crate) fn for_process(path: &Path) -> io::Result<&'static [u8]> {
+    static MAPPED: Mutex<Vec<(PathBuf, &'static [u8])>> = Mutex::new(Vec::new());
+    let mut mapped = MAPPED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, data)) = mapped.iter().find(|(known, _)| known == path) {
+        return Ok(data);
+    }
+    let leaked: &'static Mapped = Box::leak(Box::new(Mapped::open(path)?));
+    let data: &'static [u8] = leaked;
+    mapped.push((path.to_path_buf(), data));
+    Ok(data)
 }
 
 impl Deref for Mapped {

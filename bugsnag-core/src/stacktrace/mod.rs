@@ -15,6 +15,7 @@ mod resolver;
 mod rules;
 mod service;
 mod symbolizer;
+mod units;
 mod walk;
 
 use std::fmt;

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use object::read::elf::{FileHeader, ProgramHeader};
 
 use super::build_facts::{debug_file, BuildFacts};
+use super::units::ObjectSymbols;
 use super::RawFrame;
 
 /// Bytes read from the start of an object file to find its program headers.
@@ -40,7 +41,7 @@ pub(crate) struct Symbolizer {
     modules: Vec<Module>,
     /// Whether `/proc/self/maps` was readable the last time it was read.
     has_maps: Option<bool>,
-    loaders: HashMap<Rc<Path>, Option<Rc<addr2line::Loader>>>,
+    loaders: HashMap<Rc<Path>, Option<Rc<ObjectSymbols>>>,
     /// What each file's build says about its frames, read with its loader.
     facts: HashMap<Rc<Path>, Rc<BuildFacts>>,
     /// Each file's first segment address, read once: maps are read again on every miss.
@@ -76,25 +77,25 @@ impl Symbolizer {
         // the loader maps the file, so that the pages the two read are not resident at once.
         let facts = self.facts(&path);
         let Some(loader) = self.loader(&path) else { return Vec::new() };
-        let mut frames = Vec::new();
-        if let Ok(mut iter) = loader.find_frames(svma) {
-            while let Ok(Some(frame)) = iter.next() {
-                let method = frame.function.as_ref().and_then(|f| f.raw_name().ok()).map(|n| demangle(&n));
-                let location = frame.location.as_ref();
-                let file = location.and_then(|l| l.file).map(PathBuf::from);
-                frames.push(RawFrame {
-                    method,
+        let frames: Vec<RawFrame> = loader
+            .frames(svma)
+            .into_iter()
+            .map(|frame| {
+                let file = frame.file.map(PathBuf::from);
+                RawFrame {
+                    method: frame.method.as_deref().map(demangle),
                     workspace_file: file.as_deref().and_then(|f| facts.workspace_file(f)),
                     file,
-                    line: location.and_then(|l| l.line),
-                    column: location.and_then(|l| l.column),
+                    line: frame.line,
+                    column: frame.column,
                     ..RawFrame::default()
-                });
-            }
-        }
+                }
+            })
+            .collect();
         // The symbol table names the function the address is in with its full path;
         // DWARF may not (`debug = "line-tables-only"` keeps bare names such as `poll`).
-        let symbol = loader.find_symbol(svma).map(demangle);
+        let symbol = loader.symbol(svma).map(demangle);
+        let mut frames = frames;
         match frames.last_mut() {
             None => frames.extend(symbol.map(|name| RawFrame { method: Some(name), ..RawFrame::default() })),
             Some(outer) if !outer.method.as_deref().is_some_and(|m| m.contains("::")) => {
@@ -114,14 +115,14 @@ impl Symbolizer {
         self.facts.entry(path.clone()).or_insert_with(|| Rc::new(BuildFacts::read(path, &debug_file(path)))).clone()
     }
 
-    fn loader(&mut self, path: &Rc<Path>) -> Option<Rc<addr2line::Loader>> {
+    fn loader(&mut self, path: &Rc<Path>) -> Option<Rc<ObjectSymbols>> {
         self.loaders
             .entry(path.clone())
             // A file that is not regular (a FIFO a crash record names) is never opened.
             .or_insert_with(|| {
-                match super::mapped::open_regular(path).and_then(|_| {
-                    addr2line::Loader::new(debug_file(path)).map_err(|e| std::io::Error::other(e.to_string()))
-                }) {
+                match super::mapped::open_regular(path)
+                    .and_then(|_| ObjectSymbols::load(&debug_file(path)).map_err(std::io::Error::other))
+                {
                     Ok(loader) => Some(Rc::new(loader)),
                     Err(e) => {
                         tracing::debug!(target: "bugsnag_core", "no symbols from {}: {e}", path.display());
@@ -138,12 +139,21 @@ impl Symbolizer {
             return;
         };
         self.has_maps = Some(true);
-        let mappings: Vec<Mapping<'_>> = text.lines().filter_map(Mapping::parse).collect();
+        // The dynamic loader maps segments privately; a shared mapping of the same file is
+        // someone reading it (this notifier's symbols, addr2line's), never a module.
+        let mappings: Vec<Mapping<'_>> = text.lines().filter_map(Mapping::parse).filter(|m| !m.shared).collect();
         let mut modules = Vec::new();
         for mapping in mappings.iter().filter(|m| m.executable) {
             // The load bias, as the dynamic loader applied it: the address where the
             // file's start is mapped, less the address its first segment states.
-            let Some(base) = mappings.iter().find(|m| m.path == mapping.path && m.offset == 0) else { continue };
+            // The nearest below it: the loader maps a file's segments together.
+            let Some(base) = mappings
+                .iter()
+                .filter(|m| m.path == mapping.path && m.offset == 0 && m.start <= mapping.start)
+                .max_by_key(|m| m.start)
+            else {
+                continue;
+            };
             // A file a deploy replaced (or removed) since it was loaded: the kernel still
             // maps the old image, which is the one to read.
             let (name, image) = match mapping.path.strip_suffix(" (deleted)") {
@@ -187,6 +197,8 @@ struct Mapping<'a> {
     end: u64,
     offset: u64,
     executable: bool,
+    /// Mapped `MAP_SHARED` (`s` in its permissions).
+    shared: bool,
     path: &'a str,
 }
 
@@ -204,6 +216,7 @@ impl<'a> Mapping<'a> {
             end: u64::from_str_radix(end, 16).ok()?,
             offset: u64::from_str_radix(offset, 16).ok()?,
             executable: perms.contains('x'),
+            shared: perms.ends_with('s'),
             path,
         })
     }
@@ -357,6 +370,19 @@ mod tests {
         assert_eq!(result.expect("refused without blocking"), (None, 0));
     }
 
+    /// Reading a module's file maps it whole (this notifier's symbols, addr2line's), often
+    /// just below where the loader put it: that mapping must not be taken for the
+    /// module's start, or every later address in it resolves wrong.
+    #[test]
+    fn a_file_mapped_to_be_read_is_not_taken_for_its_module() {
+        let before = loaded_modules();
+        assert!(before.len() > 1, "the program and its libraries: {before:?}");
+        let held: Vec<_> = before.iter().filter_map(|m| super::super::mapped::Mapped::open(&m.path).ok()).collect();
+        assert_eq!(held.len(), before.len());
+        let biases = |modules: &[LoadedModule]| modules.iter().map(|m| (m.path.clone(), m.bias)).collect::<Vec<_>>();
+        assert_eq!(biases(&loaded_modules()), biases(&before));
+    }
+
     #[test]
     fn maps_lines_are_parsed() {
         let line = "55d1c0a00000-55d1c0b00000 r-xp 00001000 fd:01 123 /usr/bin/app";
@@ -365,5 +391,6 @@ mod tests {
         assert!(m.executable);
         assert!(Mapping::parse("7ffd1000-7ffd2000 r-xp 00000000 00:00 0 [vdso]").is_none());
         assert!(!Mapping::parse("7ffd1000-7ffd2000 rw-p 00000000 fd:01 1 /usr/lib/x.so").unwrap().executable);
+        assert!(Mapping::parse("7ffd1000-7ffd2000 r--s 00000000 fd:01 1 /usr/lib/x.so").unwrap().shared);
     }
 }
