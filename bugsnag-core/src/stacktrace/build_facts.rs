@@ -78,8 +78,13 @@ impl BuildFacts {
     }
 }
 
+/// Units read between two releases of the pages read (see [`Mapped::release`]), so that
+/// reading every unit's header never keeps the whole file resident.
+const UNITS_PER_RELEASE: usize = 32;
+
 /// The workspace roots and the foreign directories under them, from the line tables.
-fn workspace(data: &[u8]) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
+fn workspace(mapped: &Mapped) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let data: &[u8] = mapped;
     let object = object::File::parse(data).ok()?;
     let endian = if object.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, ()> {
@@ -93,7 +98,12 @@ fn workspace(data: &[u8]) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut roots: HashSet<String> = HashSet::new();
     let mut absolute: HashSet<String> = HashSet::new();
     let mut headers = dwarf.units();
+    let mut read = 0;
     while let Ok(Some(header)) = headers.next() {
+        read += 1;
+        if read % UNITS_PER_RELEASE == 0 {
+            mapped.release();
+        }
         let Ok(unit) = dwarf.unit(header) else { continue };
         let Some(program) = &unit.line_program else { continue };
         let header = program.header();

@@ -29,21 +29,34 @@ impl Mapped {
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Self(map))
     }
+
+    /// Gives back the pages read so far: a pass over the whole file (every unit's
+    /// header) would otherwise keep all it touched resident until the mapping is
+    /// dropped. Later reads fault them in again, from the page cache.
+    #[cfg(unix)]
+    pub(crate) fn release(&self) {
+        // SAFETY: the mapping is read-only and of a file: dropping its pages loses
+        // nothing (a read maps them again, with the file's content), and no reference
+        // into it is invalidated.
+        let _ = unsafe { self.0.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn release(&self) {}
 }
 
 /// The regular file at `path` mapped for the rest of the process's life: mapped once
 /// (whoever asks), so that what is read from it can be kept without a lifetime. These
 /// are the program's own object and debug files, which the process keeps using.
-pub(crate) fn for_process(path: &Path) -> io::Result<&'static [u8]> {
-    static MAPPED: Mutex<Vec<(PathBuf, &'static [u8])>> = Mutex::new(Vec::new());
+pub(crate) fn for_process(path: &Path) -> io::Result<&'static Mapped> {
+    static MAPPED: Mutex<Vec<(PathBuf, &'static Mapped)>> = Mutex::new(Vec::new());
     let mut mapped = MAPPED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, data)) = mapped.iter().find(|(known, _)| known == path) {
-        return Ok(data);
+    if let Some((_, known)) = mapped.iter().find(|(known, _)| known == path) {
+        return Ok(known);
     }
     let leaked: &'static Mapped = Box::leak(Box::new(Mapped::open(path)?));
-    let data: &'static [u8] = leaked;
-    mapped.push((path.to_path_buf(), data));
-    Ok(data)
+    mapped.push((path.to_path_buf(), leaked));
+    Ok(leaked)
 }
 
 impl Deref for Mapped {

@@ -17,7 +17,7 @@ const CODE_CONTEXT: usize = 3;
 const CODE_LINE_MAX: usize = 200;
 
 /// Instruction pointers remembered; past this the cache starts again.
-const SYMBOL_CACHE_ENTRIES: usize = 16 * 1024;
+const SYMBOL_CACHE_ENTRIES: usize = 4096;
 /// Files kept in memory; past this the cache starts again.
 const SOURCE_CACHE_FILES: usize = 128;
 
@@ -26,7 +26,7 @@ const SOURCE_CACHE_FILES: usize = 128;
 const STACK_CACHE_ENTRIES: usize = 4096;
 /// Memory the remembered stacks may hold (a stack of 20 frames with code holds about
 /// 30 KB: its frames and their JSON), so that a thousand call sites do not keep 30 MB.
-const STACK_CACHE_BYTES: usize = 4 * 1024 * 1024;
+const STACK_CACHE_BYTES: usize = 2 * 1024 * 1024;
 /// Frames remembered as sent, per frame rules; past this the cache starts again.
 const FRAME_CACHE_ENTRIES: usize = 1024;
 

@@ -22,6 +22,8 @@ use std::rc::Rc;
 use addr2line::gimli::{self, Section as _};
 use object::{Object, ObjectSection};
 
+use super::mapped::Mapped;
+
 mod entries;
 
 type Slice = gimli::EndianSlice<'static, gimli::RunTimeEndian>;
@@ -94,6 +96,8 @@ fn collect<R: gimli::Reader>(mut iter: addr2line::FrameIter<'_, R>) -> Vec<Found
 
 /// A file read a unit at a time.
 pub(crate) struct ByUnit {
+    /// The file, whose pages are given back once what was needed of them is read.
+    mapped: &'static Mapped,
     dwarf: gimli::Dwarf<Slice>,
     /// Address ranges, sorted by start, each with the offset of its unit.
     ranges: Vec<(u64, u64, usize)>,
@@ -135,7 +139,8 @@ struct Inlined {
 
 impl ByUnit {
     /// `None` when the file cannot be read a unit at a time.
-    fn read(data: &'static [u8]) -> Option<Self> {
+    fn read(mapped: &'static Mapped) -> Option<Self> {
+        let data: &'static [u8] = mapped;
         let object = object::File::parse(data).ok()?;
         let endian = if object.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
         let dwarf = gimli::Dwarf::load(|id| -> Result<Slice, ()> {
@@ -170,8 +175,10 @@ impl ByUnit {
         let mut starts: Vec<usize> = ranges.iter().map(|r| r.2).collect();
         starts.sort_unstable();
         starts.dedup();
+        // Every symbol's name is read to make the map: tens of megabytes of the file.
         let symbols = object.symbol_map();
-        Some(Self { dwarf, ranges, starts, units: RefCell::default(), symbols })
+        mapped.release();
+        Some(Self { mapped, dwarf, ranges, starts, units: RefCell::default(), symbols })
     }
 
     fn frames(&self, svma: u64) -> Option<Vec<FoundFrame>> {
@@ -184,8 +191,13 @@ impl ByUnit {
         if unit.is_split() {
             return None;
         }
+        let first_use = unit.functions.get().is_none();
         let functions = unit.functions.get_or_init(|| self.functions(&unit).unwrap_or_default());
         let lines = unit.lines.get_or_init(|| self.lines(&unit).unwrap_or_default());
+        if first_use {
+            // A unit's entries and line table, read whole once: not kept resident.
+            self.mapped.release();
+        }
         let location = lines.find(svma);
         let found = functions
             .binary_search_by(|(range, _)| {
