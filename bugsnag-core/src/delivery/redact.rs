@@ -15,12 +15,12 @@
 //! filters say, unless the configuration opts out with `send_sensitive_headers(true)`.
 
 use rustc_hash::FxHashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
 use crate::config::{Configuration, DEFAULT_PARAMS_FILTERS};
-use crate::model::Event;
+use crate::model::{Breadcrumb, Event};
 
 /// What a filtered value is replaced with.
 pub(crate) const FILTERED: &str = "[FILTERED]";
@@ -39,6 +39,9 @@ pub fn is_sensitive_header(name: &str) -> bool {
 /// Keys remembered with their verdict; past this the cache starts again.
 const CACHED_KEYS: usize = 4096;
 
+/// Breadcrumbs remembered as clean; past this the list starts again.
+const CLEAN_BREADCRUMBS: usize = 256;
+
 /// Compiled filters: lower-cased substrings and case-insensitive regular expressions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filters {
@@ -48,6 +51,21 @@ pub(crate) struct Filters {
     /// The same keys come back in every event (tab keys, header names): each is matched
     /// against every filter once, then looked up.
     verdicts: Verdicts,
+    /// Breadcrumbs found to hold nothing to filter: an event carries the last 25, so
+    /// each would otherwise be searched 25 times.
+    clean: CleanBreadcrumbs,
+}
+
+/// Breadcrumbs checked and found clean, by address, each held: while held here one can
+/// be neither freed (so its address is not reused) nor changed in place
+/// (`Arc::make_mut` copies a shared value).
+#[derive(Debug, Default)]
+struct CleanBreadcrumbs(Mutex<FxHashMap<usize, Arc<Breadcrumb>>>);
+
+impl Clone for CleanBreadcrumbs {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -179,12 +197,7 @@ impl Filters {
                 tab => self.value(tab),
             }
         }
-        for crumb in &mut event.breadcrumbs {
-            // Shared with the ring and other events: copy only a breadcrumb that changes.
-            if self.finds(&crumb.metadata) {
-                self.object(&mut std::sync::Arc::make_mut(crumb).metadata);
-            }
-        }
+        self.breadcrumbs(&mut event.breadcrumbs);
         if let Some(user) = &mut event.user {
             for (key, field) in [("id", &mut user.id), ("name", &mut user.name), ("email", &mut user.email)] {
                 self.field(key, field);
@@ -205,6 +218,27 @@ impl Filters {
             self.field("clientIp", &mut request.client_ip);
             for url in [&mut request.url, &mut request.referer].into_iter().flatten() {
                 *url = self.url(url);
+            }
+        }
+    }
+
+    /// Redacts breadcrumbs, each searched once while it is shared.
+    fn breadcrumbs(&self, crumbs: &mut [Arc<Breadcrumb>]) {
+        for crumb in crumbs {
+            let key = Arc::as_ptr(crumb) as usize;
+            let mut clean = self.clean.0.lock().unwrap_or_else(|p| p.into_inner());
+            if clean.contains_key(&key) {
+                continue;
+            }
+            // Shared with the ring and other events: copy only a breadcrumb that changes.
+            if self.finds(&crumb.metadata) {
+                drop(clean);
+                self.object(&mut Arc::make_mut(crumb).metadata);
+            } else {
+                if clean.len() >= CLEAN_BREADCRUMBS {
+                    clean.clear();
+                }
+                clean.insert(key, crumb.clone());
             }
         }
     }
@@ -266,6 +300,19 @@ mod tests {
 
     fn defaults() -> Filters {
         Filters::new(DEFAULT_PARAMS_FILTERS)
+    }
+
+    /// A breadcrumb found clean is not searched again, but one changed since (a copy,
+    /// as the clean one is held) is.
+    #[test]
+    fn a_breadcrumb_changed_after_it_was_found_clean_is_searched_again() {
+        let filters = defaults();
+        let mut crumbs = vec![Arc::new(Breadcrumb::new("login", crate::BreadcrumbType::Log, json!({"user": "ann"})))];
+        filters.breadcrumbs(&mut crumbs);
+        assert_eq!(crumbs[0].metadata["user"], "ann");
+        Arc::make_mut(&mut crumbs[0]).metadata.insert("password".into(), json!("hunter2"));
+        filters.breadcrumbs(&mut crumbs);
+        assert_eq!(crumbs[0].metadata["password"], FILTERED);
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! outside such a scope go to the client's ring. An event carries both, merged by time,
 //! at most `max_breadcrumbs` (25 by default, 0 to 100).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The most breadcrumbs the API accepts on one event.
@@ -70,6 +74,40 @@ impl Breadcrumb {
         self.timestamp = crate::time::format_time(time.into());
         self
     }
+}
+
+/// Breadcrumbs a thread keeps written (see [`serialize_shared`]); past this it starts again.
+const WRITTEN_BREADCRUMBS: usize = 256;
+
+/// An event's breadcrumbs, each written once while it is shared: every event carries the
+/// last 25, so each would otherwise be written (and its text escaped) 25 times. Kept per
+/// thread (the delivery thread's), by address, with the breadcrumb itself: while held
+/// here it can be neither freed (so its address is not reused) nor changed in place
+/// (`Arc::make_mut` copies a shared value, as redaction does).
+pub(crate) fn serialize_shared<S: Serializer>(crumbs: &[Arc<Breadcrumb>], serializer: S) -> Result<S::Ok, S::Error> {
+    thread_local! {
+        static WRITTEN: RefCell<FxHashMap<usize, (Arc<Breadcrumb>, Box<RawValue>)>> = RefCell::default();
+    }
+    let mut seq = serializer.serialize_seq(Some(crumbs.len()))?;
+    for crumb in crumbs {
+        let key = Arc::as_ptr(crumb) as usize;
+        let written = WRITTEN.try_with(|written| {
+            let mut written = written.try_borrow_mut().ok()?;
+            if !written.contains_key(&key) {
+                let json = serde_json::value::to_raw_value(&**crumb).ok()?;
+                if written.len() >= WRITTEN_BREADCRUMBS {
+                    written.clear();
+                }
+                written.insert(key, (crumb.clone(), json));
+            }
+            written.get(&key).map(|(_, json)| seq.serialize_element(json))
+        });
+        match written.ok().flatten() {
+            Some(result) => result?,
+            None => seq.serialize_element(&**crumb)?,
+        }
+    }
+    seq.end()
 }
 
 /// A ring of the most recent breadcrumbs. They are shared (`Arc`) with the events that
@@ -141,6 +179,26 @@ pub(crate) fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn written(crumbs: &[Arc<Breadcrumb>]) -> String {
+        let mut out = Vec::new();
+        serialize_shared(crumbs, &mut serde_json::Serializer::new(&mut out)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Written once, a breadcrumb is held with its text: one changed afterwards (a
+    /// callback's `Arc::make_mut`, redaction) is a copy, written anew, never the stale text.
+    #[test]
+    fn a_breadcrumb_changed_after_it_was_written_is_written_changed() {
+        let mut crumbs = vec![Arc::new(crumb("before", "2026-01-01T00:00:00.000Z"))];
+        let first = written(&crumbs);
+        assert!(first.contains("\"before\""), "{first}");
+        // The event's is the only handle but the one written ones are kept by.
+        Arc::make_mut(&mut crumbs[0]).name = "after".into();
+        let second = written(&crumbs);
+        assert!(second.contains("\"after\"") && !second.contains("before"), "{second}");
+        assert_eq!(written(&crumbs), second, "written once, the same text");
+    }
 
     fn crumb(name: &str, at: &str) -> Breadcrumb {
         Breadcrumb { timestamp: at.into(), name: name.into(), kind: BreadcrumbType::Manual, metadata: Map::new() }

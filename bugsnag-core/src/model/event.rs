@@ -284,7 +284,7 @@ pub struct Event {
     /// The error chain, outermost first.
     pub exceptions: Vec<Exception>,
     /// What happened before, newest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "super::breadcrumb::serialize_shared")]
     pub breadcrumbs: Vec<std::sync::Arc<Breadcrumb>>,
     /// The HTTP request being served, set by adapters.
     #[serde(skip_serializing_if = "Option::is_none")]
