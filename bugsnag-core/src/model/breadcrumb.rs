@@ -85,8 +85,10 @@ const WRITTEN_BREADCRUMBS: usize = 256;
 /// here it can be neither freed (so its address is not reused) nor changed in place
 /// (`Arc::make_mut` copies a shared value, as redaction does).
 pub(crate) fn serialize_shared<S: Serializer>(crumbs: &[Arc<Breadcrumb>], serializer: S) -> Result<S::Ok, S::Error> {
+    /// A breadcrumb, held, and its text.
+    type Written = (Arc<Breadcrumb>, Box<RawValue>);
     thread_local! {
-        static WRITTEN: RefCell<FxHashMap<usize, (Arc<Breadcrumb>, Box<RawValue>)>> = RefCell::default();
+        static WRITTEN: RefCell<FxHashMap<usize, Written>> = RefCell::default();
     }
     let mut seq = serializer.serialize_seq(Some(crumbs.len()))?;
     for crumb in crumbs {
