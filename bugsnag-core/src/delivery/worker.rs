@@ -318,7 +318,7 @@ impl Worker {
         if event.severity_reason.kind == "unhandledErrorMiddleware" {
             return;
         }
-        let frames = event.exceptions.first().and_then(|e| e.stacktrace.frames()).unwrap_or_default();
+        let frames = event.exceptions.first().and_then(|e| e.stacktrace.sent_frames()).unwrap_or_default();
         let with_files = frames.iter().any(|f| f.file != "<unknown>");
         if with_files && !frames.iter().any(|f| f.in_project) && !self.root_warned.swap(true, Ordering::Relaxed) {
             crate::diagnostics::warn(&match &self.rules.project_root {
@@ -339,7 +339,7 @@ fn name_allocation_failure(event: &mut Event) {
     if event.severity_reason.kind != "signal" || exception.message != "abort" {
         return;
     }
-    let frames = exception.stacktrace.frames().unwrap_or_default();
+    let frames = exception.stacktrace.sent_frames().unwrap_or_default();
     if frames.iter().any(|f| f.method.contains("handle_alloc_error")) {
         exception.message = "memory allocation failed".to_owned();
     }

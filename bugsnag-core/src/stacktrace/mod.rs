@@ -10,6 +10,7 @@
 //! `project_root` and `project_packages`; frames under `exclude_modules` are dropped.
 
 mod build_facts;
+mod frames;
 mod mapped;
 mod resolver;
 mod rules;
@@ -21,14 +22,14 @@ mod walk;
 use std::fmt;
 use std::panic::Location;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use frames::{Frames, SentFrame};
 use resolver::Resolver;
 #[cfg(any(feature = "log", feature = "tracing"))]
 pub(crate) use rules::is_notifier;
@@ -148,34 +149,6 @@ pub(crate) struct FrameAddress {
     pub(crate) code_identifier: Option<String>,
 }
 
-/// Resolved frames, and their JSON once written: every event from one stack shares
-/// both, so a call site's frames (names, paths and code, mostly escaped text) are
-/// serialized once, not once an event.
-pub(crate) struct Frames {
-    frames: Box<[Stackframe]>,
-    json: OnceLock<Option<Box<RawValue>>>,
-}
-
-impl Frames {
-    fn json(&self) -> Option<&RawValue> {
-        self.json.get_or_init(|| serde_json::value::to_raw_value(&self.frames).ok()).as_deref()
-    }
-
-    /// The memory these frames hold with their JSON, about: written here, on the symbols
-    /// thread, rather than by the first event's delivery.
-    fn weight(&self) -> usize {
-        // The frames in memory take about twice their JSON (each line of code is a
-        // key, a value and a map entry).
-        3 * self.json().map_or(0, |json| json.get().len())
-    }
-}
-
-impl From<Vec<Stackframe>> for Frames {
-    fn from(frames: Vec<Stackframe>) -> Self {
-        Self { frames: frames.into(), json: OnceLock::new() }
-    }
-}
-
 /// The stack trace of an [`Exception`](crate::Exception): unresolved until the delivery
 /// thread turns it into [`Stackframe`]s.
 #[derive(Clone)]
@@ -281,10 +254,20 @@ impl Stacktrace {
         Self(Repr::Anyhow(error, Box::new(here)))
     }
 
+    /// The resolved frames without copying them: what the delivery thread reads of each
+    /// event (`frames` copies a shared stack's frames into one slice).
+    pub(crate) fn sent_frames(&self) -> Option<Vec<&Stackframe>> {
+        match &self.0 {
+            Repr::Frames(frames) => Some(frames.shared().iter().map(|f| &***f).collect()),
+            Repr::Empty => Some(Vec::new()),
+            _ => None,
+        }
+    }
+
     /// The resolved frames, once the delivery thread has resolved them.
     pub fn frames(&self) -> Option<&[Stackframe]> {
         match &self.0 {
-            Repr::Frames(frames) => Some(&frames.frames),
+            Repr::Frames(frames) => Some(frames.plain()),
             Repr::Empty => Some(&[]),
             _ => None,
         }
@@ -305,9 +288,11 @@ impl Stacktrace {
             }
             Repr::Below(location, mut here) => {
                 here.resolve_with(rules, resolver);
-                let mut frames = vec![rules.call_site(location, resolver)];
-                frames.extend_from_slice(here.frames().unwrap_or_default());
-                self.0 = Repr::Frames(Arc::new(frames.into()));
+                let mut frames = vec![SentFrame::new(rules.call_site(location, resolver))];
+                if let Repr::Frames(below) = &here.0 {
+                    frames.extend(below.shared().iter().cloned());
+                }
+                self.0 = Repr::Frames(Arc::new(Frames::new(frames)));
                 return;
             }
             Repr::Recorded(frames) => (resolver.recorded(&frames), false),
@@ -330,7 +315,7 @@ impl Stacktrace {
                 return;
             }
         };
-        self.0 = Repr::Frames(Arc::new(rules.apply(raw, resolver, origin).into()));
+        self.0 = Repr::Frames(Arc::new(Frames::new(rules.apply(raw, resolver, origin))));
     }
 }
 
@@ -338,7 +323,7 @@ impl fmt::Debug for Stacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Empty => f.write_str("Stacktrace([])"),
-            Repr::Frames(frames) => f.debug_tuple("Stacktrace").field(&frames.frames).finish(),
+            Repr::Frames(frames) => f.debug_tuple("Stacktrace").field(&frames.plain()).finish(),
             _ => f.write_str("Stacktrace(<unresolved>)"),
         }
     }
@@ -346,17 +331,11 @@ impl fmt::Debug for Stacktrace {
 
 impl Serialize for Stacktrace {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if let Repr::Frames(frames) = &self.0 {
-            if let Some(json) = frames.json() {
-                return json.serialize(serializer);
-            }
+        match &self.0 {
+            Repr::Frames(frames) => frames.serialize(serializer),
+            // An unresolved trace is never sent: the delivery thread resolves every one
+            // first.
+            _ => serializer.serialize_seq(Some(0))?.end(),
         }
-        // An unresolved trace is never sent: the delivery thread resolves every one first.
-        let frames = self.frames().unwrap_or(&[]);
-        let mut seq = serializer.serialize_seq(Some(frames.len()))?;
-        for frame in frames {
-            seq.serialize_element(frame)?;
-        }
-        seq.end()
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::symbolizer::{build_id, LoadedModule, Symbolizer};
-use super::{FrameAddress, FrameRules, Frames, OriginStack, RawFrame, RecordedFrame, Stackframe};
+use super::{FrameAddress, FrameRules, Frames, OriginStack, RawFrame, RecordedFrame, SentFrame};
 
 /// Lines of code sent either side of a frame's line.
 const CODE_CONTEXT: usize = 3;
@@ -40,7 +40,7 @@ pub(crate) struct Resolver {
     stack_bytes: usize,
     /// Frames as sent, by rules, return address and inline depth: a new stack shares
     /// most of its frames with stacks seen before (its callers, the runtime).
-    built: HashMap<(u64, usize, usize), Stackframe>,
+    built: HashMap<(u64, usize, usize), Arc<SentFrame>>,
     /// Build-ids of the files crash records name, as they are on disk now.
     build_ids: HashMap<PathBuf, Option<String>>,
     symbolizer: Symbolizer,
@@ -59,7 +59,7 @@ impl Resolver {
             return frames.clone();
         }
         let raw = self.frames(&key.2);
-        let frames: Arc<Frames> = Arc::new(rules.apply(raw, self, origin).into());
+        let frames = Arc::new(Frames::new(rules.apply(raw, self, origin)));
         let bytes = frames.weight();
         if self.stacks.len() >= STACK_CACHE_ENTRIES || self.stack_bytes + bytes > STACK_CACHE_BYTES {
             self.stacks.clear();
@@ -71,8 +71,8 @@ impl Resolver {
     }
 
     /// The frame sent for `raw` under `rules`, built once per return address.
-    pub(crate) fn frame(&mut self, rules: &FrameRules, raw: RawFrame) -> Stackframe {
-        let Some((ip, depth)) = raw.symbol else { return rules.frame(raw, self) };
+    pub(crate) fn frame(&mut self, rules: &FrameRules, raw: RawFrame) -> Arc<SentFrame> {
+        let Some((ip, depth)) = raw.symbol else { return SentFrame::new(rules.frame(raw, self)) };
         let key = (rules.id, ip, depth);
         if let Some(frame) = self.built.get(&key) {
             return frame.clone();
@@ -80,7 +80,7 @@ impl Resolver {
         if self.built.len() >= FRAME_CACHE_ENTRIES {
             self.built.clear();
         }
-        let frame = rules.frame(raw, self);
+        let frame = SentFrame::new(rules.frame(raw, self));
         self.built.insert(key, frame.clone());
         frame
     }
@@ -90,17 +90,18 @@ impl Resolver {
     pub(crate) fn origin(&mut self, rules: &FrameRules, origin: &OriginStack) -> Arc<Frames> {
         let frames = self.stack(rules, origin.ips().to_vec(), true);
         let location = origin.location;
-        let Some(first) = frames.frames.first() else { return frames };
+        let Some(first) = frames.shared().first().map(|f| &***f) else { return frames };
         if first.line_number != 0 || !super::is_program_location(location) {
             return frames;
         }
-        let mut frames = frames.frames.to_vec();
         let site = rules.call_site(location, self);
-        frames[0].file = site.file;
-        frames[0].line_number = site.line_number;
-        frames[0].column_number = site.column_number;
-        frames[0].in_project |= site.in_project;
-        Arc::new(frames.into())
+        let mut top = first.clone();
+        top.file = site.file;
+        top.line_number = site.line_number;
+        top.column_number = site.column_number;
+        top.in_project |= site.in_project;
+        let below = frames.shared()[1..].iter().cloned();
+        Arc::new(Frames::new(std::iter::once(SentFrame::new(top)).chain(below).collect()))
     }
 
     /// The crate of the program's `main`: from the symbol table of the running

@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use super::resolver::Resolver;
-use super::{RawFrame, Stackframe};
+use super::{RawFrame, SentFrame, Stackframe};
 
 /// The notifier's own crates. Only these: a user's crate may be named `bugsnag_…` too.
 const NOTIFIER: &[&str] =
@@ -219,7 +221,7 @@ impl FrameRules {
 
     /// The frames sent of a resolved stack; for an `origin` (a stack captured where an
     /// error was converted), the conversions above the code that made it are skipped.
-    pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver, origin: bool) -> Vec<Stackframe> {
+    pub(super) fn apply(&self, mut raw: Vec<RawFrame>, resolver: &mut Resolver, origin: bool) -> Vec<Arc<SentFrame>> {
         fn name(f: &RawFrame) -> &str {
             f.method.as_deref().unwrap_or_default()
         }
@@ -235,7 +237,7 @@ impl FrameRules {
         let kept = oom.map(|i| raw[i].clone());
         raw.drain(..first_caller);
         raw.splice(0..0, kept);
-        let mut frames: Vec<Stackframe> = raw
+        let mut frames: Vec<Arc<SentFrame>> = raw
             .into_iter()
             .filter(|f| {
                 let method = f.method.as_deref().unwrap_or_default();
@@ -247,7 +249,7 @@ impl FrameRules {
         // The executor, server and middleware below the outermost in-project frame say
         // nothing about the error (an axum handler's panic had ~50 such frames).
         if let Some(outermost) = frames.iter().rposition(|f| f.in_project) {
-            while frames.len() > outermost + 1 && frames.last().is_some_and(is_runtime) {
+            while frames.len() > outermost + 1 && frames.last().is_some_and(|f| is_runtime(f)) {
                 frames.pop();
             }
         }
