@@ -30,7 +30,7 @@ type Slice = gimli::EndianSlice<'static, gimli::RunTimeEndian>;
 type Offset = gimli::UnitOffset<usize>;
 
 /// Units kept parsed, the most recently used.
-const KEPT_UNITS: usize = 16;
+const KEPT_UNITS: usize = 8;
 /// Abstract origins and specifications followed for a name, as addr2line does.
 const NAME_DEPTH: usize = 16;
 
