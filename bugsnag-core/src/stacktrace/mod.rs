@@ -11,6 +11,7 @@
 
 mod build_facts;
 mod frames;
+mod known;
 mod mapped;
 mod resolver;
 mod rules;
@@ -224,6 +225,21 @@ impl Stacktrace {
             _ => return None,
         };
         Some(ips.iter().map(|&ip| ip as u64).collect())
+    }
+
+    /// Resolves this trace if its stack was resolved before, under `rules`, without the
+    /// symbols thread.
+    fn resolve_known(&mut self, rules: &FrameRules) {
+        let known = match &self.0 {
+            Repr::Unresolved(ips) => known::get(rules.id, false, ips),
+            Repr::Origin(origin) => known::get(rules.id, true, origin.ips()).filter(|frames| {
+                frames.shared().first().is_none_or(|first| !resolver::needs_call_site(first, origin.location))
+            }),
+            _ => None,
+        };
+        if let Some(frames) = known {
+            self.0 = Repr::Frames(frames);
+        }
     }
 
     /// Whether resolving would change anything.

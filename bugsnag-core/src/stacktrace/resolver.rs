@@ -21,12 +21,6 @@ const SYMBOL_CACHE_ENTRIES: usize = 4096;
 /// Files kept in memory; past this the cache starts again.
 const SOURCE_CACHE_FILES: usize = 128;
 
-/// Whole stacks remembered, per frame rules; past this many, or past
-/// [`STACK_CACHE_BYTES`], the cache starts again.
-const STACK_CACHE_ENTRIES: usize = 4096;
-/// Memory the remembered stacks may hold (a stack of 20 frames with code holds about
-/// 30 KB: its frames and their JSON), so that a thousand call sites do not keep 30 MB.
-const STACK_CACHE_BYTES: usize = 2 * 1024 * 1024;
 /// Frames remembered as sent, per frame rules; past this the cache starts again.
 const FRAME_CACHE_ENTRIES: usize = 1024;
 
@@ -34,10 +28,6 @@ const FRAME_CACHE_ENTRIES: usize = 1024;
 #[derive(Default)]
 pub(crate) struct Resolver {
     symbols: HashMap<usize, Arc<[RawFrame]>>,
-    /// By rules, by whether the stack is an origin's, by addresses.
-    stacks: HashMap<(u64, bool, Vec<usize>), Arc<Frames>>,
-    /// What `stacks` holds, in bytes, about.
-    stack_bytes: usize,
     /// Frames as sent, by rules, return address and inline depth: a new stack shares
     /// most of its frames with stacks seen before (its callers, the runtime).
     built: HashMap<(u64, usize, usize), Arc<SentFrame>>,
@@ -54,19 +44,12 @@ impl Resolver {
     /// stack of the same addresses; for an `origin`, the conversions (`From`, `?`) above
     /// the code that made the error are skipped too.
     pub(crate) fn stack(&mut self, rules: &FrameRules, ips: Vec<usize>, origin: bool) -> Arc<Frames> {
-        let key = (rules.id, origin, ips);
-        if let Some(frames) = self.stacks.get(&key) {
-            return frames.clone();
+        if let Some(frames) = super::known::get(rules.id, origin, &ips) {
+            return frames;
         }
-        let raw = self.frames(&key.2);
+        let raw = self.frames(&ips);
         let frames = Arc::new(Frames::new(rules.apply(raw, self, origin)));
-        let bytes = frames.weight();
-        if self.stacks.len() >= STACK_CACHE_ENTRIES || self.stack_bytes + bytes > STACK_CACHE_BYTES {
-            self.stacks.clear();
-            self.stack_bytes = 0;
-        }
-        self.stack_bytes += bytes;
-        self.stacks.insert(key, frames.clone());
+        super::known::insert(rules.id, origin, ips, frames.clone());
         frames
     }
 
@@ -91,7 +74,7 @@ impl Resolver {
         let frames = self.stack(rules, origin.ips().to_vec(), true);
         let location = origin.location;
         let Some(first) = frames.shared().first().map(|f| &***f) else { return frames };
-        if first.line_number != 0 || !super::is_program_location(location) {
+        if !needs_call_site(first, location) {
             return frames;
         }
         let site = rules.call_site(location, self);
@@ -199,6 +182,12 @@ impl Resolver {
         let last = (line + CODE_CONTEXT).min(lines.len());
         Some((first..=last).map(|n| (n.to_string(), Value::String(lines[n - 1].clone()))).collect())
     }
+}
+
+/// Whether the first frame of an origin's stack takes its file and line from the
+/// origin's call site: debug information gave it none.
+pub(crate) fn needs_call_site(first: &super::Stackframe, location: &std::panic::Location<'_>) -> bool {
+    first.line_number == 0 && super::is_program_location(location)
 }
 
 /// A source file's text: a regular file only (never a FIFO that would block), of a

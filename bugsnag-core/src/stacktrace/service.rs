@@ -78,6 +78,9 @@ fn resolve_all(mut traces: Vec<Stacktrace>, rules: &FrameRules, resolver: &mut R
 /// Cancel-safe: the thread works on copies, so a resolution given up on (a shutdown out
 /// of time) leaves `traces` as they were.
 pub(crate) async fn resolve(traces: &mut [&mut Stacktrace], rules: &Arc<FrameRules>) {
+    for trace in traces.iter_mut() {
+        trace.resolve_known(rules);
+    }
     if traces.iter().all(|t| t.is_resolved()) {
         return;
     }
