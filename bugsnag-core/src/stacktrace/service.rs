@@ -1,7 +1,8 @@
-//! The symbols thread: one per process, whatever the number of clients. It owns the
-//! debug information of the program (tens to hundreds of megabytes once loaded, and a
-//! third of a second of CPU to load), loads it once, at its start, before the first
-//! report needs it, and resolves every client's stack traces against it. A delivery
+//! The symbols thread: one per process, whatever the number of clients. It owns what is
+//! read of the program's debug information (the units the stacks reported need, a few
+//! megabytes), starts reading it at its start, before the first report needs it, and
+//! resolves every client's stack traces against it; stacks it resolved once are shared
+//! with the delivery threads (`known`), which then do not ask again. A delivery
 //! thread hands it traces and awaits the answer, so the delivery thread stays free to
 //! answer a flush or a shutdown meanwhile, and a client that is dropped never waits for
 //! debug information to load.

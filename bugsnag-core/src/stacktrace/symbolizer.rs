@@ -4,8 +4,8 @@
 //! capturing a stack waited while the delivery thread resolved one (3–4 ms for a new
 //! call site). Here the delivery thread reads the process's object files itself: the
 //! executable mappings from `/proc/self/maps`, each file's load bias from its program
-//! headers, and its symbols and line tables through `addr2line`'s loader, cached per
-//! file. Where `/proc/self/maps` does not exist (not Linux), it falls back to
+//! headers, and its symbols and line tables a compilation unit at a time (`units`),
+//! cached per file. Where `/proc/self/maps` does not exist (not Linux), it falls back to
 //! `backtrace::resolve`, lock and all.
 
 use std::collections::HashMap;

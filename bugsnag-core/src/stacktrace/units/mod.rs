@@ -52,7 +52,7 @@ pub(crate) enum ObjectSymbols {
 impl ObjectSymbols {
     /// Reads the object file at `path` (a regular file, checked by the caller).
     pub(crate) fn load(path: &Path) -> Result<Self, String> {
-        if let Some(by_unit) = super::mapped::for_process(path).ok().and_then(ByUnit::read) {
+        if let Some(by_unit) = super::mapped::for_process(path).ok().and_then(|m| ByUnit::read(m, path)) {
             return Ok(Self::ByUnit(Box::new(by_unit)));
         }
         addr2line::Loader::new(path).map(|loader| Self::Whole(Box::new(loader))).map_err(|e| e.to_string())
@@ -61,7 +61,13 @@ impl ObjectSymbols {
     /// The frames of the address `svma` (as the file states it), innermost first.
     pub(crate) fn frames(&self, svma: u64) -> Vec<FoundFrame> {
         match self {
-            Self::ByUnit(by_unit) => by_unit.frames(svma).unwrap_or_default(),
+            Self::ByUnit(by_unit) => match by_unit.frames(svma) {
+                Some(frames) => frames,
+                // A split unit: its entries are in a `.dwp` or `.dwo` file.
+                None => {
+                    by_unit.whole().and_then(|loader| loader.find_frames(svma).ok()).map(collect).unwrap_or_default()
+                }
+            },
             Self::Whole(loader) => loader.find_frames(svma).map(collect).unwrap_or_default(),
         }
     }
@@ -107,6 +113,10 @@ pub(crate) struct ByUnit {
     /// Units parsed, the most recently used last.
     units: RefCell<Vec<Rc<Unit>>>,
     symbols: object::SymbolMap<object::SymbolMapName<'static>>,
+    /// The file's path, and addr2line's loader of it, made the first time an address is
+    /// in a split unit (whose entries are in another file, which the loader finds).
+    path: std::path::PathBuf,
+    whole: OnceCell<Option<addr2line::Loader>>,
 }
 
 /// One unit, parsed, and what was read of it.
@@ -139,7 +149,7 @@ struct Inlined {
 
 impl ByUnit {
     /// `None` when the file cannot be read a unit at a time.
-    fn read(mapped: &'static Mapped) -> Option<Self> {
+    fn read(mapped: &'static Mapped, path: &Path) -> Option<Self> {
         let data: &'static [u8] = mapped;
         let object = object::File::parse(data).ok()?;
         let endian = if object.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
@@ -178,16 +188,23 @@ impl ByUnit {
         // Every symbol's name is read to make the map: tens of megabytes of the file.
         let symbols = object.symbol_map();
         mapped.release();
-        Some(Self { mapped, dwarf, ranges, starts, units: RefCell::default(), symbols })
+        let (path, whole) = (path.to_path_buf(), OnceCell::new());
+        Some(Self { mapped, dwarf, ranges, starts, units: RefCell::default(), symbols, path, whole })
     }
 
+    /// addr2line's loader of the whole file, for split units.
+    fn whole(&self) -> Option<&addr2line::Loader> {
+        self.whole.get_or_init(|| addr2line::Loader::new(&self.path).ok()).as_ref()
+    }
+
+    /// The frames of `svma`; `None` when its unit is split (see [`Self::whole`]).
     fn frames(&self, svma: u64) -> Option<Vec<FoundFrame>> {
         let at = self.ranges.partition_point(|&(begin, _, _)| begin <= svma);
-        let &(_, end, offset) = self.ranges.get(at.checked_sub(1)?)?;
+        let Some(&(_, end, offset)) = at.checked_sub(1).map(|i| &self.ranges[i]) else { return Some(Vec::new()) };
         if svma >= end {
             return Some(Vec::new());
         }
-        let unit = self.unit(offset)?;
+        let Some(unit) = self.unit(offset) else { return Some(Vec::new()) };
         if unit.is_split() {
             return None;
         }
@@ -213,7 +230,7 @@ impl ByUnit {
         let Some(index) = found else {
             return Some(location.map(|location| vec![location]).unwrap_or_default());
         };
-        let (name, inlined) = self.function(&unit, functions[index].1, svma).ok()?;
+        let Ok((name, inlined)) = self.function(&unit, functions[index].1, svma) else { return Some(Vec::new()) };
         // Innermost first: each inlined call at the location the line table (or the
         // call inlined in it) gives, then the function at the call of its outermost one.
         let mut frames = Vec::new();
