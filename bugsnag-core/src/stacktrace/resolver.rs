@@ -1,6 +1,7 @@
-//! The symbols thread's resolution state: symbols by instruction pointer, and source
-//! files for `code` snippets. Both are caches, bounded, so an error storm from the same
-//! few call sites costs one symbol lookup per site, not per event.
+//! The symbols thread's resolution state: symbols by instruction pointer, frames as sent
+//! by return address, and source files for `code` snippets. All are caches, bounded, so
+//! an error storm from the same few call sites costs one symbol lookup per site, not per
+//! event, and a new call site builds only its new frames.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
