@@ -105,9 +105,9 @@ mod native {
         /// A pipe a stopped walk reads the crashed stack through (see `read_word`).
         reads: Option<[libc::c_int; 2]>,
         /// Callers' walks: a small per-thread cache, which may allocate as it fills.
-        callers: UnwinderX86_64<Vec<u8>>,
+        callers: UnwinderX86_64<&'static [u8]>,
         /// Crashed threads' walks, with one cache made beforehand: nothing allocated.
-        stopped: UnwinderX86_64<Vec<u8>, MustNotAllocateDuringUnwind>,
+        stopped: UnwinderX86_64<&'static [u8], MustNotAllocateDuringUnwind>,
         stopped_cache: Mutex<CacheX86_64<MustNotAllocateDuringUnwind>>,
         /// The top of a stack of its own for that walk (16-byte aligned): it needs more
         /// than the alternate signal stack std gives each thread (8 KiB, some of which
@@ -163,14 +163,15 @@ mod native {
         });
     }
 
-    /// A file's `.eh_frame` and `.eh_frame_hdr`, read without reading the rest of it.
-    fn unwind_sections(path: &std::path::Path) -> Option<ExplicitModuleSectionInfo<Vec<u8>>> {
-        let file = std::fs::File::open(path).ok()?;
-        let cache = object::ReadCache::new(file);
-        let elf = object::File::parse(&cache).ok()?;
+    /// A file's `.eh_frame` and `.eh_frame_hdr`, in the file mapped for the process (as
+    /// symbols read it): their pages are the page cache's, read as walks need them, and
+    /// not copied into this process's memory (once per walker).
+    fn unwind_sections(path: &std::path::Path) -> Option<ExplicitModuleSectionInfo<&'static [u8]>> {
+        let data: &'static [u8] = crate::stacktrace::mapped::for_process(path).ok()?;
+        let elf = object::File::parse(data).ok()?;
         let section = |name: &str| {
             let section = elf.section_by_name(name)?;
-            let data = section.data().ok()?.to_vec();
+            let data: &'static [u8] = section.data().ok()?;
             Some((section.address()..section.address() + section.size(), data))
         };
         let (eh_frame_svma, eh_frame) = section(".eh_frame")?;
