@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 use bugsnag_core::testing::{closed_endpoint, Collector, Reply, API_KEY};
 use bugsnag_core::{Client, Configuration, DropReason, Options, Outcome};
 
+#[allow(dead_code)] // Only `deep` is used here.
+mod support;
+use support::deep;
+
 const STORM_CALLS: usize = 1_000_000;
 const THROUGHPUT_EVENTS: usize = 50_000;
 
@@ -68,16 +72,6 @@ impl Histogram {
             }
         }
         self.max
-    }
-}
-
-#[inline(never)]
-fn deep(depth: u32, f: &mut dyn FnMut()) {
-    if depth == 0 {
-        f()
-    } else {
-        deep(depth - 1, f);
-        std::hint::black_box(depth);
     }
 }
 

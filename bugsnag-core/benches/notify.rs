@@ -32,7 +32,7 @@ fn notify(c: &mut Criterion) {
     let burst = |burst: u64| {
         let started = Instant::now();
         for _ in 0..burst {
-            deep(20, &|| {
+            deep(20, &mut || {
                 let _ = black_box(client.notify_with(&err, options()));
             });
         }
@@ -44,7 +44,7 @@ fn notify(c: &mut Criterion) {
     let returned_burst = |burst: u64| {
         let started = Instant::now();
         for _ in 0..burst {
-            deep(20, &|| {
+            deep(20, &mut || {
                 let _ = black_box(client.notify_with(&returned, options()));
             });
         }
@@ -88,7 +88,7 @@ fn notify(c: &mut Criterion) {
 /// An `OrderError` made 20 frames deep.
 fn deep_error() -> OrderError {
     let made = Mutex::new(None);
-    deep(20, &|| *made.lock().unwrap() = load_order().err());
+    deep(20, &mut || *made.lock().unwrap() = load_order().err());
     made.into_inner().unwrap().expect("load_order fails")
 }
 

@@ -14,15 +14,9 @@ use bugsnag_core::testing::Collector;
 use bugsnag_core::{Client, Origin, Traced};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-#[inline(never)]
-fn deep(depth: u32, f: &mut dyn FnMut()) {
-    if depth == 0 {
-        f();
-    } else {
-        deep(depth - 1, f);
-        black_box(depth);
-    }
-}
+#[allow(dead_code)] // Only `deep` is used here.
+mod support;
+use support::deep;
 
 #[derive(Debug, thiserror::Error)]
 enum AppErrorKind {

@@ -99,13 +99,13 @@ fn main() {
         let _ = black_box(client.notify_with(&error, Options::new().context("checkout")));
     };
 
-    let first = phase("first report (symbols loaded)", &client, 1, || deep(20, &report));
+    let first = phase("first report (symbols loaded)", &client, 1, || deep(20, &mut || report()));
     let repeated = phase("one call site, 20 frames deep", &client, reports, || {
         // In bursts of 100 that the queue (1,024 by default) holds: a service's steady
         // stream, not a storm.
         for burst in 0..reports.div_ceil(100) {
             for _ in 0..100.min(reports - burst * 100) {
-                deep(20, &report);
+                deep(20, &mut || report());
             }
             client.flush(Duration::from_secs(120));
         }
@@ -113,7 +113,7 @@ fn main() {
     let sites = sites!(0 1 2 3 4 5 6 7 8 9);
     let fresh = phase("1,000 call sites never seen before", &client, 1_000, || {
         for report_from in sites.iter().flatten().flatten() {
-            deep(20, &|| report_from(&client));
+            deep(20, &mut || report_from(&client));
         }
     });
     let (_, peak, anon) = memory();

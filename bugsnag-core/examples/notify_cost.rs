@@ -34,7 +34,7 @@ fn main() {
     };
     for _ in 0..10 {
         for _ in 0..100 {
-            deep(20, &call);
+            deep(20, &mut || call());
         }
         client.flush(Duration::from_secs(30));
     }

@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 /// Calls `f` `depth` frames below this one.
 #[inline(never)]
-pub(crate) fn deep(depth: u32, f: &dyn Fn()) {
+pub(crate) fn deep(depth: u32, f: &mut dyn FnMut()) {
     if depth == 0 {
         f();
     } else {

@@ -112,17 +112,17 @@ fn report(notifier: &str, url: &str) {
         }
     };
     let started = cpu();
-    deep(20, &*report);
+    deep(20, &mut || report());
     flush();
     let first = cpu() - started;
     let started = cpu();
-    let caller = std::cell::Cell::new(Duration::ZERO);
+    let mut caller = Duration::ZERO;
     for burst in 0..reports.div_ceil(100) {
         for _ in 0..100.min(reports - burst * 100) {
-            deep(20, &|| {
+            deep(20, &mut || {
                 let call = Instant::now();
                 report();
-                caller.set(caller.get() + call.elapsed());
+                caller += call.elapsed();
             });
         }
         flush();
@@ -131,7 +131,7 @@ fn report(notifier: &str, url: &str) {
     let (_, peak, anon) = memory();
     println!(
         "{} {} {} {} {} {}",
-        caller.get().as_nanos() as f64 / reports as f64,
+        caller.as_nanos() as f64 / reports as f64,
         first.as_secs_f64() * 1e3,
         spent.as_secs_f64() * 1e3,
         peak - rss0,
