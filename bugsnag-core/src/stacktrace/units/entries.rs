@@ -2,11 +2,9 @@
 //! subprograms with code, the calls inlined in one, names through abstract origins and
 //! specifications (into other units too), and the rows of its line table.
 
-use std::cmp::Ordering;
-
 use addr2line::gimli;
 
-use super::{ByUnit, FoundFrame, Inlined, Lines, Offset, Row, Slice, Unit, NAME_DEPTH};
+use super::{towards, ByUnit, FoundFrame, Inlined, Lines, Offset, Row, Slice, Unit, NAME_DEPTH};
 
 impl ByUnit {
     /// The subprograms of `unit` that have code, as addr2line lists them.
@@ -149,15 +147,7 @@ impl ByUnit {
         loop {
             let depth = chain.len();
             let search = rest.binary_search_by(|(call_depth, range, _)| {
-                call_depth.cmp(&depth).then_with(|| {
-                    if range.begin > svma {
-                        Ordering::Greater
-                    } else if range.end <= svma {
-                        Ordering::Less
-                    } else {
-                        Ordering::Equal
-                    }
-                })
+                call_depth.cmp(&depth).then_with(|| towards(range.begin, range.end, svma))
             });
             let Ok(at) = search else { break };
             chain.push(rest[at].2);
@@ -172,18 +162,7 @@ impl ByUnit {
 impl Lines {
     /// The location of `svma`: the last row at or before it in its sequence.
     pub(super) fn find(&self, svma: u64) -> Option<FoundFrame> {
-        let sequence = self
-            .sequences
-            .binary_search_by(|&(start, end, _)| {
-                if svma < start {
-                    Ordering::Greater
-                } else if svma >= end {
-                    Ordering::Less
-                } else {
-                    Ordering::Equal
-                }
-            })
-            .ok()?;
+        let sequence = self.sequences.binary_search_by(|&(start, end, _)| towards(start, end, svma)).ok()?;
         let rows = &self.sequences[sequence].2;
         let row = match rows.binary_search_by(|row| row.0.cmp(&svma)) {
             Ok(at) => at,

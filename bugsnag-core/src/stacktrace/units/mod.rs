@@ -216,17 +216,7 @@ impl ByUnit {
             self.mapped.release();
         }
         let location = lines.find(svma);
-        let found = functions
-            .binary_search_by(|(range, _)| {
-                if svma < range.begin {
-                    Ordering::Greater
-                } else if svma >= range.end {
-                    Ordering::Less
-                } else {
-                    Ordering::Equal
-                }
-            })
-            .ok();
+        let found = functions.binary_search_by(|(range, _)| towards(range.begin, range.end, svma)).ok();
         let Some(index) = found else {
             return Some(location.map(|location| vec![location]).unwrap_or_default());
         };
@@ -291,6 +281,18 @@ impl ByUnit {
             }
             start = end;
         }
+    }
+}
+
+/// Where `[begin, end)` stands from `probe`, for a binary search of ranges sorted by
+/// start: `Equal` when it holds it.
+fn towards(begin: u64, end: u64, probe: u64) -> Ordering {
+    if probe < begin {
+        Ordering::Greater
+    } else if probe >= end {
+        Ordering::Less
+    } else {
+        Ordering::Equal
     }
 }
 
